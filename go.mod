@@ -1,0 +1,3 @@
+module github.com/openchoreo/obsplane
+
+go 1.26.8
