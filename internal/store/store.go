@@ -57,13 +57,13 @@ type Store interface {
 //	...
 //	defer rows.Close()
 //	for rows.Next() {
-//		var r struct{ N uint64 `json:"n,string"` }
+//		var r struct{ N uint64 `json:"n"` }
 //		if err := rows.Scan(&r); err != nil { ... }
 //	}
 //	if err := rows.Err(); err != nil { ... }
 //
-// 64-bit integers arrive quoted (ClickHouse's JSON default), so decode them
-// with the ",string" option or into json.Number.
+// Integers, 64-bit ones included, arrive as JSON numbers; decode them into
+// Go integer fields (not float64) to keep every digit.
 type Rows interface {
 	Next() bool
 	// Raw returns the current row as a JSON object. The slice is only valid

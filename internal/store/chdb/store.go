@@ -118,7 +118,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	engineDir := filepath.Join(dir, "clickhouse")
 	for i := 0; i < cfg.ReadConns+cfg.WriteConns; i++ {
-		c, err := openConn(l, []string{"clickhouse", "--path=" + engineDir})
+		// Integers in JSON stay numbers (the interface contract), whatever
+		// the engine's default for 64-bit ones.
+		c, err := openConn(l, []string{"clickhouse", "--path=" + engineDir, "--output_format_json_quote_64bit_integers=0"})
 		if err != nil {
 			s.closeConns()
 			unlockDir(lock)

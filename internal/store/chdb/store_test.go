@@ -98,7 +98,7 @@ func TestInsertNativeAndStreamRead(t *testing.T) {
 		var r struct {
 			Body string `json:"Body"`
 			K    string `json:"k"`
-			TS   int64  `json:"ts,string"`
+			TS   int64  `json:"ts"`
 		}
 		if err := rows.Scan(&r); err != nil {
 			t.Fatal(err)
@@ -157,7 +157,7 @@ func TestConcurrentQueriesRunInParallel(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, err := st.QueryBytes(ctx, "SELECT count() FROM numbers(300000000) WHERE sipHash64(number) % 7 = 3", "TSV", nil)
+		_, err := st.QueryBytes(ctx, "SELECT count() FROM numbers(100000000) WHERE sipHash64(number) % 7 = 3", "TSV", nil)
 		if err != nil {
 			t.Error(err)
 		}
