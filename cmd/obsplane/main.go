@@ -1,0 +1,99 @@
+// Command obsplane is the OpenChoreo observability plane on ClickHouse: the
+// ingestion gateway, the query APIs and the migration toolkit in one binary.
+// This file and its siblings only parse flags and call into internal/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/server"
+	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/version"
+)
+
+var rootCmd = &cobra.Command{
+	Use:           "obsplane",
+	Short:         "OpenChoreo observability plane on ClickHouse",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := rootCmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "obsplane:", err)
+		os.Exit(1)
+	}
+}
+
+// withConfig registers every config flag on cmd.
+func withConfig(cmd *cobra.Command) *cobra.Command {
+	config.RegisterFlags(cmd.Flags())
+	return cmd
+}
+
+// loadConfig returns the effective config for cmd.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	return config.Load(cmd.Flags())
+}
+
+// openStore opens the configured store; the returned func closes it.
+func openStore(cmd *cobra.Command) (store.Store, func(), error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := server.OpenStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { _ = st.Close() }, nil
+}
+
+func init() {
+	rootCmd.AddCommand(
+		withConfig(&cobra.Command{
+			Use:   "serve",
+			Short: "Run the gateway, the query APIs and the store in one process",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := loadConfig(cmd)
+				if err != nil {
+					return err
+				}
+				return server.Run(cmd.Context(), cfg)
+			},
+		}),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "obsplane", version.Version)
+			},
+		},
+	)
+	configCmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	configCmd.AddCommand(withConfig(&cobra.Command{
+		Use:   "print",
+		Short: "Print the effective configuration, secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), cfg.Print())
+			return nil
+		},
+	}))
+	rootCmd.AddCommand(configCmd)
+}
