@@ -52,13 +52,20 @@ type paramArrays struct {
 	n                     uintptr
 }
 
+// paramEscaper writes a value in the escaped-text form the engine reads
+// parameters with: there a backslash starts an escape, a raw tab or newline
+// ends the value, and \N means NULL. Escaping them makes every byte of the
+// value arrive as written. This is a wire encoding for the value channel,
+// not SQL quoting: the value never becomes SQL text either way.
+var paramEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, "\x00", `\0`)
+
 func newParamArrays(p store.Params) *paramArrays {
 	a := &paramArrays{n: uintptr(len(p))}
 	if len(p) == 0 {
 		return a
 	}
 	for k, v := range p {
-		kb, vb := []byte(k), []byte(v)
+		kb, vb := []byte(k), []byte(paramEscaper.Replace(v))
 		a.nameBufs = append(a.nameBufs, kb)
 		a.valueBufs = append(a.valueBufs, vb)
 		a.names = append(a.names, bytesPtr(kb))

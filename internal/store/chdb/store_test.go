@@ -48,13 +48,13 @@ func TestMain(m *testing.M) {
 
 func TestParamsAreBoundNotSpliced(t *testing.T) {
 	ctx := context.Background()
-	evil := "x'); DROP TABLE t; --\\ \x00 ' UNION SELECT 1 FORMAT JSON"
-	out, err := st.QueryBytes(ctx, "SELECT {s:String} AS s, {n:UInt32} + 1 AS n", "TSVRaw", store.Params{"s": evil, "n": "41"})
+	evil := "x'); DROP TABLE t; --\\ \x00 ' UNION SELECT 1 FORMAT JSON\n\t\\N \\n \r end"
+	out, err := st.QueryBytes(ctx, "SELECT hex({s:String}) AS s, {n:UInt32} + 1 AS n", "TSVRaw", store.Params{"s": evil, "n": "41"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(out); got != evil+"\t42\n" {
-		t.Fatalf("got %q", got)
+	if got, want := string(out), fmt.Sprintf("%X\t42\n", evil); got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
