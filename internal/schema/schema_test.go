@@ -15,41 +15,17 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
+	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
 )
 
 // testStore is the one engine this test process may hold (the embedded
 // engine is process-global); each test uses its own database in it.
-var testStore store.Store
+var testStore *chdb.Store
 
-func TestMain(m *testing.M) {
-	lib := os.Getenv("CHDB_LIB")
-	if lib == "" {
-		fmt.Fprintln(os.Stderr, "schema tests: CHDB_LIB is not set; engine tests are skipped (make test sets it)")
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "obsplane-schema-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	st, err := chdb.Open(chdb.Config{LibPath: lib, DataDir: dir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "schema tests: open embedded engine:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	testStore = st
-	code := m.Run()
-	st.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chdbtest.Main(m, &testStore) }
 
 func engine(t *testing.T) store.Store {
 	t.Helper()
-	if testStore == nil {
-		t.Skip("CHDB_LIB is not set")
-	}
 	return testStore
 }
 
@@ -301,7 +277,7 @@ func TestRenderedStatementsParse(t *testing.T) {
 		}
 		var distributed, replicated int
 		for _, s := range ss {
-			rows := query(t, st, "SELECT formatQuery({q:String}) AS f", store.Params{"q": paramText(s.SQL)})
+			rows := query(t, st, "SELECT formatQuery({q:String}) AS f", store.Params{"q": s.SQL})
 			if len(rows) != 1 || rows[0]["f"] == "" {
 				t.Errorf("%s: migration %d: no formatted statement for\n%s", name, s.Version, s.SQL)
 			}
@@ -320,10 +296,6 @@ func TestRenderedStatementsParse(t *testing.T) {
 		}
 	}
 }
-
-// paramText escapes a String parameter's text form: the engine reads
-// parameter values with TSV escaping, so a raw newline would end the value.
-var paramText = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`).Replace
 
 func TestApplyTwiceAndStatus(t *testing.T) {
 	st := engine(t)
