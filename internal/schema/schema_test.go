@@ -365,8 +365,17 @@ func TestTablesWork(t *testing.T) {
 	exec(t, st, "INSERT INTO tables_work.otel_logs (Timestamp, TraceId, ServiceName, Body, ResourceAttributes) VALUES "+
 		"(now64(9), 'abc', 'svc', 'connection timeout', map('k8s.namespace.name', 'dp-ns', 'k8s.pod.name', 'api-1', "+
 		"'openchoreo.dev/component-uid', 'c-1', 'openchoreo.dev/project', 'shop'))")
+	// The enrichment processor's keys win over the pod-label keys.
+	exec(t, st, "INSERT INTO tables_work.otel_logs (Timestamp, ServiceName, Body, ResourceAttributes) VALUES "+
+		"(now64(9), 'svc', 'enriched line', map('openchoreo.namespace', 'acme', 'openchoreo.dev/namespace', 'ignored', "+
+		"'openchoreo.component.uid', 'c-2', 'openchoreo.environment', 'dev'))")
 	got := query(t, st, "SELECT K8sNamespace, K8sPodName, OpenChoreoComponentUID, OpenChoreoProject, OpenChoreoEnvironment FROM tables_work.otel_logs WHERE hasToken(lower(Body), 'timeout')", nil)
 	want := []map[string]any{{"K8sNamespace": "dp-ns", "K8sPodName": "api-1", "OpenChoreoComponentUID": "c-1", "OpenChoreoProject": "shop", "OpenChoreoEnvironment": ""}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("materialized columns: got %v, want %v", got, want)
+	}
+	got = query(t, st, "SELECT OpenChoreoNamespace, OpenChoreoComponentUID, OpenChoreoEnvironment FROM tables_work.otel_logs WHERE hasToken(lower(Body), 'enriched')", nil)
+	want = []map[string]any{{"OpenChoreoNamespace": "acme", "OpenChoreoComponentUID": "c-2", "OpenChoreoEnvironment": "dev"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("materialized columns: got %v, want %v", got, want)
 	}

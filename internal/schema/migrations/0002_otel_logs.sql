@@ -28,16 +28,20 @@ CREATE TABLE IF NOT EXISTS {{local "otel_logs"}} {{on_cluster}} (
     `__otel_materialized_deployment.environment.name` LowCardinality(String) MATERIALIZED ResourceAttributes['deployment.environment.name'] CODEC(ZSTD(1)),
     -- obsplane: tenant columns, so namespace/project/component/environment
     -- filters hit a skip index instead of reading the attribute maps.
+    -- The OpenChoreo columns take obsplane's enrichment keys (openchoreo.X,
+    -- openchoreo.X.uid) first and fall back to the pod-label keys that
+    -- OpenChoreo's own collectors copy into resources (openchoreo.dev/X,
+    -- openchoreo.dev/X-uid), so tenancy holds for both kinds of producer.
     `K8sNamespace` LowCardinality(String) MATERIALIZED ResourceAttributes['k8s.namespace.name'] CODEC(ZSTD(1)),
     `K8sPodName` LowCardinality(String) MATERIALIZED ResourceAttributes['k8s.pod.name'] CODEC(ZSTD(1)),
     `K8sContainerName` LowCardinality(String) MATERIALIZED ResourceAttributes['k8s.container.name'] CODEC(ZSTD(1)),
-    `OpenChoreoNamespace` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/namespace'] CODEC(ZSTD(1)),
-    `OpenChoreoProject` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/project'] CODEC(ZSTD(1)),
-    `OpenChoreoComponent` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/component'] CODEC(ZSTD(1)),
-    `OpenChoreoEnvironment` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/environment'] CODEC(ZSTD(1)),
-    `OpenChoreoProjectUID` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/project-uid'] CODEC(ZSTD(1)),
-    `OpenChoreoComponentUID` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/component-uid'] CODEC(ZSTD(1)),
-    `OpenChoreoEnvironmentUID` LowCardinality(String) MATERIALIZED ResourceAttributes['openchoreo.dev/environment-uid'] CODEC(ZSTD(1)),
+    `OpenChoreoNamespace` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.namespace'] != '', ResourceAttributes['openchoreo.namespace'], ResourceAttributes['openchoreo.dev/namespace']) CODEC(ZSTD(1)),
+    `OpenChoreoProject` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.project'] != '', ResourceAttributes['openchoreo.project'], ResourceAttributes['openchoreo.dev/project']) CODEC(ZSTD(1)),
+    `OpenChoreoComponent` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.component'] != '', ResourceAttributes['openchoreo.component'], ResourceAttributes['openchoreo.dev/component']) CODEC(ZSTD(1)),
+    `OpenChoreoEnvironment` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.environment'] != '', ResourceAttributes['openchoreo.environment'], ResourceAttributes['openchoreo.dev/environment']) CODEC(ZSTD(1)),
+    `OpenChoreoProjectUID` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.project.uid'] != '', ResourceAttributes['openchoreo.project.uid'], ResourceAttributes['openchoreo.dev/project-uid']) CODEC(ZSTD(1)),
+    `OpenChoreoComponentUID` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.component.uid'] != '', ResourceAttributes['openchoreo.component.uid'], ResourceAttributes['openchoreo.dev/component-uid']) CODEC(ZSTD(1)),
+    `OpenChoreoEnvironmentUID` LowCardinality(String) MATERIALIZED if(ResourceAttributes['openchoreo.environment.uid'] != '', ResourceAttributes['openchoreo.environment.uid'], ResourceAttributes['openchoreo.dev/environment-uid']) CODEC(ZSTD(1)),
 {{- if text_index}}
     INDEX idx_trace_id TraceId TYPE text(tokenizer = 'array'),
     INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE text(tokenizer = 'array'),
