@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -16,10 +15,11 @@ import (
 // them out); several conns on the same path run in parallel.
 type conn struct {
 	l      *lib
-	handle uintptr // chdb_connection* (what close takes)
+	handle *uintptr // chdb_connection* (what close takes)
 }
 
-func (c *conn) raw() uintptr { return *(*uintptr)(unsafe.Pointer(c.handle)) }
+// raw is the chdb_connection the query functions take.
+func (c *conn) raw() uintptr { return *c.handle }
 
 func openConn(l *lib, args []string) (*conn, error) {
 	argv := make([]*byte, len(args)+1)
@@ -28,16 +28,16 @@ func openConn(l *lib, args []string) (*conn, error) {
 	}
 	h := l.connect(int32(len(args)), &argv[0])
 	runtime.KeepAlive(argv)
-	if h == 0 || *(*uintptr)(unsafe.Pointer(h)) == 0 {
+	if h == nil || *h == 0 {
 		return nil, fmt.Errorf("chdb connect %v failed (is the data directory readable and writable?)", args[1:])
 	}
 	return &conn{l: l, handle: h}, nil
 }
 
 func (c *conn) close() {
-	if c.handle != 0 {
+	if c.handle != nil {
 		c.l.closeConn(c.handle)
-		c.handle = 0
+		c.handle = nil
 	}
 }
 

@@ -19,17 +19,17 @@ const InstallHint = "run scripts/install-chdb.sh (or make run / make test), or p
 type lib struct {
 	path string
 
-	connect              func(argc int32, argv **byte) uintptr
-	closeConn            func(conn uintptr)
+	connect              func(argc int32, argv **byte) *uintptr
+	closeConn            func(conn *uintptr)
 	queryN               func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr) uintptr
 	queryWithParamsN     func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
 	streamWithParamsN    func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
 	streamFetch          func(conn uintptr, res uintptr) uintptr
 	streamCancel         func(conn uintptr, res uintptr)
 	destroyResult        func(res uintptr)
-	resultBuffer         func(res uintptr) uintptr
+	resultBuffer         func(res uintptr) *byte
 	resultLength         func(res uintptr) uintptr
-	resultError          func(res uintptr) uintptr
+	resultError          func(res uintptr) *byte
 	resultRowsRead       func(res uintptr) uint64
 	resultRowsWritten    func(res uintptr) uint64
 	setSignalHandlersOff func(enabled bool)
@@ -119,15 +119,15 @@ func bytesPtr(b []byte) *byte {
 var zero byte
 
 // goString copies a NUL-terminated C string.
-func goString(p uintptr) string {
-	if p == 0 {
+func goString(p *byte) string {
+	if p == nil {
 		return ""
 	}
 	n := 0
-	for *(*byte)(unsafe.Pointer(p + uintptr(n))) != 0 {
+	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
 		n++
 	}
-	return string(unsafe.Slice((*byte)(unsafe.Pointer(p)), n))
+	return string(unsafe.Slice(p, n))
 }
 
 // result wraps one chdb_result*. Callers must call free.
@@ -154,11 +154,11 @@ func (r result) bytes() []byte {
 		return nil
 	}
 	p := r.l.resultBuffer(r.ptr)
-	if p == 0 {
+	if p == nil {
 		return nil
 	}
 	out := make([]byte, n)
-	copy(out, unsafe.Slice((*byte)(unsafe.Pointer(p)), n))
+	copy(out, unsafe.Slice(p, n))
 	return out
 }
 
