@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/schema"
-	"github.com/openchoreo/obsplane/internal/server"
 )
 
 // schemaFlags are the schema subcommands' own flags. Cluster and storage
@@ -31,40 +29,11 @@ func (f *schemaFlags) register(cmd *cobra.Command) {
 // options.
 func schemaOptions(cfg *config.Config, f schemaFlags) (schema.Options, error) {
 	o := schema.Options{Database: f.database, Cluster: f.cluster, StoragePolicy: f.storagePolicy, TextIndex: f.textIndex}
-	for _, d := range []struct {
-		name string
-		v    string
-		dst  *time.Duration
-	}{
-		{"retention-hot", cfg.Retention.Hot, &o.Hot},
-		{"retention-warm", cfg.Retention.Warm, &o.Warm},
-		{"retention-cold", cfg.Retention.Cold, &o.Cold},
-		{"retention-delete", cfg.Retention.DeleteAfter, &o.DeleteAfter},
-	} {
-		v, err := time.ParseDuration(d.v)
-		if err != nil {
-			return o, fmt.Errorf("--%s=%q: %w", d.name, d.v, err)
-		}
-		*d.dst = v
-	}
-	return o, nil
+	err := o.SetRetention(cfg.Retention.Hot, cfg.Retention.Warm, cfg.Retention.Cold, cfg.Retention.DeleteAfter)
+	return o, err
 }
 
 func init() {
-	// serve brings the schema up to date before any component starts.
-	server.SchemaHook = func(ctx context.Context, env *server.Env) error {
-		o, err := schemaOptions(env.Config, schemaFlags{database: "otel"})
-		if err != nil {
-			return err
-		}
-		applied, err := schema.Apply(ctx, env.Store, o)
-		if err != nil {
-			return err
-		}
-		env.Logger.Info("schema up to date", "applied", applied, "version", schema.Latest())
-		return nil
-	}
-
 	schemaCmd := &cobra.Command{Use: "schema", Short: "Create, inspect and render the ClickHouse schema"}
 
 	var applyF schemaFlags

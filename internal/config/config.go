@@ -87,9 +87,9 @@ var keys = []key{
 	{name: "otlp-http-addr", field: func(c *Config) *string { return &c.Listen.OTLPHTTP }, def: ":4318", usage: "OTLP HTTP receiver (off to disable)", listens: true},
 	{name: "forward-addr", field: func(c *Config) *string { return &c.Listen.Forward }, def: ":24224", usage: "Fluent forward receiver (off to disable)", listens: true},
 	{name: "clickhouse-http-addr", field: func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, def: "127.0.0.1:8123", usage: "ClickHouse HTTP interface over the embedded store (off to disable)", listens: true},
-	{name: "retention-hot", field: func(c *Config) *string { return &c.Retention.Hot }, def: "168h", usage: "move to the warm volume after (needs a storage policy)"},
-	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "move to the cold volume after (needs a storage policy)"},
-	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "cold tier after"},
+	{name: "retention-hot", field: func(c *Config) *string { return &c.Retention.Hot }, def: "168h", usage: "age at which rows move TO VOLUME 'hot' (only with a storage policy)"},
+	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "age at which rows move TO VOLUME 'warm' (only with a storage policy)"},
+	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "age at which rows move TO VOLUME 'cold' (only with a storage policy)"},
 	{name: "retention-delete", field: func(c *Config) *string { return &c.Retention.DeleteAfter }, def: "9504h", usage: "delete rows older than this (13 months)"},
 	{name: "gateway-config", field: func(c *Config) *string { return &c.Gateway.Config }, usage: "collector config file replacing the built-in pipeline"},
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 	"github.com/openchoreo/obsplane/internal/store/remote"
@@ -81,9 +82,6 @@ func Register(h Hook) {
 	hooks = append(hooks, h)
 }
 
-// SchemaHook applies the schema at start-up; set by the schema wiring.
-var SchemaHook func(ctx context.Context, env *Env) error
-
 // Run serves until ctx is cancelled (SIGTERM in cmd) and returns after a
 // clean shutdown. A component that fails stops the whole process.
 func Run(ctx context.Context, cfg *config.Config) error {
@@ -108,11 +106,17 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	env := &Env{Config: cfg, Store: st, Logger: log, Registry: reg, Mux: http.NewServeMux()}
 
-	if SchemaHook != nil {
-		if err := SchemaHook(ctx, env); err != nil {
-			return err
-		}
+	// The schema is brought up to date before any component starts, so the
+	// gateway never writes into a table that is not there yet.
+	so := schema.Options{Database: "otel"}
+	if err := so.SetRetention(cfg.Retention.Hot, cfg.Retention.Warm, cfg.Retention.Cold, cfg.Retention.DeleteAfter); err != nil {
+		return err
 	}
+	applied, err := schema.Apply(ctx, st, so)
+	if err != nil {
+		return err
+	}
+	log.Info("schema up to date", "applied", applied, "version", schema.Latest())
 
 	health := newHealth(st, reg)
 	env.Mux.HandleFunc("GET /healthz", health.healthz)
