@@ -18,12 +18,14 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, query")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
 	data := flag.String("data", "", "data directory (default: a temporary one)")
+	scales := flag.String("scales", "1000000:100000", "query benchmark scales, logs:traces, comma-separated (e.g. 1000000:100000,10000000:1000000)")
 	flag.Parse()
+	queryScales = *scales
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := mainErr(ctx, *run, *out, *rows, *batch, *data); err != nil {
@@ -31,6 +33,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var queryScales string
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
 	if data == "" {
@@ -60,6 +64,33 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d", rows, batch))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "insert", md); err != nil {
+				return err
+			}
+		case "query":
+			var md strings.Builder
+			fmt.Fprintf(&md, "## Whitepaper queries\n\nMedian of 5 runs after a warm-up, %s. Reproduce: `go run ./bench/cmd/obsplane-bench -run query -scales %s`.\n\n", bench.Machine(), queryScales)
+			for _, sc := range strings.Split(queryScales, ",") {
+				var logs, traces int
+				if _, err := fmt.Sscanf(sc, "%d:%d", &logs, &traces); err != nil {
+					return fmt.Errorf("-scales %q: want logs:traces", sc)
+				}
+				for _, t := range []string{"otel_logs", "otel_traces", "otel_traces_trace_id_ts"} {
+					if err := st.Exec(ctx, "TRUNCATE TABLE otel."+t, nil); err != nil {
+						return err
+					}
+				}
+				ds, err := bench.LoadQueryData(ctx, st, logs, traces, progress)
+				if err != nil {
+					return err
+				}
+				ts, err := bench.TimeQueries(ctx, st, bench.WhitepaperQueries(ds), "", 5)
+				if err != nil {
+					return err
+				}
+				md.WriteString(bench.QueryMarkdown(ds, ts) + "\n")
+			}
+			fmt.Println(md.String())
+			if err := bench.WriteSection(out, "query", md.String()); err != nil {
 				return err
 			}
 		default:
