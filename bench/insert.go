@@ -17,17 +17,17 @@ import (
 
 // InsertResult holds the insert benchmark's figures.
 type InsertResult struct {
-	Rows, BatchRows      int
-	Binding              time.Duration // store.Insert (Native via spool file)
-	BindingConcurrent    time.Duration // the same, two batches at a time (the write pool's size)
-	JSONInline           time.Duration // JSONEachRow inline with the statement
-	JSONInlineRows       int
-	JSONFile             time.Duration // JSONEachRow read by the engine with file()
-	EngineInsertSelect   time.Duration // INSERT ... SELECT of the same rows
-	OpenSearchBulk       time.Duration // _bulk of the same rows, when OpenSearch is reachable
-	OpenSearchBulkRows   int
-	OpenSearchNote       string
-	EngineVersion        string
+	Rows, BatchRows    int
+	Binding            time.Duration // store.Insert (Native via spool file)
+	BindingConcurrent  time.Duration // the same, two batches at a time (the write pool's size)
+	JSONInline         time.Duration // JSONEachRow inline with the statement
+	JSONInlineRows     int
+	JSONFile           time.Duration // JSONEachRow read by the engine with file()
+	EngineInsertSelect time.Duration // INSERT ... SELECT of the same rows
+	OpenSearchBulk     time.Duration // _bulk of the same rows, when OpenSearch is reachable
+	OpenSearchBulkRows int
+	OpenSearchNote     string
+	EngineVersion      string
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
