@@ -518,10 +518,16 @@ func (s *SelectStmt) Where(preds ...Expr) *SelectStmt {
 }
 
 // GroupBy sets the grouping keys.
-func (s *SelectStmt) GroupBy(keys ...Expr) *SelectStmt { s.groupBy = append(s.groupBy, keys...); return s }
+func (s *SelectStmt) GroupBy(keys ...Expr) *SelectStmt {
+	s.groupBy = append(s.groupBy, keys...)
+	return s
+}
 
 // Having adds predicates on groups, ANDed.
-func (s *SelectStmt) Having(preds ...Expr) *SelectStmt { s.having = append(s.having, preds...); return s }
+func (s *SelectStmt) Having(preds ...Expr) *SelectStmt {
+	s.having = append(s.having, preds...)
+	return s
+}
 
 // OrderBy appends ORDER BY terms.
 func (s *SelectStmt) OrderBy(o ...Order) *SelectStmt { s.orderBy = append(s.orderBy, o...); return s }

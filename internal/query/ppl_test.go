@@ -1,0 +1,228 @@
+package query
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/openchoreo/obsplane/internal/store"
+)
+
+var tenant = Scope{Namespaces: []string{"acme"}}
+
+const scopeSQL = "(ResourceAttributes['openchoreo.namespace'] IN {ns:Array(String)})"
+
+func mustPPL(t *testing.T, q string) *Compiled {
+	t.Helper()
+	c, err := CompilePPL(q, tenant, Options{})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	checkScoped(t, c.SQL, c.Params)
+	return c
+}
+
+// checkScoped asserts the tenant predicate is the first conjunct of the
+// WHERE clause that reads the table, and bound to the tenant's namespaces.
+func checkScoped(t *testing.T, sql string, p store.Params) {
+	t.Helper()
+	for _, table := range []string{"otel.otel_logs", "otel.otel_traces"} {
+		if i := strings.Index(sql, "FROM "+table); i >= 0 {
+			if !strings.HasPrefix(sql[i+len("FROM "+table):], " WHERE "+scopeSQL) {
+				t.Fatalf("table read is not scoped first:\n%s", sql)
+			}
+			if strings.Count(sql, "FROM "+table) != 1 {
+				t.Fatalf("table read twice:\n%s", sql)
+			}
+		}
+	}
+	if p["ns"] != "['acme']" {
+		t.Fatalf("scope param = %q", p["ns"])
+	}
+}
+
+// The whitepaper's PPL -> SQL mapping (spec 6.2).
+func TestWhitepaperMapping(t *testing.T) {
+	cases := []struct {
+		ppl      string
+		contains []string
+		params   store.Params
+	}{
+		{"source=kubernetes | where @timestamp > now() - 1h",
+			[]string{"FROM otel.otel_logs WHERE ", "AND (Timestamp > now() - INTERVAL 1 HOUR)"}, nil},
+		{"source=kubernetes | where service = 'api'",
+			[]string{"AND (ServiceName = {p0:String})"}, store.Params{"p0": "api"}},
+		{"source=kubernetes | where service='api'",
+			[]string{"AND (ServiceName = {p0:String})"}, store.Params{"p0": "api"}},
+		{"source=kubernetes | where message like '%error%'",
+			[]string{"AND (hasToken(Body, {p0:String}))"}, store.Params{"p0": "error"}},
+		{"source=kubernetes | stats count() by service",
+			[]string{"SELECT ServiceName, count() AS c0 FROM otel.otel_logs", "GROUP BY ServiceName"}, nil},
+	}
+	for _, tc := range cases {
+		c := mustPPL(t, tc.ppl)
+		for _, s := range tc.contains {
+			if !strings.Contains(c.SQL, s) {
+				t.Errorf("%s\n got %s\nwant it to contain %s", tc.ppl, c.SQL, s)
+			}
+		}
+		for k, v := range tc.params {
+			if c.Params[k] != v {
+				t.Errorf("%s: param %s = %q, want %q", tc.ppl, k, c.Params[k], v)
+			}
+		}
+	}
+}
+
+func TestPPLCompile(t *testing.T) {
+	cases := []struct{ ppl, sql string }{
+		{"source=container-logs-* | fields @timestamp, log, kubernetes.pod_name | sort - @timestamp | head 5",
+			"SELECT Timestamp, Body, ResourceAttributes['k8s.pod.name'] AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " ORDER BY Timestamp DESC LIMIT 5"},
+		{"source=logs | where level = 'error' or service in ('a', 'b')",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((upper(SeverityText) = {p0:String}) OR (ServiceName IN ({p1:String}, {p2:String}))) LIMIT 10000"},
+		{"source=logs | where not (service = 'a' and severityNumber >= 17)",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND (NOT ((ServiceName = {p0:String}) AND (SeverityNumber >= {p1:Int64}))) LIMIT 10000"},
+		{"source=logs | stats count() as n by span(@timestamp, 5m) | sort - n | head 3",
+			"SELECT toStartOfInterval(Timestamp, INTERVAL 5 MINUTE) AS c0, count() AS c1 FROM otel.otel_logs WHERE " + scopeSQL + " GROUP BY c0 ORDER BY c1 DESC LIMIT 3"},
+		{"source=logs | stats count() by service | where `count()` > 10",
+			"SELECT ServiceName, count() AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " GROUP BY ServiceName HAVING (c0 > {p0:Int64}) ORDER BY ServiceName ASC LIMIT 10000"},
+		{"source=otel-traces-* | where status.code = 2 | stats percentile(durationInNanos, 95) as p95, avg(durationInNanos) by serviceName",
+			"SELECT ServiceName, quantile({p0:Float64})(Duration) AS c0, avg(Duration) AS c1 FROM otel.otel_traces WHERE " + scopeSQL + " AND (StatusCode = {p1:String}) GROUP BY ServiceName ORDER BY ServiceName ASC LIMIT 10000"},
+		{"source=logs | head 100 | stats count()",
+			"SELECT count() AS c0 FROM (SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " LIMIT 100) LIMIT 10000"},
+		{"source=logs | eval ms = severityNumber * 1000 | fields ms, log",
+			"SELECT SeverityNumber * {p0:Int64} AS c0, Body FROM otel.otel_logs WHERE " + scopeSQL + " LIMIT 10000"},
+		{"source=logs | where @timestamp >= '2026-01-02T03:04:05Z' and @timestamp < date_sub(now(), INTERVAL 5 MINUTE)",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((Timestamp >= {p0:DateTime64(9, 'UTC')}) AND (Timestamp < now() - INTERVAL 5 MINUTE)) LIMIT 10000"},
+		{"search source=logs | where message like 'GET /api%' | head 10 from 20",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND (Body LIKE {p0:String}) LIMIT 10 OFFSET 20"},
+		{"source=logs | where match(log, 'Connection refused')",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((hasToken(lower(Body), {p0:String})) OR (hasToken(lower(Body), {p1:String}))) LIMIT 10000"},
+		{"source=logs | where kubernetes.labels.openchoreo_dev/component-uid = 'u1' and kubernetes.namespace_name != 'kube-system'",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((ResourceAttributes['openchoreo.component.uid'] = {p0:String}) AND (ResourceAttributes['k8s.namespace.name'] != {p1:String})) LIMIT 10000"},
+		{"source=logs | where resource.attributes.host.arch = 'arm64'",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND (ResourceAttributes[{p0:String}] = {p1:String}) LIMIT 10000"},
+		{"source=logs | where (severityNumber + 1) * 2 > 10 - (3 - 1)",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((SeverityNumber + {p0:Int64}) * {p1:Int64} > {p2:Int64} - ({p3:Int64} - {p4:Int64})) LIMIT 10000"},
+	}
+	for _, tc := range cases {
+		c := mustPPL(t, tc.ppl)
+		if c.SQL != tc.sql {
+			t.Errorf("%s\n got %s\nwant %s", tc.ppl, c.SQL, tc.sql)
+		}
+	}
+}
+
+func TestPPLColumns(t *testing.T) {
+	c := mustPPL(t, "source=logs | stats count() as n, max(severityNumber) by service, span(@timestamp, 1h)")
+	want := []OutputColumn{{"n", "c1"}, {"max(severityNumber)", "c2"}, {"service", "ServiceName"}, {"span(@timestamp, 1h)", "c0"}}
+	if len(c.Columns) != len(want) {
+		t.Fatalf("columns %v", c.Columns)
+	}
+	for i := range want {
+		if c.Columns[i] != want[i] {
+			t.Errorf("column %d = %v, want %v", i, c.Columns[i], want[i])
+		}
+	}
+	if c.Star {
+		t.Error("stats output is not SELECT *")
+	}
+	if !mustPPL(t, "source=logs").Star {
+		t.Error("bare source should be SELECT *")
+	}
+}
+
+func TestPPLErrors(t *testing.T) {
+	cases := []struct {
+		ppl  string
+		pos  int
+		want string
+	}{
+		{"source=logs | dedup service", 14, `unsupported command "dedup"`},
+		{"source=logs | rename a as b", 14, `unsupported command "rename"`},
+		{"source=logs | frobnicate", 14, `unknown command "frobnicate"`},
+		{"source=logs | where foo(service) = 1", 20, `unsupported function "foo"`},
+		{"source=logs | stats bogus(x)", 20, `unsupported aggregation "bogus"`},
+		{"source=logs | where nosuchfield = 1", 20, `unknown field "nosuchfield"`},
+		{"source=nope | head", 0, `unknown source "nope"`},
+		{"where x = 1", 0, "starts with source="},
+		{"source=logs | where service = 'api", 30, "unterminated string"},
+		{"source=logs | where @timestamp > 'yesterday'", 33, "not a time"},
+		{"source=logs | where severityNumber > 'abc'", 37, "is a number"},
+		{"source=logs | where (service = 'a'", 34, "expected ')'"},
+		{"source=logs | fields - log", 21, "unsupported"},
+		{"source=logs | where service = 'a' ; DROP TABLE x", 34, "unexpected character"},
+		{"source=logs | stats count() by span(@timestamp, 5x)", 49, "unknown time unit"},
+		{"source=logs | where count() > 1", 20, "only allowed in stats"},
+		{"source=logs | where 'a'", 20, "needs a condition"},
+		{"source=logs | head 10 20", 22, "unexpected"},
+	}
+	for _, tc := range cases {
+		_, err := CompilePPL(tc.ppl, tenant, Options{})
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%s: want *SyntaxError, got %v", tc.ppl, err)
+			continue
+		}
+		if se.Pos != tc.pos || !strings.Contains(se.Msg, tc.want) {
+			t.Errorf("%s: got pos %d %q, want pos %d containing %q", tc.ppl, se.Pos, se.Msg, tc.pos, tc.want)
+		}
+	}
+}
+
+func TestPPLDepthLimit(t *testing.T) {
+	q := "source=logs | where " + strings.Repeat("(", 10000) + "service = 'a'" + strings.Repeat(")", 10000)
+	_, err := CompilePPL(q, tenant, Options{})
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("want SyntaxError, got %v", err)
+	}
+	q = "source=logs | where " + strings.Repeat("not ", 10000) + "service = 'a'"
+	if _, err := CompilePPL(q, tenant, Options{}); !errors.As(err, &se) {
+		t.Fatalf("want SyntaxError, got %v", err)
+	}
+}
+
+func TestHeadClamped(t *testing.T) {
+	c, err := CompilePPL("source=logs | head 999999999", tenant, Options{MaxRows: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(c.SQL, "LIMIT 500") {
+		t.Fatal(c.SQL)
+	}
+}
+
+func TestScopeRequired(t *testing.T) {
+	if _, err := CompilePPL("source=logs", Scope{}, Options{}); !errors.Is(err, ErrEmptyScope) {
+		t.Fatalf("empty scope: %v", err)
+	}
+	if _, _, err := Select().From(LogsTable).Build(); !errors.Is(err, ErrUnscoped) {
+		t.Fatalf("unscoped: %v", err)
+	}
+	c, err := CompilePPL("source=logs | where service = 'a'", Scope{All: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(c.SQL, "openchoreo.namespace") || c.Params["ns"] != "" {
+		t.Fatalf("All scope should not filter: %s", c.SQL)
+	}
+	// Namespaces are deduplicated and bound as one array.
+	c, err = CompilePPL("source=logs", Scope{Namespaces: []string{"b", "a", "b", `x'y\z`}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Params["ns"] != `['a','b','x\'y\\z']` {
+		t.Fatalf("ns = %q", c.Params["ns"])
+	}
+}
+
+func TestEscapeParam(t *testing.T) {
+	for in, want := range map[string]string{
+		`a\b`: `a\\b`, "a\tb": `a\tb`, "a\nb": `a\nb`, "a\x00b": `a\0b`, "it's": `it\'s`, `\N`: `\\N`,
+	} {
+		if got := EscapeParam(in); got != want {
+			t.Errorf("EscapeParam(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
