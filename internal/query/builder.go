@@ -30,54 +30,16 @@ type writer struct {
 
 func newWriter() *writer { return &writer{params: store.Params{}} }
 
-// bind adds a parameter holding val (in its plain form; bind escapes it) and
-// writes its {pN:typ} placeholder.
+// bind adds a parameter holding val (its plain text; the store escapes it
+// for the engine) and writes its {pN:typ} placeholder.
 func (w *writer) bind(typ, val string) {
 	name := "p" + strconv.Itoa(w.next)
 	w.next++
-	w.params[name] = EscapeParam(val)
+	w.params[name] = val
 	w.b.WriteString("{" + name + ":" + typ + "}")
 }
 
 func (w *writer) str(s string) { w.b.WriteString(s) }
-
-// paramEscaper turns a plain value into ClickHouse's escaped text form.
-// The engine un-escapes parameter values (a bare backslash is an error, "\n"
-// becomes a newline, "\N" becomes NULL-ish empty), so every byte that has a
-// meaning there is escaped. The single quote is escaped too so that the same
-// form is valid inside an Array(String) literal.
-var paramEscaper = strings.NewReplacer(
-	`\`, `\\`,
-	"'", `\'`,
-	"\t", `\t`,
-	"\n", `\n`,
-	"\r", `\r`,
-	"\x00", `\0`,
-	"\b", `\b`,
-	"\f", `\f`,
-)
-
-// EscapeParam returns v in the escaped text form the engine expects for a
-// String query parameter, so that the bound value equals v byte for byte.
-// store.Params values built by this package are already escaped; callers
-// that bind their own String parameters should use it too.
-func EscapeParam(v string) string { return paramEscaper.Replace(v) }
-
-// arrayLiteral renders vals as an Array(String) parameter value.
-func arrayLiteral(vals []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\'')
-		b.WriteString(paramEscaper.Replace(v))
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
-}
 
 // identRe is what an identifier in emitted SQL may look like. Identifiers
 // come from this package's maps; the check turns a typo into a panic in tests
@@ -167,20 +129,6 @@ func Float(v float64) Expr { return param{"Float64", strconv.FormatFloat(v, 'g',
 // Time binds a DateTime64(9, 'UTC') value, nanoseconds included.
 func Time(t time.Time) Expr {
 	return param{"DateTime64(9, 'UTC')", t.UTC().Format("2006-01-02 15:04:05.000000000")}
-}
-
-// Strings binds an Array(String) value, for IN and has().
-func Strings(vals []string) Expr { return arrayParam(vals) }
-
-type arrayParam []string
-
-func (a arrayParam) render(w *writer) {
-	name := "p" + strconv.Itoa(w.next)
-	w.next++
-	// Array values are parsed as a literal, not un-escaped first: the quoted
-	// literal form is the whole escaping.
-	w.params[name] = arrayLiteral(a)
-	w.str("{" + name + ":Array(String)}")
 }
 
 // binary is "l op r".

@@ -24,8 +24,6 @@
 //     predicate in its own parentheses, so no OR, comment or quote in user
 //     input can widen it.
 //
-// Parameter values are in ClickHouse's escaped text form (the form
-// clickhouse-client --param_x and the HTTP interface's param_x take): this
-// package escapes backslashes, quotes and control characters, so a value
-// reaches the engine byte for byte. See EscapeParam.
+// Parameter values are plain text (store.Params' contract): the store
+// escapes them for the engine, so a value reaches ClickHouse byte for byte.
 package query

@@ -194,7 +194,7 @@ var LogFields = func() *FieldMap {
 		{"LogAttributes.", "LogAttributes"},
 		{"scope.attributes.", "ScopeAttributes"},
 	})
-	m.tenant = ra(AttrNamespace)
+	m.tenant = Col("OpenChoreoNamespace")
 	m.text = m.fields["log"]
 	m.time = m.fields["@timestamp"]
 	return m
@@ -240,7 +240,7 @@ var TraceFields = func() *FieldMap {
 		{"attributes.", "SpanAttributes"},
 		{"SpanAttributes.", "SpanAttributes"},
 	})
-	m.tenant = ra(AttrNamespace)
+	m.tenant = Col("OpenChoreoNamespace")
 	m.text = m.fields["status.message"]
 	m.time = m.fields["startTime"]
 	return m

@@ -76,9 +76,9 @@ func assertLiteralsBound(t *testing.T, q string, p map[string]string) {
 		}
 		found := false
 		for _, v := range p {
-			ev := EscapeParam(tok.val)
-			if strings.Contains(v, ev) || strings.Contains(v, EscapeParam(asciiUpper(tok.val))) ||
-				strings.Contains(v, EscapeParam(asciiLower(tok.val))) {
+			ev := tok.val
+			if strings.Contains(v, ev) || strings.Contains(v, asciiUpper(tok.val)) ||
+				strings.Contains(v, asciiLower(tok.val)) {
 				found = true
 				break
 			}

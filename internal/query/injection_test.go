@@ -24,10 +24,10 @@ var payloads = []string{
 	"ZQX'/* comment */",
 	"ZQX\x00' OR 1=1",
 	"ZQX\n' OR 1=1",
-	"ZQX\u2019 OR 1=1",   // right single quotation mark
-	"ZQX\uff07 OR 1=1",   // fullwidth apostrophe
-	"ZQX\u02bc OR 1=1",   // modifier letter apostrophe
-	`ZQX{ns:Array(String)}`,
+	"ZQX\u2019 OR 1=1", // right single quotation mark
+	"ZQX\uff07 OR 1=1", // fullwidth apostrophe
+	"ZQX\u02bc OR 1=1", // modifier letter apostrophe
+	`ZQX{ns0:String}`,
 	`ZQX{p0:String}`,
 	`ZQX] OR 1=1 OR ['`,
 	"ZQX`) OR 1=1 --",

@@ -10,7 +10,7 @@ import (
 
 var tenant = Scope{Namespaces: []string{"acme"}}
 
-const scopeSQL = "(ResourceAttributes['openchoreo.namespace'] IN {ns:Array(String)})"
+const scopeSQL = "(OpenChoreoNamespace IN ({ns0:String}))"
 
 func mustPPL(t *testing.T, q string) *Compiled {
 	t.Helper()
@@ -36,8 +36,8 @@ func checkScoped(t *testing.T, sql string, p store.Params) {
 			}
 		}
 	}
-	if p["ns"] != "['acme']" {
-		t.Fatalf("scope param = %q", p["ns"])
+	if p["ns0"] != "acme" || p["ns1"] != "" {
+		t.Fatalf("scope params = %v", p)
 	}
 }
 
@@ -204,25 +204,16 @@ func TestScopeRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(c.SQL, "openchoreo.namespace") || c.Params["ns"] != "" {
+	if strings.Contains(c.SQL, "OpenChoreoNamespace") || c.Params["ns0"] != "" {
 		t.Fatalf("All scope should not filter: %s", c.SQL)
 	}
-	// Namespaces are deduplicated and bound as one array.
+	// Namespaces are deduplicated and each bound as a String.
 	c, err = CompilePPL("source=logs", Scope{Namespaces: []string{"b", "a", "b", `x'y\z`}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Params["ns"] != `['a','b','x\'y\\z']` {
-		t.Fatalf("ns = %q", c.Params["ns"])
-	}
-}
-
-func TestEscapeParam(t *testing.T) {
-	for in, want := range map[string]string{
-		`a\b`: `a\\b`, "a\tb": `a\tb`, "a\nb": `a\nb`, "a\x00b": `a\0b`, "it's": `it\'s`, `\N`: `\\N`,
-	} {
-		if got := EscapeParam(in); got != want {
-			t.Errorf("EscapeParam(%q) = %q, want %q", in, got, want)
-		}
+	if !strings.Contains(c.SQL, "WHERE (OpenChoreoNamespace IN ({ns0:String}, {ns1:String}, {ns2:String}))") ||
+		c.Params["ns0"] != "a" || c.Params["ns1"] != "b" || c.Params["ns2"] != `x'y\z` {
+		t.Fatalf("got %s %v", c.SQL, c.Params)
 	}
 }

@@ -3,12 +3,16 @@ package query
 import (
 	"errors"
 	"slices"
+	"strconv"
 )
 
 // Scope is the set of tenants a caller may read. Tenancy is by OpenChoreo
-// namespace (the resource attribute AttrNamespace, "openchoreo.namespace",
-// which the gateway sets from the pod label openchoreo.dev/namespace), not
-// by Kubernetes namespace: OpenChoreo authorizes per OpenChoreo namespace,
+// namespace: the MATERIALIZED column OpenChoreoNamespace (schema migration
+// 0002/0003), which holds the resource attribute "openchoreo.namespace" the
+// gateway sets, falling back to the raw pod-label key
+// "openchoreo.dev/namespace". The column has a bloom-filter index, and a
+// table without it fails the query rather than going unfiltered. Not the
+// Kubernetes namespace: OpenChoreo authorizes per OpenChoreo namespace,
 // and one OpenChoreo namespace spans many Kubernetes namespaces (one per
 // project and environment).
 type Scope struct {
@@ -22,10 +26,6 @@ type Scope struct {
 // caller may read nothing; the API answers 403 rather than an empty result
 // that would look like "no logs".
 var ErrEmptyScope = errors.New("query: the caller may read no namespace")
-
-// scopeParam is the parameter name of the namespace list. User values are
-// always pN, so it cannot collide with them.
-const scopeParam = "ns"
 
 // predicate is the WHERE term that restricts t to the scope, or nil for All.
 func (sc Scope) predicate(t *Table) (Expr, error) {
@@ -44,7 +44,11 @@ func (sc Scope) predicate(t *Table) (Expr, error) {
 	return scopeIn{t.Fields.tenant, ns}, nil
 }
 
-// scopeIn renders "tenant IN {ns:Array(String)}".
+// scopeIn renders "tenant IN ({ns0:String}, {ns1:String}, ...)". The
+// namespaces are separate String parameters rather than one Array(String):
+// the engine reads an array parameter as a quoted literal, which the store's
+// plain-text parameter contract cannot carry for names with quotes or
+// backslashes. User values are always pN, so nsN cannot collide with them.
 type scopeIn struct {
 	tenant Expr
 	ns     []string
@@ -52,12 +56,19 @@ type scopeIn struct {
 
 func (s scopeIn) render(w *writer) {
 	s.tenant.render(w)
-	v := arrayLiteral(s.ns)
-	if old, ok := w.params[scopeParam]; ok && old != v {
-		// Two table reads in one statement with different scopes would
-		// share one parameter; refuse rather than widen either.
-		panic("query: two different scopes in one statement")
+	w.str(" IN (")
+	for i, n := range s.ns {
+		name := "ns" + strconv.Itoa(i)
+		if old, ok := w.params[name]; ok && old != n {
+			// Two table reads in one statement with different scopes
+			// would share parameters; refuse rather than widen either.
+			panic("query: two different scopes in one statement")
+		}
+		w.params[name] = n
+		if i > 0 {
+			w.str(", ")
+		}
+		w.str("{" + name + ":String}")
 	}
-	w.params[scopeParam] = v
-	w.str(" IN {" + scopeParam + ":Array(String)}")
+	w.str(")")
 }

@@ -52,7 +52,7 @@ func TestSearch(t *testing.T) {
 			t.Errorf("%s\n got %s\nwant %s", tc.q, sql, tc.sql)
 		}
 		for i, want := range tc.params {
-			if got := p["p"+itoa(i)]; got != EscapeParam(want) {
+			if got := p["p"+itoa(i)]; got != want {
 				t.Errorf("%s: p%d = %q, want %q", tc.q, i, got, want)
 			}
 		}
