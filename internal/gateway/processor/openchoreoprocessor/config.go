@@ -1,0 +1,51 @@
+package openchoreoprocessor
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config configures the openchoreo processor. The zero value is not the
+// default; use createDefaultConfig (what the collector does).
+type Config struct {
+	// DefaultSeverity is the level given to a log line whose source set no
+	// severity and whose text names none. OpenChoreo's OpenSearch module
+	// reports such lines as INFO, so the default keeps level filters
+	// answering the same on both backends during dual read. Empty leaves the
+	// severity unset (SeverityNumber 0).
+	DefaultSeverity string `mapstructure:"default_severity"`
+
+	// KeepKubernetesRecord keeps Fluent Bit's `kubernetes` map (and any
+	// flattened `kubernetes.*` keys) in the log attributes after they were
+	// copied to resource attributes. Off by default: every field is already
+	// in ResourceAttributes, and carrying it twice per row doubles the
+	// attribute bytes of every container log line.
+	KeepKubernetesRecord bool `mapstructure:"keep_kubernetes_record"`
+
+	// ServiceNameFromComponent sets service.name from the OpenChoreo
+	// component when the source did not set one, so ServiceName (the sort
+	// key's second column) carries the component for container logs.
+	ServiceNameFromComponent bool `mapstructure:"service_name_from_component"`
+
+	// DeriveSeverity turns level detection from the log text on or off.
+	DeriveSeverity bool `mapstructure:"derive_severity"`
+}
+
+func createDefaultConfigStruct() *Config {
+	return &Config{
+		DefaultSeverity:          "INFO",
+		ServiceNameFromComponent: true,
+		DeriveSeverity:           true,
+	}
+}
+
+// Validate reports a default_severity that is not a level name.
+func (c *Config) Validate() error {
+	if c.DefaultSeverity == "" {
+		return nil
+	}
+	if _, ok := severityNumbers[strings.ToUpper(c.DefaultSeverity)]; !ok {
+		return fmt.Errorf("default_severity %q is not one of TRACE, DEBUG, INFO, WARN, ERROR, SEVERE, FATAL (or empty)", c.DefaultSeverity)
+	}
+	return nil
+}
