@@ -52,20 +52,45 @@ type paramArrays struct {
 	n                     uintptr
 }
 
-// paramEscaper writes a value in the escaped-text form the engine reads
-// parameters with: there a backslash starts an escape, a raw tab or newline
-// ends the value, and \N means NULL. Escaping them makes every byte of the
-// value arrive as written. This is a wire encoding for the value channel,
-// not SQL quoting: the value never becomes SQL text either way.
+// paramEscaper writes a scalar value in the escaped-text form the engine
+// reads parameters with: there a backslash starts an escape, a raw tab or
+// newline ends the value, and \N means NULL. Escaping them makes every byte
+// of the value arrive as written. This is a wire encoding for the value
+// channel, not SQL quoting: the value never becomes SQL text either way.
+//
+// Composite values (Array, Map, Tuple) are read as literals, whose quoted
+// strings carry their own escapes, so they pass unchanged.
 var paramEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, "\x00", `\0`)
 
-func newParamArrays(p store.Params) *paramArrays {
+var placeholderRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*):\s*([A-Za-z]+)`)
+
+// compositeParams returns the names of the placeholders in sql whose type is
+// a literal-form composite.
+func compositeParams(sql string) map[string]bool {
+	var out map[string]bool
+	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
+		switch m[2] {
+		case "Array", "Map", "Tuple":
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
+func newParamArrays(sql string, p store.Params) *paramArrays {
 	a := &paramArrays{n: uintptr(len(p))}
 	if len(p) == 0 {
 		return a
 	}
+	composite := compositeParams(sql)
 	for k, v := range p {
-		kb, vb := []byte(k), []byte(paramEscaper.Replace(v))
+		if !composite[k] {
+			v = paramEscaper.Replace(v)
+		}
+		kb, vb := []byte(k), []byte(v)
 		a.nameBufs = append(a.nameBufs, kb)
 		a.valueBufs = append(a.valueBufs, vb)
 		a.names = append(a.names, bytesPtr(kb))
@@ -86,7 +111,7 @@ func (c *conn) query(sql []byte, format string, params store.Params) ([]byte, er
 	if len(params) == 0 {
 		res = c.l.queryN(c.raw(), bytesPtr(sql), uintptr(len(sql)), bytesPtr(f), uintptr(len(f)))
 	} else {
-		a := newParamArrays(params)
+		a := newParamArrays(string(sql), params)
 		res = c.l.queryWithParamsN(c.raw(), bytesPtr(sql), uintptr(len(sql)), bytesPtr(f), uintptr(len(f)),
 			a.namesPtr, a.nameLenPtr, a.valuesPtr, a.valLenPtr, a.n)
 		runtime.KeepAlive(a)
@@ -110,7 +135,7 @@ type stream struct {
 
 func (c *conn) stream(sql, format string, params store.Params) (*stream, error) {
 	q, f := []byte(sql), []byte(format)
-	a := newParamArrays(params)
+	a := newParamArrays(sql, params)
 	res := c.l.streamWithParamsN(c.raw(), bytesPtr(q), uintptr(len(q)), bytesPtr(f), uintptr(len(f)),
 		a.namesPtr, a.nameLenPtr, a.valuesPtr, a.valLenPtr, a.n)
 	runtime.KeepAlive(a)

@@ -58,6 +58,18 @@ func TestParamsAreBoundNotSpliced(t *testing.T) {
 	}
 }
 
+func TestArrayParamsAreLiterals(t *testing.T) {
+	out, err := st.QueryBytes(context.Background(),
+		"SELECT length({a:Array(String)}), {a:Array(String)}[2] = {s:String}, {m:Map(String, UInt8)}['k']", "TSVRaw",
+		store.Params{"a": `['x', 'it\'s \\ odd']`, "s": `it's \ odd`, "m": `{'k': 7}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); got != "2\t1\t7\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
 func TestEngineErrorsCarryCode(t *testing.T) {
 	_, err := st.QueryBytes(context.Background(), "SELECT * FROM no_such_db.no_such_table", "TSV", nil)
 	var e *store.Error
