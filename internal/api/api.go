@@ -1,0 +1,85 @@
+// Package api wires obsplane's query APIs into `obsplane serve`: the
+// obsplane API on the :8080 mux, and OpenChoreo's logs adapter (:9098) and
+// tracing adapter (:9100) on their own listeners, plus the alert rule
+// scheduler. It registers itself with server.Register; cmd/obsplane imports
+// it for that side effect:
+//
+//	import _ "github.com/openchoreo/obsplane/internal/api"
+//
+// All of it runs only in processes with the "query" component.
+//
+// Alert webhooks go to OBSPLANE_ALERT_WEBHOOK_URL, or, when only
+// OBSPLANE_OBSERVER_URL is set, to that Observer's
+// /api/v1alpha1/alerts/webhook (as OpenChoreo's OpenSearch module does).
+package api
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
+	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
+	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/server"
+)
+
+func init() { server.Register(Hook) }
+
+// Authenticator returns the configured authenticator.
+func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
+	switch cfg.Auth {
+	case "none", "":
+		return auth.None{}, nil
+	case "jwt":
+		if cfg.JWKSURL == "" {
+			return nil, fmt.Errorf("--auth=jwt needs --jwks-url")
+		}
+		return auth.NewJWT(cfg.JWKSURL), nil
+	}
+	return nil, fmt.Errorf("--auth=%q: want jwt or none", cfg.Auth)
+}
+
+// WebhookURL is where fired alerts are posted.
+func WebhookURL() string {
+	if u := os.Getenv("OBSPLANE_ALERT_WEBHOOK_URL"); u != "" {
+		return u
+	}
+	if u := os.Getenv("OBSPLANE_OBSERVER_URL"); u != "" {
+		return strings.TrimRight(u, "/") + "/api/v1alpha1/alerts/webhook"
+	}
+	return ""
+}
+
+// Hook mounts the obsplane API, and returns the adapter listeners and the
+// alert scheduler as components.
+func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
+	cfg := env.Config
+	if !cfg.Has("query") {
+		return nil, nil
+	}
+	a, err := Authenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log := env.Logger.With("component", "api")
+	am := &alerts.Manager{Store: env.Store, Log: log, WebhookURL: WebhookURL()}
+	if err := am.EnsureTables(ctx); err != nil {
+		return nil, err
+	}
+	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am}).Mount(env.Mux)
+	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
+	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
+		h := &logsadapter.Handler{Store: env.Store, Auth: a, Log: log.With("api", "logs-adapter"), Alerts: am}
+		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
+	}
+	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
+		h := &tracingadapter.Handler{Store: env.Store, Auth: a, Log: log.With("api", "tracing-adapter")}
+		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), env.Logger))
+	}
+	return comps, nil
+}

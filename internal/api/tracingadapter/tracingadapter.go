@@ -1,0 +1,502 @@
+// Package tracingadapter serves OpenChoreo's tracing adapter API (default
+// :9100), the contract in openchoreo/openchoreo
+// openapi/observability-tracing-adapter-api.yaml, from otel.otel_traces.
+//
+// As in OpenChoreo's OpenSearch module: a span is in range when it starts
+// at or after startTime and ends at or before endTime; the scope's project,
+// component and environment match the OpenChoreo uid resource attributes
+// (obsplane also accepts the names); a trace is listed only when its root
+// span (no parent) is in range; traces are ordered by their first span's
+// start, and their duration runs from the first span's start to the last
+// span's end. Ties are broken by trace id (traces) and span id (spans), so
+// the order is total. Errors carry both "message" and the contract's
+// "detail".
+package tracingadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/store"
+)
+
+// Contract limits.
+const (
+	DefaultLimit  = 100
+	MaxLimit      = 1000
+	TotalCap      = 1000
+	MaxScopeValue = 253
+)
+
+// Handler serves the tracing adapter API.
+type Handler struct {
+	Store    store.Store
+	Auth     auth.Authenticator
+	Log      *slog.Logger
+	Limits   httpx.Limits
+	MaxRange time.Duration
+}
+
+// Routes returns the adapter's HTTP handler.
+func (h *Handler) Routes() http.Handler {
+	if h.Limits == (httpx.Limits{}) {
+		h.Limits = httpx.DefaultLimits
+	}
+	if h.MaxRange == 0 {
+		h.MaxRange = httpx.MaxRange
+	}
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
+	if h.Auth == nil {
+		h.Auth = auth.None{}
+	}
+	wrap := func(f httpx.HandlerFunc) http.HandlerFunc { return httpx.Wrap(h.Log, true, f) }
+	api := http.NewServeMux()
+	api.HandleFunc("POST /api/v1alpha1/traces/query", wrap(h.queryTraces))
+	api.HandleFunc("POST /api/v1alpha1/traces/{traceId}/spans/query", wrap(h.querySpans))
+	api.HandleFunc("GET /api/v1alpha1/traces/{traceId}/spans/{spanId}", wrap(h.spanDetails))
+	authed := auth.Middleware(h.Auth, api, func(w http.ResponseWriter, msg string) {
+		httpx.WriteError(w, httpx.Unauthorized("%s", msg), true)
+	})
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", h.health)
+	root.Handle("/", authed)
+	return httpx.JSONErrors(root, true)
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.Store.Ping(ctx); err != nil {
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": "clickhouse: " + err.Error()})
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
+}
+
+// TracesQueryRequest is the contract's TracesQueryRequest.
+type TracesQueryRequest struct {
+	StartTime   *string `json:"startTime"`
+	EndTime     *string `json:"endTime"`
+	Limit       *int    `json:"limit"`
+	SortOrder   *string `json:"sortOrder"`
+	SearchScope *struct {
+		Namespace   string  `json:"namespace"`
+		Project     *string `json:"project"`
+		Component   *string `json:"component"`
+		Environment *string `json:"environment"`
+	} `json:"searchScope"`
+	IncludeAttributes *bool `json:"includeAttributes"`
+}
+
+type parsed struct {
+	start, end time.Time
+	limit      int
+	desc       bool
+	attrs      bool
+	where      []string
+	params     store.Params
+}
+
+func (h *Handler) parse(r *http.Request) (*parsed, error) {
+	var req TracesQueryRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	var missing []string
+	if req.StartTime == nil {
+		missing = append(missing, "'startTime'")
+	}
+	if req.EndTime == nil {
+		missing = append(missing, "'endTime'")
+	}
+	if req.SearchScope == nil {
+		missing = append(missing, "'searchScope'")
+	}
+	if len(missing) > 0 {
+		return nil, httpx.BadRequest("missing required fields %s", strings.Join(missing, " and "))
+	}
+	p := &parsed{limit: DefaultLimit, desc: true, params: store.Params{}}
+	var err error
+	if p.start, err = parseDateTime("startTime", *req.StartTime); err != nil {
+		return nil, err
+	}
+	if p.end, err = parseDateTime("endTime", *req.EndTime); err != nil {
+		return nil, err
+	}
+	if err := httpx.CheckRange(p.start, p.end, h.MaxRange); err != nil {
+		return nil, err
+	}
+	if req.Limit != nil {
+		if *req.Limit < 1 || *req.Limit > MaxLimit {
+			return nil, httpx.BadRequest("limit %d is out of range: want 1 to %d", *req.Limit, MaxLimit)
+		}
+		p.limit = *req.Limit
+	}
+	if req.SortOrder != nil {
+		switch *req.SortOrder {
+		case "asc":
+			p.desc = false
+		case "desc":
+		default:
+			return nil, httpx.BadRequest("sortOrder %q is not one of asc, desc", httpx.Truncate(*req.SortOrder, 32))
+		}
+	}
+	if req.IncludeAttributes != nil {
+		p.attrs = *req.IncludeAttributes
+	}
+	sc := req.SearchScope
+	if strings.TrimSpace(sc.Namespace) == "" {
+		return nil, httpx.BadRequest("namespace is required")
+	}
+	principal := auth.FromContext(r.Context())
+	if err := httpx.RequireNamespace(principal, sc.Namespace); err != nil {
+		return nil, err
+	}
+	tenant, err := httpx.TenantClause(principal, "OpenChoreoNamespace", p.params)
+	if err != nil {
+		return nil, err
+	}
+	p.where = append(p.where, tenant, "OpenChoreoNamespace = {ns:String}",
+		"Timestamp >= {start:DateTime64(9, 'UTC')}",
+		"addNanoseconds(Timestamp, Duration) <= {end:DateTime64(9, 'UTC')}")
+	p.params["ns"] = sc.Namespace
+	p.params["start"] = httpx.TimeParam(p.start)
+	p.params["end"] = httpx.TimeParam(p.end)
+	if len(sc.Namespace) > MaxScopeValue {
+		return nil, httpx.BadRequest("searchScope.namespace is longer than %d characters", MaxScopeValue)
+	}
+	for _, f := range []struct {
+		name, uidCol, nameCol string
+		v                     *string
+	}{
+		{"project", "OpenChoreoProjectUID", "OpenChoreoProject", sc.Project},
+		{"component", "OpenChoreoComponentUID", "OpenChoreoComponent", sc.Component},
+		{"environment", "OpenChoreoEnvironmentUID", "OpenChoreoEnvironment", sc.Environment},
+	} {
+		if f.v == nil || *f.v == "" {
+			continue
+		}
+		if len(*f.v) > MaxScopeValue {
+			return nil, httpx.BadRequest("searchScope.%s is longer than %d characters", f.name, MaxScopeValue)
+		}
+		p.where = append(p.where, fmt.Sprintf("%s = {%s:String} OR %s = {%s:String}", f.uidCol, f.name, f.nameCol, f.name))
+		p.params[f.name] = *f.v
+	}
+	return p, nil
+}
+
+func parseDateTime(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, httpx.BadRequest("%s %q is not an RFC 3339 date-time (e.g. 2026-01-02T15:04:05Z)", name, httpx.Truncate(v, 64))
+	}
+	return t.UTC(), nil
+}
+
+func cond(where []string) string { return "(" + strings.Join(where, ") AND (") + ")" }
+
+// TraceSummary is one item of TracesListResponse.traces.
+type TraceSummary struct {
+	TraceID      string    `json:"traceId"`
+	TraceName    string    `json:"traceName"`
+	SpanCount    int       `json:"spanCount"`
+	RootSpanID   string    `json:"rootSpanId"`
+	RootSpanName string    `json:"rootSpanName"`
+	RootSpanKind string    `json:"rootSpanKind"`
+	StartTime    time.Time `json:"startTime"`
+	EndTime      time.Time `json:"endTime"`
+	DurationNs   int64     `json:"durationNs"`
+	HasErrors    bool      `json:"hasErrors"`
+}
+
+// TracesListResponse is the contract's TracesListResponse.
+type TracesListResponse struct {
+	Traces []TraceSummary `json:"traces"`
+	Total  int            `json:"total"`
+	TookMs int64          `json:"tookMs"`
+}
+
+// TraceListSQL groups the spans matching cond by trace. It is shared with
+// the obsplane API's trace search.
+func TraceListSQL(cond, dir string, limit int) string {
+	return `SELECT TraceId, toUInt64(count()) AS spanCount,
+		toString(min(Timestamp)) AS startTime,
+		toString(max(addNanoseconds(Timestamp, Duration))) AS endTime,
+		argMinIf(SpanId, Timestamp, ParentSpanId = '') AS rootSpanId,
+		argMinIf(SpanName, Timestamp, ParentSpanId = '') AS rootSpanName,
+		argMinIf(SpanKind, Timestamp, ParentSpanId = '') AS rootSpanKind,
+		countIf(StatusCode = 'Error') > 0 AS hasErrors
+		FROM otel.otel_traces WHERE ` + cond + `
+		GROUP BY TraceId HAVING countIf(ParentSpanId = '') > 0
+		ORDER BY min(Timestamp) ` + dir + `, TraceId ` + dir + `
+		LIMIT ` + strconv.Itoa(limit)
+}
+
+// TraceRow is a row of TraceListSQL.
+type TraceRow struct {
+	TraceID      string `json:"TraceId"`
+	SpanCount    int    `json:"spanCount"`
+	StartTime    string `json:"startTime"`
+	EndTime      string `json:"endTime"`
+	RootSpanID   string `json:"rootSpanId"`
+	RootSpanName string `json:"rootSpanName"`
+	RootSpanKind string `json:"rootSpanKind"`
+	HasErrors    any    `json:"hasErrors"`
+}
+
+// Summary converts the row.
+func (t TraceRow) Summary() TraceSummary {
+	s := TraceSummary{TraceID: t.TraceID, TraceName: t.RootSpanName, SpanCount: t.SpanCount, RootSpanID: t.RootSpanID,
+		RootSpanName: t.RootSpanName, RootSpanKind: t.RootSpanKind,
+		StartTime: httpx.ParseCHTime(t.StartTime), EndTime: httpx.ParseCHTime(t.EndTime)}
+	s.DurationNs = s.EndTime.Sub(s.StartTime).Nanoseconds()
+	switch v := t.HasErrors.(type) {
+	case bool:
+		s.HasErrors = v
+	case float64:
+		s.HasErrors = v != 0
+	}
+	return s
+}
+
+func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	dir := "DESC"
+	if !p.desc {
+		dir = "ASC"
+	}
+	c := cond(p.where)
+	rows, err := h.Store.Query(r.Context(), TraceListSQL(c, dir, p.limit), p.params, h.Limits.Settings()...)
+	if err != nil {
+		return fmt.Errorf("traces query: %w", err)
+	}
+	defer rows.Close()
+	out := TracesListResponse{Traces: []TraceSummary{}}
+	for rows.Next() {
+		var t TraceRow
+		if err := rows.Scan(&t); err != nil {
+			return fmt.Errorf("traces query: decode: %w", err)
+		}
+		out.Traces = append(out.Traces, t.Summary())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("traces query: %w", err)
+	}
+	total, err := h.count(r.Context(), `SELECT count() AS n FROM (SELECT DISTINCT TraceId FROM otel.otel_traces WHERE `+c+
+		` AND ParentSpanId = '' LIMIT `+strconv.Itoa(TotalCap)+`)`, p.params)
+	if err != nil {
+		return err
+	}
+	out.Total, out.TookMs = total, time.Since(began).Milliseconds()
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) count(ctx context.Context, sql string, params store.Params) (int, error) {
+	rows, err := h.Store.Query(ctx, sql, params, h.Limits.Settings()...)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	defer rows.Close()
+	var n struct {
+		N int `json:"n"`
+	}
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n.N, rows.Err()
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
+
+// ValidTraceID checks a trace id (hex, as the exporter writes it).
+func ValidTraceID(id string) (string, error) {
+	if !hexID.MatchString(id) {
+		return "", httpx.BadRequest("traceId %q is not a hex trace id", httpx.Truncate(id, 80))
+	}
+	return strings.ToLower(id), nil
+}
+
+// SpanStatus is the contract's SpanStatus.
+type SpanStatus struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+}
+
+// Span is an item of TraceSpansListResponse.spans and the body of
+// TraceSpanDetailsResponse.
+type Span struct {
+	SpanID             string            `json:"spanId"`
+	SpanName           string            `json:"spanName"`
+	SpanKind           string            `json:"spanKind"`
+	StartTime          time.Time         `json:"startTime"`
+	EndTime            time.Time         `json:"endTime"`
+	DurationNs         int64             `json:"durationNs"`
+	ParentSpanID       string            `json:"parentSpanId"`
+	Status             SpanStatus        `json:"status"`
+	Attributes         map[string]string `json:"attributes,omitempty"`
+	ResourceAttributes map[string]string `json:"resourceAttributes,omitempty"`
+}
+
+// SpanCols are the columns SpanRow reads.
+const SpanCols = `TraceId, SpanId, SpanName, SpanKind, toString(Timestamp) AS startTime, Duration, ParentSpanId,
+	StatusCode, StatusMessage, ServiceName, SpanAttributes, ResourceAttributes`
+
+// SpanRow is a row of SpanCols.
+type SpanRow struct {
+	TraceID            string            `json:"TraceId"`
+	SpanID             string            `json:"SpanId"`
+	SpanName           string            `json:"SpanName"`
+	SpanKind           string            `json:"SpanKind"`
+	StartTime          string            `json:"startTime"`
+	Duration           int64             `json:"Duration"`
+	ParentSpanID       string            `json:"ParentSpanId"`
+	StatusCode         string            `json:"StatusCode"`
+	StatusMessage      string            `json:"StatusMessage"`
+	ServiceName        string            `json:"ServiceName"`
+	SpanAttributes     map[string]string `json:"SpanAttributes"`
+	ResourceAttributes map[string]string `json:"ResourceAttributes"`
+}
+
+// Span converts the row; attributes only when attrs.
+func (s SpanRow) Span(attrs bool) Span {
+	st := httpx.ParseCHTime(s.StartTime)
+	out := Span{SpanID: s.SpanID, SpanName: s.SpanName, SpanKind: s.SpanKind, StartTime: st,
+		EndTime: st.Add(time.Duration(s.Duration)), DurationNs: s.Duration, ParentSpanID: s.ParentSpanID,
+		Status: SpanStatus{Code: statusCode(s.StatusCode), Message: s.StatusMessage}}
+	if attrs {
+		out.Attributes = nonNil(s.SpanAttributes)
+		out.ResourceAttributes = nonNil(s.ResourceAttributes)
+	}
+	return out
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// statusCode maps the exporter's status names (Unset, Ok, Error, or the
+// STATUS_CODE_* forms) to the contract's ok, error, unset.
+func statusCode(c string) string {
+	switch strings.ToLower(strings.TrimPrefix(strings.ToUpper(c), "STATUS_CODE_")) {
+	case "error":
+		return "error"
+	case "ok":
+		return "ok"
+	}
+	return "unset"
+}
+
+// TraceSpansListResponse is the contract's TraceSpansListResponse.
+type TraceSpansListResponse struct {
+	Spans  []Span `json:"spans"`
+	Total  int    `json:"total"`
+	TookMs int64  `json:"tookMs"`
+}
+
+func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	p, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	p.where = append(p.where, "TraceId = {trace:String}")
+	p.params["trace"] = id
+	dir := "DESC"
+	if !p.desc {
+		dir = "ASC"
+	}
+	began := time.Now()
+	c := cond(p.where)
+	rows, err := h.Store.Query(r.Context(), "SELECT "+SpanCols+" FROM otel.otel_traces WHERE "+c+
+		" ORDER BY Timestamp "+dir+", SpanId "+dir+" LIMIT "+strconv.Itoa(p.limit), p.params, h.Limits.Settings()...)
+	if err != nil {
+		return fmt.Errorf("spans query: %w", err)
+	}
+	defer rows.Close()
+	out := TraceSpansListResponse{Spans: []Span{}}
+	for rows.Next() {
+		var s SpanRow
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("spans query: decode: %w", err)
+		}
+		out.Spans = append(out.Spans, s.Span(p.attrs))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("spans query: %w", err)
+	}
+	total, err := h.count(r.Context(), "SELECT count() AS n FROM (SELECT 1 FROM otel.otel_traces WHERE "+c+" LIMIT "+strconv.Itoa(TotalCap)+")", p.params)
+	if err != nil {
+		return err
+	}
+	out.Total, out.TookMs = total, time.Since(began).Milliseconds()
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// TraceWindow narrows a trace-id lookup to the trace's time span using the
+// otel_traces_trace_id_ts table, so only that day's parts are read.
+const TraceWindow = `Timestamp >= (SELECT min(Start) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String})
+	AND Timestamp <= (SELECT max(End) + 1 FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String})`
+
+func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	spanID := r.PathValue("spanId")
+	if !hexID.MatchString(spanID) || len(spanID) > 32 {
+		return httpx.BadRequest("spanId %q is not a hex span id", httpx.Truncate(spanID, 80))
+	}
+	params := store.Params{"trace": id, "span": strings.ToLower(spanID)}
+	tenant, err := httpx.TenantClause(auth.FromContext(r.Context()), "OpenChoreoNamespace", params)
+	if err != nil {
+		return err
+	}
+	rows, err := h.Store.Query(r.Context(), "SELECT "+SpanCols+" FROM otel.otel_traces WHERE ("+tenant+
+		") AND TraceId = {trace:String} AND SpanId = {span:String} AND "+TraceWindow+" LIMIT 1", params, h.Limits.Settings()...)
+	if err != nil {
+		return fmt.Errorf("span details: %w", err)
+	}
+	defer rows.Close()
+	var found *SpanRow
+	for rows.Next() {
+		var s SpanRow
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("span details: decode: %w", err)
+		}
+		found = &s
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("span details: %w", err)
+	}
+	if found == nil {
+		// The OpenSearch module answers 500 "span not found"; a missing span
+		// is the caller's input, so obsplane answers 404 with that text.
+		return httpx.NotFound("span not found")
+	}
+	httpx.WriteJSON(w, http.StatusOK, found.Span(true))
+	return nil
+}
