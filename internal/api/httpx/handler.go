@@ -22,7 +22,7 @@ func Wrap(log *slog.Logger, detail bool, f HandlerFunc) http.HandlerFunc {
 			}
 		}()
 		if err := f(w, r); err != nil {
-			if e := Classify(err); e.Status >= 500 {
+			if e := Classify(err); e.Status == http.StatusInternalServerError {
 				log.Error("api request failed", "path", r.URL.Path, "err", err)
 			}
 			WriteError(w, err, detail)
