@@ -3,8 +3,11 @@ package clickhousestoreexporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
 
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -181,21 +184,11 @@ func TestEngineUnknownTableIsPermanent(t *testing.T) {
 	if err == nil {
 		t.Fatal("insert into a missing database succeeded")
 	}
-	var se *store.Error
-	t.Logf("error: %v (store error: %v)", err, errorsAs(err, &se))
-}
-
-func errorsAs(err error, target **store.Error) bool {
-	for err != nil {
-		if e, ok := err.(*store.Error); ok {
-			*target = e
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
+	if !consumererror.IsPermanent(err) {
+		t.Errorf("unknown database must be a permanent error: %v", err)
 	}
-	return false
+	var se *store.Error
+	if !errors.As(err, &se) || se.Code != 81 {
+		t.Errorf("want the engine's error (code 81) in the chain: %v", err)
+	}
 }
