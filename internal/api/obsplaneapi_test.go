@@ -74,7 +74,9 @@ func validated(t *testing.T, s *servers, tok, path string, hdr ...string) resp {
 var _ = io.EOF
 
 // Each NDJSON line is one JSON value of the declared item schema.
-func init() { openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.JSONBodyDecoder) }
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.JSONBodyDecoder)
+}
 
 func TestAPILogsWhitepaperExample(t *testing.T) {
 	s := start(t, false, "")
