@@ -41,6 +41,22 @@ func (w *writer) bind(typ, val string) {
 
 func (w *writer) str(s string) { w.b.WriteString(s) }
 
+// Fragment renders e alone, for a caller that writes the rest of its
+// statement itself: it returns the SQL text and binds e's values into params
+// under names that start with prefix (prefix0, prefix1, ...), so fragments
+// with different prefixes share one statement without clashing.
+func Fragment(e Expr, prefix string, params store.Params) string {
+	w := newWriter()
+	e.render(w)
+	sql := w.b.String()
+	for i := w.next - 1; i >= 0; i-- { // high to low: p1 is a prefix of p10
+		old := "p" + strconv.Itoa(i)
+		sql = strings.ReplaceAll(sql, "{"+old+":", "{"+prefix+strconv.Itoa(i)+":")
+		params[prefix+strconv.Itoa(i)] = w.params[old]
+	}
+	return sql
+}
+
 // identRe is what an identifier in emitted SQL may look like. Identifiers
 // come from this package's maps; the check turns a typo into a panic in tests
 // rather than odd SQL.
