@@ -1,6 +1,7 @@
 package query
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/openchoreo/obsplane/internal/store"
@@ -25,16 +26,7 @@ func TestFragmentPrefixesEveryParameter(t *testing.T) {
 			t.Errorf("%s = %q, want %q (sql %s)", name, params[name], string(rune('a'+i)), sql)
 		}
 	}
-	if want := "ServiceName = {q_p11:String}"; !contains(sql, want) {
+	if want := "ServiceName = {q_p11:String}"; !strings.Contains(sql, want) {
 		t.Fatalf("sql %s lacks %s", sql, want)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
