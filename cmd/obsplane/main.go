@@ -12,6 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// Components that serve starts register themselves with the server.
+	_ "github.com/openchoreo/obsplane/internal/api"
+
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/store"
