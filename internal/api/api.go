@@ -8,15 +8,19 @@
 //
 // All of it runs only in processes with the "query" component.
 //
-// Alert webhooks go to OBSPLANE_ALERT_WEBHOOK_URL, or, when only
-// OBSPLANE_OBSERVER_URL is set, to that Observer's
-// /api/v1alpha1/alerts/webhook (as OpenChoreo's OpenSearch module does).
+// Alert webhooks go to --alert-webhook-url, or, when only --observer-url is
+// set, to that Observer's /api/v1alpha1/alerts/webhook (as OpenChoreo's
+// OpenSearch module does).
+//
+// The adapter ports authenticate with --adapter-auth (default none): the
+// unmodified Observer calls them without a token and authorizes its own
+// callers, exactly as with the upstream adapters, so they belong on a
+// private address. The :8080 API always uses --auth.
 package api
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
@@ -30,9 +34,9 @@ import (
 
 func init() { server.Register(Hook) }
 
-// Authenticator returns the configured authenticator.
-func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
-	switch cfg.Auth {
+// Authenticator returns the authenticator for mode (none or jwt).
+func Authenticator(cfg *config.Config, mode string) (auth.Authenticator, error) {
+	switch mode {
 	case "none", "":
 		return auth.None{}, nil
 	case "jwt":
@@ -41,15 +45,15 @@ func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
 		}
 		return auth.NewJWT(cfg.JWKSURL), nil
 	}
-	return nil, fmt.Errorf("--auth=%q: want jwt or none", cfg.Auth)
+	return nil, fmt.Errorf("auth mode %q: want jwt or none", mode)
 }
 
 // WebhookURL is where fired alerts are posted.
-func WebhookURL() string {
-	if u := os.Getenv("OBSPLANE_ALERT_WEBHOOK_URL"); u != "" {
+func WebhookURL(cfg *config.Config) string {
+	if u := cfg.AlertWebhookURL; u != "" {
 		return u
 	}
-	if u := os.Getenv("OBSPLANE_OBSERVER_URL"); u != "" {
+	if u := cfg.ObserverURL; u != "" {
 		return strings.TrimRight(u, "/") + "/api/v1alpha1/alerts/webhook"
 	}
 	return ""
@@ -62,23 +66,30 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	if !cfg.Has("query") {
 		return nil, nil
 	}
-	a, err := Authenticator(cfg)
+	a, err := Authenticator(cfg, cfg.Auth)
 	if err != nil {
 		return nil, err
 	}
+	adapterAuth, err := Authenticator(cfg, cfg.AdapterAuth)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AdapterAuth == "none" && cfg.Auth == "jwt" {
+		env.Logger.Warn("adapter ports take no token (--adapter-auth=none): keep them on a private address reachable only by the Observer")
+	}
 	log := env.Logger.With("component", "api")
-	am := &alerts.Manager{Store: env.Store, Log: log, WebhookURL: WebhookURL()}
+	am := &alerts.Manager{Store: env.Store, Log: log, WebhookURL: WebhookURL(cfg)}
 	if err := am.EnsureTables(ctx); err != nil {
 		return nil, err
 	}
 	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am}).Mount(env.Mux)
 	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
-		h := &logsadapter.Handler{Store: env.Store, Auth: a, Log: log.With("api", "logs-adapter"), Alerts: am}
+		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am}
 		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
 	}
 	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
-		h := &tracingadapter.Handler{Store: env.Store, Auth: a, Log: log.With("api", "tracing-adapter")}
+		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter")}
 		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), env.Logger))
 	}
 	return comps, nil

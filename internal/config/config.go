@@ -34,6 +34,11 @@ type Config struct {
 	Components    string `yaml:"components"`
 	Auth          string `yaml:"auth"`
 	JWKSURL       string `yaml:"jwksURL"`
+	AdapterAuth   string `yaml:"adapterAuth"`
+	// AlertWebhookURL receives fired alerts; ObserverURL is the fallback
+	// (its /api/v1alpha1/alerts/webhook, as OpenChoreo's module does).
+	AlertWebhookURL string `yaml:"alertWebhookURL"`
+	ObserverURL     string `yaml:"observerURL"`
 	LogLevel      string `yaml:"logLevel"`
 	LogFormat     string `yaml:"logFormat"`
 
@@ -78,6 +83,9 @@ var keys = []key{
 	{name: "components", field: func(c *Config) *string { return &c.Components }, def: "all", usage: "what this process runs: all, gateway, query (comma-separated)"},
 	{name: "auth", field: func(c *Config) *string { return &c.Auth }, def: "none", usage: "API authentication: jwt or none"},
 	{name: "jwks-url", field: func(c *Config) *string { return &c.JWKSURL }, usage: "JWKS URL for --auth=jwt"},
+	{name: "adapter-auth", field: func(c *Config) *string { return &c.AdapterAuth }, def: "none", usage: "auth on the OpenChoreo adapter ports: none (the Observer authorizes its callers, as with upstream adapters; keep the ports private) or jwt"},
+	{name: "alert-webhook-url", field: func(c *Config) *string { return &c.AlertWebhookURL }, usage: "where fired alert rules are posted"},
+	{name: "observer-url", field: func(c *Config) *string { return &c.ObserverURL }, usage: "OpenChoreo Observer base URL; alerts go to its /api/v1alpha1/alerts/webhook when --alert-webhook-url is empty"},
 	{name: "log-level", field: func(c *Config) *string { return &c.LogLevel }, def: "info", usage: "debug, info, warn, error"},
 	{name: "log-format", field: func(c *Config) *string { return &c.LogFormat }, def: "text", usage: "text or json"},
 	{name: "http-addr", field: func(c *Config) *string { return &c.Listen.HTTP }, def: ":8080", usage: "obsplane API, /metrics, /healthz, /readyz (off to disable)", listens: true},
@@ -181,6 +189,15 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("--auth=%q: want jwt or none", c.Auth)
+	}
+	switch c.AdapterAuth {
+	case "none":
+	case "jwt":
+		if c.JWKSURL == "" {
+			return errors.New("--adapter-auth=jwt needs --jwks-url")
+		}
+	default:
+		return fmt.Errorf("--adapter-auth=%q: want jwt or none", c.AdapterAuth)
 	}
 	for _, comp := range strings.Split(c.Components, ",") {
 		switch strings.TrimSpace(comp) {
