@@ -60,6 +60,9 @@ type Params struct {
 	LogExporters    []string
 	ExporterConfigs map[string]any
 
+	// Database is where the exporter writes (default "otel").
+	Database string
+
 	// LogLevel is the collector's log level (default info).
 	LogLevel string
 }
@@ -165,7 +168,11 @@ func DefaultConfig(p Params) (string, error) {
 		extNames = append(extNames, "health_check")
 	}
 
-	exporters := map[string]any{"clickhousestore": map[string]any{"sending_queue": queue}}
+	store := map[string]any{"sending_queue": queue}
+	if p.Database != "" {
+		store["database"] = p.Database
+	}
+	exporters := map[string]any{"clickhousestore": store}
 	for name, c := range p.ExporterConfigs {
 		exporters[name] = c
 	}
