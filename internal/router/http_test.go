@@ -1,0 +1,252 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/router/flags"
+	"github.com/openchoreo/obsplane/internal/schema"
+	"github.com/openchoreo/obsplane/internal/server"
+)
+
+// call sends one request to h as caller (nil: unauthenticated) and returns
+// the status and decoded JSON body.
+func call(t *testing.T, h http.Handler, caller Caller, method, path, body, ctype string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if caller != nil {
+		req = req.WithContext(WithCaller(req.Context(), caller))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	raw, _ := io.ReadAll(rec.Body)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+	}
+	return rec.Code, m
+}
+
+var (
+	admin = StaticCaller{Subject: "alice", Admin: true}
+	dev   = StaticCaller{Subject: "dev", Admin: false}
+)
+
+func TestFlagAPI(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	api := h.r.Handler()
+
+	code, body := call(t, api, dev, "GET", "/api/v1/flags", "", "")
+	if code != 200 || len(body["flags"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", code, body)
+	}
+	code, body = call(t, api, dev, "GET", "/api/v1/flags/use_clickhouse", "", "")
+	if code != 200 || body["rolloutPercentage"] != 0.0 || body["enabled"] != true {
+		t.Fatalf("get: %d %v", code, body)
+	}
+	code, body = call(t, api, admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":20,"reason":"week 2"}`, "application/json")
+	if code != 200 || body["rolloutPercentage"] != 20.0 || body["updatedBy"] != "alice" {
+		t.Fatalf("patch: %d %v", code, body)
+	}
+	if h.rollout() != 20 {
+		t.Fatalf("rollout = %d", h.rollout())
+	}
+	if g := h.metric(t, "obsplane_router_rollout_percentage", map[string]string{"flag": flags.UseClickHouse}); g != 20 {
+		t.Errorf("gauge = %v", g)
+	}
+	code, body = call(t, api, admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"enabled":false}`, "")
+	if code != 200 || body["enabled"] != false || body["rolloutPercentage"] != 20.0 {
+		t.Fatalf("patch enabled: %d %v", code, body)
+	}
+	code, body = call(t, api, admin, "GET", "/api/v1/flags/use_clickhouse/audit", "", "")
+	if code != 200 {
+		t.Fatalf("audit: %d %v", code, body)
+	}
+	rows := body["audit"].([]any)
+	if len(rows) != 2 {
+		t.Fatalf("audit rows = %v", rows)
+	}
+	first := rows[1].(map[string]any)
+	if first["actor"] != "alice" || first["reason"] != "week 2" ||
+		first["oldValue"] != `{"enabled":true,"rolloutPercentage":0}` || first["newValue"] != `{"enabled":true,"rolloutPercentage":20}` || first["at"] == "" {
+		t.Errorf("audit row = %v", first)
+	}
+	code, body = call(t, api, dev, "GET", "/api/v1/router/status", "", "")
+	if code != 200 || body["backend"] != "opensearch" {
+		t.Errorf("status: %d %v", code, body)
+	}
+}
+
+// TestFlagAPIBadInput: every bad request gets a 4xx error body naming the
+// problem, and leaves the flag and its audit trail as they were.
+func TestFlagAPIBadInput(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.setRollout(t, 10)
+	api := h.r.Handler()
+	before, _ := h.fl.Get(flags.UseClickHouse)
+	auditBefore, _ := h.fl.Audit(ctxT(t), flags.UseClickHouse, 100)
+
+	for _, c := range []struct {
+		name          string
+		caller        Caller
+		method, path  string
+		body, ctype   string
+		status        int
+		code, mention string
+	}{
+		{"unknown flag", admin, "PATCH", "/api/v1/flags/use_clickhuose", `{"rolloutPercentage":5}`, "", 404, "OBS-ROUTER-FLAG-NOT-FOUND", "use_clickhuose"},
+		{"unknown flag get", dev, "GET", "/api/v1/flags/nope", "", "", 404, "OBS-ROUTER-FLAG-NOT-FOUND", "nope"},
+		{"above 100", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":101}`, "", 400, "OBS-ROUTER-INVALID-FLAG-CHANGE", "101"},
+		{"negative", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":-5}`, "", 400, "OBS-ROUTER-INVALID-FLAG-CHANGE", "0..100"},
+		{"huge", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":99999999999999999999}`, "", 400, "OBS-ROUTER-BAD-JSON", "rolloutPercentage"},
+		{"fraction", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":20.5}`, "", 400, "OBS-ROUTER-BAD-JSON", "integer"},
+		{"string", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":"20"}`, "", 400, "OBS-ROUTER-BAD-JSON", "rolloutPercentage"},
+		{"enabled string", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"enabled":"yes"}`, "", 400, "OBS-ROUTER-BAD-JSON", "enabled"},
+		{"malformed", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":`, "", 400, "OBS-ROUTER-BAD-JSON", "malformed"},
+		{"not an object", admin, "PATCH", "/api/v1/flags/use_clickhouse", `[1,2]`, "", 400, "OBS-ROUTER-BAD-JSON", ""},
+		{"trailing", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5} {"x":1}`, "", 400, "OBS-ROUTER-BAD-JSON", "after the JSON"},
+		{"unknown field", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercent":5}`, "", 400, "OBS-ROUTER-UNKNOWN-FIELD", "rolloutPercent"},
+		{"empty body", admin, "PATCH", "/api/v1/flags/use_clickhouse", ``, "", 400, "OBS-ROUTER-BAD-JSON", "empty"},
+		{"nothing to change", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{}`, "", 400, "OBS-ROUTER-INVALID-FLAG-CHANGE", "nothing to change"},
+		{"null only", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":null}`, "", 400, "OBS-ROUTER-INVALID-FLAG-CHANGE", "nothing to change"},
+		{"content type", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5}`, "text/plain", 415, "OBS-ROUTER-BAD-CONTENT-TYPE", "text/plain"},
+		{"too large", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"reason":"` + strings.Repeat("x", maxPatchBody) + `"}`, "", 413, "OBS-ROUTER-BODY-TOO-LARGE", "larger"},
+		{"long reason", admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5,"reason":"` + strings.Repeat("x", maxReason+1) + `"}`, "", 400, "OBS-ROUTER-INVALID-FLAG-CHANGE", "reason"},
+		{"not admin", dev, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5}`, "", 403, "OBS-ROUTER-FORBIDDEN", "dev"},
+		{"not admin audit", dev, "GET", "/api/v1/flags/use_clickhouse/audit", "", "", 403, "OBS-ROUTER-FORBIDDEN", "admin"},
+		{"not admin mismatches", dev, "GET", "/api/v1/router/mismatches", "", "", 403, "OBS-ROUTER-FORBIDDEN", "admin"},
+		{"no caller", nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5}`, "", 401, "OBS-ROUTER-UNAUTHENTICATED", "token"},
+		{"no caller get", nil, "GET", "/api/v1/flags", "", "", 401, "OBS-ROUTER-UNAUTHENTICATED", ""},
+		{"bad limit", admin, "GET", "/api/v1/router/mismatches?limit=-1", "", "", 400, "OBS-ROUTER-BAD-LIMIT", "limit"},
+		{"bad audit limit", admin, "GET", "/api/v1/flags/use_clickhouse/audit?limit=abc", "", "", 400, "OBS-ROUTER-BAD-LIMIT", "abc"},
+	} {
+		code, body := call(t, api, c.caller, c.method, c.path, c.body, c.ctype)
+		if code != c.status || body["errorCode"] != c.code {
+			t.Errorf("%s: %d %v, want %d %s", c.name, code, body, c.status, c.code)
+			continue
+		}
+		msg, _ := body["message"].(string)
+		if body["title"] == "" || body["title"] == nil || msg == "" || !strings.Contains(msg, c.mention) {
+			t.Errorf("%s: error body %v should name %q", c.name, body, c.mention)
+		}
+	}
+	after, _ := h.fl.Get(flags.UseClickHouse)
+	if after != before {
+		t.Errorf("flag changed by bad input: %+v -> %+v", before, after)
+	}
+	auditAfter, _ := h.fl.Audit(ctxT(t), flags.UseClickHouse, 100)
+	if len(auditAfter) != len(auditBefore) {
+		t.Errorf("audit rows %d -> %d after bad input", len(auditBefore), len(auditAfter))
+	}
+	// And what is stored is unchanged too.
+	other, _ := NewFlags(st, h.r.cfg, nil, nil)
+	if err := other.Refresh(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := other.Get(flags.UseClickHouse); o.RolloutPercentage != 10 || !o.Enabled {
+		t.Errorf("stored flag = %+v", o)
+	}
+}
+
+func TestMismatchesEndpoint(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DualRead = true }, nil)
+	ctx := ctxT(t)
+	_, _ = h.r.Do(ctx, "dev-7", "traces.search", backend("ch", Result{Total: 2, IDs: []string{"t1", "t2"}}, nil), backend("os", Result{Total: 3, IDs: []string{"t1", "t2", "t3"}}, nil))
+	h.r.Wait()
+	code, body := call(t, h.r.Handler(), admin, "GET", "/api/v1/router/mismatches?op=traces.search&limit=10", "", "")
+	if code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	ms := body["mismatches"].([]any)
+	if len(ms) != 1 {
+		t.Fatalf("mismatches = %v", ms)
+	}
+	m := ms[0].(map[string]any)
+	kinds := m["kinds"].([]any)
+	if m["op"] != "traces.search" || m["user"] != "dev-7" || m["primary"] != "opensearch" || len(kinds) != 2 ||
+		m["primaryResult"].(map[string]any)["total"] != 3.0 || !strings.Contains(m["detail"].(string), "t3") {
+		t.Errorf("sample = %v", m)
+	}
+	code, body = call(t, h.r.Handler(), admin, "GET", "/api/v1/router/mismatches?op=logs.query", "", "")
+	if code != 200 || len(body["mismatches"].([]any)) != 0 {
+		t.Errorf("other op: %d %v", code, body)
+	}
+}
+
+// TestHook runs serve's hook on a real Env: the routes answer on the shared
+// mux (as local admin with --auth=none), Current is the built router, and
+// its component stops with the context.
+func TestHook(t *testing.T) {
+	ctx := ctxT(t)
+	if _, err := schema.Apply(ctx, st, schema.Options{Database: "otel"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	env := &server.Env{Config: cfg, Store: st, Logger: nil, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
+	env.Logger = newTestLogger(t)
+	comps, err := hook(ctx, env)
+	if err != nil || len(comps) != 1 {
+		t.Fatalf("hook: %v %v", comps, err)
+	}
+	t.Cleanup(func() { SetCurrent(nil) })
+	if Current() == nil {
+		t.Fatal("Current() is nil after the hook")
+	}
+	code, body := call(t, env.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5,"reason":"hook test"}`, "")
+	if code != 200 || body["updatedBy"] != "local-admin" {
+		t.Fatalf("PATCH through the mux: %d %v", code, body)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- comps[0].Run(runCtx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("component: %v", err)
+	}
+
+	// With --auth=jwt and no middleware installed: 401, fail closed.
+	cfg2 := config.Default()
+	cfg2.Auth = "jwt"
+	env2 := &server.Env{Config: cfg2, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
+	if _, err := hook(ctx, env2); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 401 {
+		t.Fatalf("jwt without middleware: %d %v", code, body)
+	}
+	// The API's middleware decides the caller.
+	SetAuthMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), StaticCaller{Subject: r.Header.Get("X-Test-User")})))
+		})
+	})
+	t.Cleanup(func() { SetAuthMiddleware(nil) })
+	if code, body := call(t, env2.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":50}`, ""); code != 403 {
+		t.Fatalf("non-admin through middleware: %d %v", code, body)
+	}
+	if code, _ := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 200 {
+		t.Fatalf("GET through middleware: %d", code)
+	}
+	// Gateway-only processes have no router.
+	cfg3 := config.Default()
+	cfg3.Components = "gateway"
+	if comps, err := hook(ctx, &server.Env{Config: cfg3, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}); err != nil || comps != nil {
+		t.Fatalf("gateway-only: %v %v", comps, err)
+	}
+}
+
+func newTestLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
