@@ -250,3 +250,28 @@ func TestHook(t *testing.T) {
 func newTestLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// FuzzPatchFlag: no PATCH body, however malformed, gets a 5xx or a panic,
+// and a rejected one never changes the flag.
+func FuzzPatchFlag(f *testing.F) {
+	for _, s := range []string{`{"rolloutPercentage":20}`, `{"enabled":true}`, `{"rolloutPercentage":101}`, `{`, `null`, `[]`, `{"reason":"x","enabled":false}`, `{"rolloutPercentage":1e2}`} {
+		f.Add(s)
+	}
+	h := newHarness(f, nil, nil)
+	api := h.r.Handler()
+	f.Fuzz(func(t *testing.T, body string) {
+		before, _ := h.fl.Get(flags.UseClickHouse)
+		req := httptest.NewRequest("PATCH", "/api/v1/flags/use_clickhouse", strings.NewReader(body))
+		req = req.WithContext(WithCaller(req.Context(), admin))
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("body %q: status %d %s", body, rec.Code, rec.Body)
+		}
+		if rec.Code != 200 {
+			if after, _ := h.fl.Get(flags.UseClickHouse); after != before {
+				t.Fatalf("body %q rejected (%d) but the flag changed", body, rec.Code)
+			}
+		}
+	})
+}

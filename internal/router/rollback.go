@@ -63,6 +63,14 @@ type Figures struct {
 // CheckInterval; tests call it directly with a ManualClock.
 func (r *Router) Check(ctx context.Context) []Firing {
 	cfg := r.cfg.Rollback
+	// The ping runs before taking the lock, so Status never waits up to
+	// PingTimeout behind it.
+	var pingErr error
+	if r.ping != nil {
+		pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
+		pingErr = r.ping.Ping(pctx)
+		cancel()
+	}
 	r.rb.mu.Lock()
 	defer r.rb.mu.Unlock()
 	now := r.clock.Now()
@@ -114,9 +122,7 @@ func (r *Router) Check(ctx context.Context) []Firing {
 
 	// ClickHouse unreachable: UnreachableChecks pings in a row failed.
 	if r.ping != nil {
-		pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
-		err := r.ping.Ping(pctx)
-		cancel()
+		err := pingErr
 		if err != nil && ctx.Err() == nil {
 			r.rb.pingFails++
 			if r.rb.pingFails >= cfg.UnreachableChecks {
