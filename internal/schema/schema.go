@@ -401,6 +401,13 @@ func interval(d time.Duration) string {
 // drop whole daily partitions instead of rewriting parts.
 func settingsClause(o Options) string {
 	s := "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"
+	if o.Cluster == "" {
+		// Plain MergeTree ignores insert dedup tokens unless it remembers
+		// recent blocks; the gateway and the backfill replay batches with
+		// the same token after a crash and rely on this to write them once.
+		// Replicated tables deduplicate through Keeper by default.
+		s += ", non_replicated_deduplication_window = 1000"
+	}
 	if o.StoragePolicy != "" {
 		s += ", storage_policy = '" + o.StoragePolicy + "'"
 	}
