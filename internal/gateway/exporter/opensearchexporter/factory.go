@@ -1,0 +1,92 @@
+// Package opensearchexporter is the gateway's dual-write exporter: during a
+// migration (migration.shadowWrite.enabled) it writes every log record,
+// besides ClickHouse, into OpenSearch as the document OpenChoreo's Fluent Bit
+// would have written (container-logs-YYYY-MM-DD, Replace_Dots labels), so
+// the unmodified Observer keeps reading OpenSearch while ClickHouse fills.
+//
+// It has its own sending queue (persistent when sending_queue.storage names
+// a file_storage extension) and retry, never blocks and never fails the
+// pipeline: an OpenSearch outage delays the shadow copy, never the
+// ClickHouse one. Documents get content-derived ids, so a batch retried
+// after a lost answer or a crash is not stored twice.
+package opensearchexporter
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+)
+
+// Type is the exporter's name in collector configs ("opensearch", as in the
+// whitepaper's config and gateway.TypeOpenSearch).
+var Type = component.MustNewType("opensearch")
+
+// Option configures the factory.
+type Option func(*factoryOptions)
+
+type factoryOptions struct {
+	reg prometheus.Registerer
+	tel *Telemetry
+}
+
+// WithRegisterer registers the exporter's metrics with reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(o *factoryOptions) { o.reg = reg }
+}
+
+// WithTelemetry uses t for the exporter's metrics (tests read it).
+func WithTelemetry(t *Telemetry) Option {
+	return func(o *factoryOptions) { o.tel = t }
+}
+
+// NewFactory returns the factory of the dual-write exporter (logs only).
+func NewFactory(opts ...Option) exporter.Factory {
+	var o factoryOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.tel == nil {
+		o.tel = NewTelemetry(o.reg)
+	}
+	return exporter.NewFactory(Type,
+		func() component.Config { return createDefaultConfigStruct() },
+		exporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+			return createLogs(ctx, set, cfg.(*Config), o.tel)
+		}, component.StabilityLevelBeta),
+	)
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Logs, error) {
+	if !c.Enabled {
+		// Shadow write off: accept and discard, with no connection and no
+		// queue, so listing the exporter costs nothing until it is enabled.
+		return exporterhelper.NewLogs(ctx, set, c, func(context.Context, plog.Logs) error { return nil },
+			exporterhelper.WithStart(func(context.Context, component.Host) error {
+				set.Logger.Info("OpenSearch dual write is disabled (migration.shadowWrite.enabled=false); logs go to ClickHouse only")
+				return nil
+			}),
+			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	}
+	e, err := newExporter(c, tel, set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	set.Logger.Info("OpenSearch dual write is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.Index+"-"+c.IndexDateFormat))
+	inner, err := exporterhelper.NewLogs(ctx, set, c, e.pushLogs,
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithRetry(c.BackOffConfig),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	if err != nil {
+		return nil, err
+	}
+	return &trackedLogs{Logs: inner, tr: e.tr, tel: tel, logger: set.Logger}, nil
+}
