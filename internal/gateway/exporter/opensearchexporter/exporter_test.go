@@ -136,7 +136,9 @@ func sampleLogs(start time.Time, n int, tag string) plog.Logs {
 	return ld
 }
 
-type testHost struct{ exts map[component.ID]component.Component }
+type testHost struct {
+	exts map[component.ID]component.Component
+}
 
 func (h *testHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
