@@ -16,10 +16,8 @@ package logsadapter
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -249,187 +247,24 @@ func parseDateTime(name, v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-var validLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true}
-
-// rowKey orders rows that share a timestamp: a hash of the row's content,
-// so the sort is total and stable across queries.
-const rowKey = `cityHash64(ServiceName, Body, TraceId, SpanId, SeverityText, ResourceAttributes, LogAttributes)`
-
 func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
 	var req LogsQueryRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	c, err := parseCommon(req.StartTime, req.EndTime, req.Limit, req.SortOrder, req.SearchScope, h.MaxRange)
+	q, err := ParseLogsQuery(req, h.MaxRange)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, l := range req.LogLevels {
-		if !validLevels[l] {
-			return httpx.BadRequest("logLevels: %q is not one of DEBUG, INFO, WARN, ERROR", httpx.Truncate(l, 32))
-		}
-		if seen[l] {
-			return httpx.BadRequest("logLevels: %q appears twice (items must be unique)", l)
-		}
-		seen[l] = true
-	}
-	phrase := ""
-	if req.SearchPhrase != nil {
-		phrase = *req.SearchPhrase
-		if len(phrase) > MaxPhrase {
-			return httpx.BadRequest("searchPhrase is %d bytes long; the maximum is %d", len(phrase), MaxPhrase)
-		}
-	}
-	p := auth.FromContext(r.Context())
-	if err := httpx.RequireNamespace(p, c.scope.Namespace); err != nil {
+	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	params := store.Params{
-		"start": httpx.TimeParam(c.start),
-		"end":   httpx.TimeParam(c.end),
-		"ns":    c.scope.Namespace,
-	}
-	var where []string
-	workflow := c.scope.WorkflowRunName != nil
-	if workflow {
-		// Workflow pods run in the Kubernetes namespace workflows-<namespace>,
-		// named after the run; Argo's init and wait containers are noise.
-		where = append(where,
-			"K8sNamespace = concat('workflows-', {ns:String})",
-			"startsWith(K8sPodName, {run:String})",
-			"K8sContainerName NOT IN ('init', 'wait')")
-		params["run"] = *c.scope.WorkflowRunName
-		if c.scope.TaskName != nil && *c.scope.TaskName != "" {
-			where = append(where, "position(ResourceAttributes['k8s.pod.annotations.workflows.argoproj.io/node-name'], {task:String}) > 0")
-			params["task"] = *c.scope.TaskName
-		}
-	} else {
-		tenant, err := httpx.TenantClause(p, "OpenChoreoNamespace", params)
-		if err != nil {
-			return err
-		}
-		where = append(where, tenant, "OpenChoreoNamespace = {ns:String}")
-		for _, f := range []struct {
-			col, param string
-			v          *string
-		}{
-			{"OpenChoreoProjectUID", "project", c.scope.ProjectUID},
-			{"OpenChoreoComponentUID", "component", c.scope.ComponentUID},
-			{"OpenChoreoEnvironmentUID", "environment", c.scope.EnvironmentUID},
-		} {
-			if f.v != nil && *f.v != "" {
-				where = append(where, f.col+" = {"+f.param+":String}")
-				params[f.param] = *f.v
-			}
-		}
-	}
-	where = append(where, "Timestamp > {start:DateTime64(9, 'UTC')}", "Timestamp < {end:DateTime64(9, 'UTC')}")
-	if phrase != "" {
-		where = append(where, "positionCaseInsensitiveUTF8(Body, {phrase:String}) > 0")
-		params["phrase"] = phrase
-	}
-	if len(req.LogLevels) > 0 {
-		where = append(where, "(("+LevelSQL+") IN {levels:Array(String)} OR (("+LevelSQL+") = '' AND multiSearchAnyCaseInsensitiveUTF8(Body, {levels:Array(String)})))")
-		params["levels"] = httpx.ArrayParam(req.LogLevels)
-	}
-	cond := "(" + strings.Join(where, ") AND (") + ")"
-	dir := "DESC"
-	if !c.desc {
-		dir = "ASC"
-	}
-	began := time.Now()
-	sql := `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText, SeverityNumber,
-		OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace,
-		OpenChoreoComponentUID, OpenChoreoProjectUID, OpenChoreoEnvironmentUID,
-		K8sContainerName, K8sPodName, K8sNamespace
-		FROM otel.otel_logs WHERE ` + cond + `
-		ORDER BY Timestamp ` + dir + `, ` + rowKey + ` ` + dir + `
-		LIMIT ` + strconv.Itoa(c.limit)
-	rows, err := h.Store.Query(r.Context(), sql, params, h.Limits.Settings()...)
-	if err != nil {
-		return fmt.Errorf("logs query: %w", err)
-	}
-	defer rows.Close()
-	var comp []ComponentLogEntry
-	var wf []WorkflowLogEntry
-	for rows.Next() {
-		var row logRow
-		if err := rows.Scan(&row); err != nil {
-			return fmt.Errorf("logs query: decode row: %w", err)
-		}
-		ts := httpx.ParseCHTime(row.Ts)
-		if workflow {
-			wf = append(wf, WorkflowLogEntry{Timestamp: ts, Log: row.Body})
-			continue
-		}
-		comp = append(comp, ComponentLogEntry{
-			Timestamp: ts, Log: row.Body,
-			Level: DeriveLevel(row.SeverityNumber, row.SeverityText, row.Body),
-			Metadata: &ComponentLogMeta{
-				ComponentName: row.Component, ProjectName: row.Project, EnvironmentName: row.Environment,
-				NamespaceName: row.Namespace, ComponentUID: uuidOrEmpty(row.ComponentUID),
-				ProjectUID: uuidOrEmpty(row.ProjectUID), EnvironmentUID: uuidOrEmpty(row.EnvironmentUID),
-				ContainerName: row.Container, PodName: row.Pod, PodNamespace: row.PodNamespace,
-			},
-		})
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("logs query: %w", err)
-	}
-	total, err := h.countCapped(r.Context(), "otel.otel_logs", cond, params)
+	resp, err := (&ClickHouse{Store: h.Store, Limits: h.Limits}).QueryLogs(r.Context(), q)
 	if err != nil {
 		return err
-	}
-	resp := LogsQueryResponse{Total: total, TookMs: time.Since(began).Milliseconds()}
-	if workflow {
-		if wf == nil {
-			wf = []WorkflowLogEntry{}
-		}
-		resp.Logs = wf
-	} else {
-		if comp == nil {
-			comp = []ComponentLogEntry{}
-		}
-		resp.Logs = comp
 	}
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-type logRow struct {
-	Ts             string `json:"ts"`
-	Body           string `json:"Body"`
-	SeverityText   string `json:"SeverityText"`
-	SeverityNumber int    `json:"SeverityNumber"`
-	Component      string `json:"OpenChoreoComponent"`
-	Project        string `json:"OpenChoreoProject"`
-	Environment    string `json:"OpenChoreoEnvironment"`
-	Namespace      string `json:"OpenChoreoNamespace"`
-	ComponentUID   string `json:"OpenChoreoComponentUID"`
-	ProjectUID     string `json:"OpenChoreoProjectUID"`
-	EnvironmentUID string `json:"OpenChoreoEnvironmentUID"`
-	Container      string `json:"K8sContainerName"`
-	Pod            string `json:"K8sPodName"`
-	PodNamespace   string `json:"K8sNamespace"`
-}
-
-// countCapped counts rows of table matching cond, stopping at TotalCap.
-func (h *Handler) countCapped(ctx context.Context, table, cond string, params store.Params) (int, error) {
-	rows, err := h.Store.Query(ctx, "SELECT count() AS n FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT "+strconv.Itoa(TotalCap)+")", params, h.Limits.Settings()...)
-	if err != nil {
-		return 0, fmt.Errorf("count: %w", err)
-	}
-	defer rows.Close()
-	var n struct {
-		N int `json:"n"`
-	}
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, fmt.Errorf("count: %w", err)
-		}
-	}
-	return n.N, rows.Err()
 }
 
 func uuidOrEmpty(s string) string {

@@ -1,0 +1,247 @@
+package logsadapter
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/store"
+)
+
+// This file is the seam between the logs query's HTTP side and the store
+// that answers it, so the router can send one validated query to ClickHouse
+// or to OpenSearch (internal/opensearch/backend) and compare the answers.
+
+// LogsQuery is a validated POST /api/v1/logs/query request, the input every
+// Backend answers.
+type LogsQuery struct {
+	// Start and End bound the time range; both ends are excluded.
+	Start, End time.Time
+	// Limit is 1..MaxLimit; Desc sorts newest first.
+	Limit int
+	Desc  bool
+	// Namespace is the OpenChoreo namespace (always set). For a component
+	// scope ProjectUID, ComponentUID and EnvironmentUID narrow it when not
+	// empty; a workflow scope sets WorkflowRunName (and maybe TaskName).
+	Namespace                                string
+	ProjectUID, ComponentUID, EnvironmentUID string
+	WorkflowRunName, TaskName                string
+	// Levels keeps lines of any of these levels (DEBUG, INFO, WARN, ERROR);
+	// empty keeps all.
+	Levels []string
+	// Phrase keeps lines containing it, case-insensitively; empty keeps all.
+	Phrase string
+}
+
+// Workflow reports whether q is a workflow scope (answered with
+// []WorkflowLogEntry) rather than a component scope ([]ComponentLogEntry).
+func (q *LogsQuery) Workflow() bool { return q.WorkflowRunName != "" }
+
+// Backend answers logs queries from one store. The caller has checked that
+// the principal in ctx (auth.FromContext) may read q.Namespace.
+type Backend interface {
+	QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResponse, error)
+}
+
+var validLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true}
+
+// ParseLogsQuery validates a request as the contract says; errors are 400s
+// (*httpx.Error).
+func ParseLogsQuery(req LogsQueryRequest, maxRange time.Duration) (LogsQuery, error) {
+	c, err := parseCommon(req.StartTime, req.EndTime, req.Limit, req.SortOrder, req.SearchScope, maxRange)
+	if err != nil {
+		return LogsQuery{}, err
+	}
+	seen := map[string]bool{}
+	for _, l := range req.LogLevels {
+		if !validLevels[l] {
+			return LogsQuery{}, httpx.BadRequest("logLevels: %q is not one of DEBUG, INFO, WARN, ERROR", httpx.Truncate(l, 32))
+		}
+		if seen[l] {
+			return LogsQuery{}, httpx.BadRequest("logLevels: %q appears twice (items must be unique)", l)
+		}
+		seen[l] = true
+	}
+	q := LogsQuery{Start: c.start, End: c.end, Limit: c.limit, Desc: c.desc, Namespace: c.scope.Namespace, Levels: req.LogLevels}
+	if req.SearchPhrase != nil {
+		q.Phrase = *req.SearchPhrase
+		if len(q.Phrase) > MaxPhrase {
+			return LogsQuery{}, httpx.BadRequest("searchPhrase is %d bytes long; the maximum is %d", len(q.Phrase), MaxPhrase)
+		}
+	}
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	q.ProjectUID, q.ComponentUID, q.EnvironmentUID = deref(c.scope.ProjectUID), deref(c.scope.ComponentUID), deref(c.scope.EnvironmentUID)
+	q.WorkflowRunName, q.TaskName = deref(c.scope.WorkflowRunName), deref(c.scope.TaskName)
+	return q, nil
+}
+
+// rowKey orders rows that share a timestamp: a hash of the row's content,
+// so the sort is total and stable across queries.
+const rowKey = `cityHash64(ServiceName, Body, TraceId, SpanId, SeverityText, ResourceAttributes, LogAttributes)`
+
+// ClickHouse is the Backend on otel.otel_logs.
+type ClickHouse struct {
+	Store  store.Store
+	Limits httpx.Limits
+}
+
+// QueryLogs runs q on ClickHouse.
+func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResponse, error) {
+	p := auth.FromContext(ctx)
+	params := store.Params{
+		"start": httpx.TimeParam(q.Start),
+		"end":   httpx.TimeParam(q.End),
+		"ns":    q.Namespace,
+	}
+	var where []string
+	workflow := q.Workflow()
+	if workflow {
+		// Workflow pods run in the Kubernetes namespace workflows-<namespace>,
+		// named after the run; Argo's init and wait containers are noise.
+		where = append(where,
+			"K8sNamespace = concat('workflows-', {ns:String})",
+			"startsWith(K8sPodName, {run:String})",
+			"K8sContainerName NOT IN ('init', 'wait')")
+		params["run"] = q.WorkflowRunName
+		if q.TaskName != "" {
+			where = append(where, "position(ResourceAttributes['k8s.pod.annotations.workflows.argoproj.io/node-name'], {task:String}) > 0")
+			params["task"] = q.TaskName
+		}
+	} else {
+		tenant, err := httpx.TenantClause(p, "OpenChoreoNamespace", params)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, tenant, "OpenChoreoNamespace = {ns:String}")
+		for _, f := range []struct {
+			col, param, v string
+		}{
+			{"OpenChoreoProjectUID", "project", q.ProjectUID},
+			{"OpenChoreoComponentUID", "component", q.ComponentUID},
+			{"OpenChoreoEnvironmentUID", "environment", q.EnvironmentUID},
+		} {
+			if f.v != "" {
+				where = append(where, f.col+" = {"+f.param+":String}")
+				params[f.param] = f.v
+			}
+		}
+	}
+	where = append(where, "Timestamp > {start:DateTime64(9, 'UTC')}", "Timestamp < {end:DateTime64(9, 'UTC')}")
+	if q.Phrase != "" {
+		where = append(where, "positionCaseInsensitiveUTF8(Body, {phrase:String}) > 0")
+		params["phrase"] = q.Phrase
+	}
+	if len(q.Levels) > 0 {
+		where = append(where, "(("+LevelSQL+") IN {levels:Array(String)} OR (("+LevelSQL+") = '' AND multiSearchAnyCaseInsensitiveUTF8(Body, {levels:Array(String)})))")
+		params["levels"] = httpx.ArrayParam(q.Levels)
+	}
+	cond := "(" + strings.Join(where, ") AND (") + ")"
+	dir := "DESC"
+	if !q.Desc {
+		dir = "ASC"
+	}
+	began := time.Now()
+	sql := `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText, SeverityNumber,
+		OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace,
+		OpenChoreoComponentUID, OpenChoreoProjectUID, OpenChoreoEnvironmentUID,
+		K8sContainerName, K8sPodName, K8sNamespace
+		FROM otel.otel_logs WHERE ` + cond + `
+		ORDER BY Timestamp ` + dir + `, ` + rowKey + ` ` + dir + `
+		LIMIT ` + strconv.Itoa(q.Limit)
+	rows, err := b.Store.Query(ctx, sql, params, b.Limits.Settings()...)
+	if err != nil {
+		return nil, fmt.Errorf("logs query: %w", err)
+	}
+	defer rows.Close()
+	var comp []ComponentLogEntry
+	var wf []WorkflowLogEntry
+	for rows.Next() {
+		var row logRow
+		if err := rows.Scan(&row); err != nil {
+			return nil, fmt.Errorf("logs query: decode row: %w", err)
+		}
+		ts := httpx.ParseCHTime(row.Ts)
+		if workflow {
+			wf = append(wf, WorkflowLogEntry{Timestamp: ts, Log: row.Body})
+			continue
+		}
+		comp = append(comp, ComponentLogEntry{
+			Timestamp: ts, Log: row.Body,
+			Level: DeriveLevel(row.SeverityNumber, row.SeverityText, row.Body),
+			Metadata: &ComponentLogMeta{
+				ComponentName: row.Component, ProjectName: row.Project, EnvironmentName: row.Environment,
+				NamespaceName: row.Namespace, ComponentUID: uuidOrEmpty(row.ComponentUID),
+				ProjectUID: uuidOrEmpty(row.ProjectUID), EnvironmentUID: uuidOrEmpty(row.EnvironmentUID),
+				ContainerName: row.Container, PodName: row.Pod, PodNamespace: row.PodNamespace,
+			},
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("logs query: %w", err)
+	}
+	total, err := b.countCapped(ctx, "otel.otel_logs", cond, params)
+	if err != nil {
+		return nil, err
+	}
+	resp := &LogsQueryResponse{Total: total, TookMs: time.Since(began).Milliseconds()}
+	if workflow {
+		if wf == nil {
+			wf = []WorkflowLogEntry{}
+		}
+		resp.Logs = wf
+	} else {
+		if comp == nil {
+			comp = []ComponentLogEntry{}
+		}
+		resp.Logs = comp
+	}
+	return resp, nil
+}
+
+type logRow struct {
+	Ts             string `json:"ts"`
+	Body           string `json:"Body"`
+	SeverityText   string `json:"SeverityText"`
+	SeverityNumber int    `json:"SeverityNumber"`
+	Component      string `json:"OpenChoreoComponent"`
+	Project        string `json:"OpenChoreoProject"`
+	Environment    string `json:"OpenChoreoEnvironment"`
+	Namespace      string `json:"OpenChoreoNamespace"`
+	ComponentUID   string `json:"OpenChoreoComponentUID"`
+	ProjectUID     string `json:"OpenChoreoProjectUID"`
+	EnvironmentUID string `json:"OpenChoreoEnvironmentUID"`
+	Container      string `json:"K8sContainerName"`
+	Pod            string `json:"K8sPodName"`
+	PodNamespace   string `json:"K8sNamespace"`
+}
+
+// countCapped counts rows of table matching cond, stopping at TotalCap.
+func (b *ClickHouse) countCapped(ctx context.Context, table, cond string, params store.Params) (int, error) {
+	rows, err := b.Store.Query(ctx, "SELECT count() AS n FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT "+strconv.Itoa(TotalCap)+")", params, b.Limits.Settings()...)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	defer rows.Close()
+	var n struct {
+		N int `json:"n"`
+	}
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("count: %w", err)
+		}
+	}
+	return n.N, rows.Err()
+}
+
+// UUIDOrEmpty is s when s is a UUID, else "": the contract types the
+// metadata uids as format uuid, so other backends report them the same way.
+func UUIDOrEmpty(s string) string { return uuidOrEmpty(s) }
