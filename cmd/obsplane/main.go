@@ -14,6 +14,8 @@ import (
 
 	// Components that serve starts register themselves with the server.
 	_ "github.com/openchoreo/obsplane/internal/api"
+	_ "github.com/openchoreo/obsplane/internal/gateway"
+	_ "github.com/openchoreo/obsplane/internal/router"
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/server"
@@ -61,6 +63,32 @@ func openStore(cmd *cobra.Command) (store.Store, func(), error) {
 	return st, func() { _ = st.Close() }, nil
 }
 
+// gatewayCmd is `obsplane gateway --config FILE`: the gateway alone, where
+// --config names a collector config (the whitepaper's, with its exporter
+// renamed to clickhousestore) rather than obsplane's own YAML.
+func gatewayCmd() *cobra.Command {
+	cmd := withConfig(&cobra.Command{
+		Use:   "gateway",
+		Short: "Run only the ingestion gateway, on a collector config file or the built-in pipeline",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			collector, _ := cmd.Flags().GetString("config")
+			_ = cmd.Flags().Set("config", "")
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			cfg.Components = "gateway"
+			if collector != "" {
+				cfg.Gateway.Config = collector
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	})
+	cmd.Flags().Lookup("config").Usage = "collector config file (replaces the built-in pipeline)"
+	return cmd
+}
+
 func init() {
 	rootCmd.AddCommand(
 		withConfig(&cobra.Command{
@@ -75,6 +103,7 @@ func init() {
 				return server.Run(cmd.Context(), cfg)
 			},
 		}),
+		gatewayCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
