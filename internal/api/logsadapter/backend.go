@@ -113,7 +113,7 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 			"K8sContainerName NOT IN ('init', 'wait')")
 		params["run"] = q.WorkflowRunName
 		if q.TaskName != "" {
-			where = append(where, "position(ResourceAttributes['k8s.pod.annotations.workflows.argoproj.io/node-name'], {task:String}) > 0")
+			where = append(where, "position(ResourceAttributes['k8s.pod.annotation.workflows.argoproj.io/node-name'], {task:String}) > 0")
 			params["task"] = q.TaskName
 		}
 	} else {

@@ -99,6 +99,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /api/latency", wrap(a.latency))
 	mux.Handle("GET /api/errors", wrap(a.errorsByGroup))
 	mux.Handle("GET /api/alerts/rules", wrap(a.alertRules))
+	mux.Handle("POST /api/v1/ppl", wrap(a.ppl))
 	mux.Handle("/api/", wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.NotFound("no such endpoint: %s %s", r.Method, httpx.Truncate(r.URL.Path, 200))
 	}))
@@ -466,7 +467,6 @@ func searchTerm(q string, sp store.Params) (string, error) {
 	}
 	return query.Fragment(expr, "q_p", sp), nil
 }
-
 
 func (a *API) query(ctx context.Context, sql string, sp store.Params, each func(store.Rows) error) error {
 	rows, err := a.Store.Query(ctx, sql, sp, a.Limits.Settings()...)
