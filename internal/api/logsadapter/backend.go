@@ -113,6 +113,9 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 			"K8sContainerName NOT IN ('init', 'wait')")
 		params["run"] = q.WorkflowRunName
 		if q.TaskName != "" {
+			// k8s.pod.annotation.<key>: the key the gateway's openchoreo
+			// processor and the backfill mapping write (the semantic
+			// conventions' singular form).
 			where = append(where, "position(ResourceAttributes['k8s.pod.annotation.workflows.argoproj.io/node-name'], {task:String}) > 0")
 			params["task"] = q.TaskName
 		}

@@ -1,0 +1,359 @@
+// Package logsbackend answers the logs adapter's query (POST
+// /api/v1/logs/query, logsadapter.LogsQuery) from the OpenSearch OpenChoreo
+// runs today, with the response types the ClickHouse backend returns, so the
+// router can serve a read from either store and compare the two answers.
+//
+// The query is the one OpenChoreo's OpenSearch logs module sends
+// (docs/OPENSEARCH.md): term filters on the Replace_Dots label keys, a
+// range on @timestamp excluding both ends, the search phrase as a
+// case-insensitive *phrase* wildcard on log, each requested level as a
+// case-insensitive *LEVEL* wildcard on log (OR-ed), sort on @timestamp,
+// "total" counted up to logsadapter.TotalCap. It reads the daily
+// container-logs-YYYY-MM-DD indices of the range and, unless turned off, the
+// legacy kubernetes-YYYY.MM.DD ones, whose dynamic mapping needs the
+// .keyword subfields. Documents become rows through
+// opensearch.DecodeLogDocument, the backfill's mapping, and rows become
+// entries exactly as the ClickHouse backend makes them.
+//
+// Where the two stores can differ by design: the level filter here is text
+// only (OpenSearch indexes no severity), while ClickHouse uses a row's OTel
+// severity when it has one; rows sharing a timestamp are ordered by _id
+// here and by a row hash there; legacy indices match log text through
+// log.keyword, which holds lines up to 256 characters only.
+package logsbackend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+)
+
+// Backend is the logsadapter.Backend on OpenSearch.
+type Backend struct {
+	Client *opensearch.Client
+	// SkipLegacy leaves the pre-Dec-2025 kubernetes-* indices out.
+	SkipLegacy bool
+	// MaxAttempts bounds tries of a search OpenSearch rejects with 429 or
+	// 503 (default 4), with exponential backoff from Backoff (default
+	// 100ms).
+	MaxAttempts int
+	Backoff     time.Duration
+}
+
+var _ logsadapter.Backend = (*Backend)(nil)
+
+// Label field paths, as Fluent Bit's Replace_Dots stores OpenChoreo's labels.
+const (
+	labelNamespace      = "kubernetes.labels.openchoreo_dev/namespace"
+	labelProjectUID     = "kubernetes.labels.openchoreo_dev/project-uid"
+	labelComponentUID   = "kubernetes.labels.openchoreo_dev/component-uid"
+	labelEnvironmentUID = "kubernetes.labels.openchoreo_dev/environment-uid"
+	annotationNodeName  = "kubernetes.annotations.workflows_argoproj_io/node-name"
+)
+
+type obj = map[string]any
+
+// QueryLogs runs q on OpenSearch.
+func (b *Backend) QueryLogs(ctx context.Context, q logsadapter.LogsQuery) (*logsadapter.LogsQueryResponse, error) {
+	// The handler checked this already; a backend called another way must
+	// not widen what the caller may read.
+	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+		return nil, err
+	}
+	indices, err := b.indices(q.Start, q.End)
+	if err != nil {
+		return nil, httpx.BadRequest("%v", err)
+	}
+	began := time.Now()
+	order := "desc"
+	if !q.Desc {
+		order = "asc"
+	}
+	body := obj{
+		"query":            obj{"bool": obj{"filter": b.filters(q)}},
+		"size":             q.Limit,
+		"track_total_hits": logsadapter.TotalCap,
+		// _id breaks timestamp ties so the order is total and stable.
+		"sort":    []any{obj{"@timestamp": obj{"order": order}}, obj{"_id": obj{"order": order}}},
+		"_source": true,
+	}
+	res, err := b.search(ctx, indices, body)
+	if err != nil {
+		return nil, err
+	}
+	total := res.Hits.Total.Value
+	if total > logsadapter.TotalCap {
+		total = logsadapter.TotalCap
+	}
+	resp := &logsadapter.LogsQueryResponse{Total: total}
+	var comp []logsadapter.ComponentLogEntry
+	var wf []logsadapter.WorkflowLogEntry
+	for _, h := range res.Hits.Hits {
+		rec, err := opensearch.DecodeLogDocument(h.Source)
+		if err != nil {
+			return nil, fmt.Errorf("opensearch logs query: document %s/%s: %w", h.Index, h.ID, err)
+		}
+		if q.Workflow() {
+			wf = append(wf, logsadapter.WorkflowLogEntry{Timestamp: rec.Timestamp, Log: rec.Body})
+			continue
+		}
+		comp = append(comp, entry(rec))
+	}
+	resp.TookMs = time.Since(began).Milliseconds()
+	if q.Workflow() {
+		if wf == nil {
+			wf = []logsadapter.WorkflowLogEntry{}
+		}
+		resp.Logs = wf
+	} else {
+		if comp == nil {
+			comp = []logsadapter.ComponentLogEntry{}
+		}
+		resp.Logs = comp
+	}
+	return resp, nil
+}
+
+// entry is a row as the ClickHouse backend reports it: the tenant columns'
+// values (openchoreo.X, else the openchoreo.dev/X fallback key, as the
+// schema materializes them), the level from severity or text.
+func entry(rec opensearch.LogRecord) logsadapter.ComponentLogEntry {
+	ra := rec.ResourceAttributes
+	col := func(attr, fallback string) string {
+		if v := ra[attr]; v != "" {
+			return v
+		}
+		return ra[fallback]
+	}
+	return logsadapter.ComponentLogEntry{
+		Timestamp: rec.Timestamp,
+		Log:       rec.Body,
+		Level:     logsadapter.DeriveLevel(int(rec.SeverityNumber), rec.SeverityText, rec.Body),
+		Metadata: &logsadapter.ComponentLogMeta{
+			ComponentName:   col("openchoreo.component", "openchoreo.dev/component"),
+			ProjectName:     col("openchoreo.project", "openchoreo.dev/project"),
+			EnvironmentName: col("openchoreo.environment", "openchoreo.dev/environment"),
+			NamespaceName:   col("openchoreo.namespace", "openchoreo.dev/namespace"),
+			ComponentUID:    logsadapter.UUIDOrEmpty(col("openchoreo.component.uid", "openchoreo.dev/component-uid")),
+			ProjectUID:      logsadapter.UUIDOrEmpty(col("openchoreo.project.uid", "openchoreo.dev/project-uid")),
+			EnvironmentUID:  logsadapter.UUIDOrEmpty(col("openchoreo.environment.uid", "openchoreo.dev/environment-uid")),
+			ContainerName:   ra[opensearch.AttrContainerName],
+			PodName:         ra[opensearch.AttrPodName],
+			PodNamespace:    ra[opensearch.AttrNamespaceName],
+		},
+	}
+}
+
+// indices lists the daily indices that can hold [start, end].
+func (b *Backend) indices(start, end time.Time) ([]string, error) {
+	out, err := opensearch.ContainerLogsIndices(start, end)
+	if err != nil {
+		return nil, err
+	}
+	if !b.SkipLegacy {
+		legacy, err := opensearch.LegacyKubernetesIndices(start, end)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, legacy...)
+	}
+	return out, nil
+}
+
+// perIndex applies container to container-logs-* documents and legacy to
+// kubernetes-* ones: the first map labels, names and log as keyword (log
+// as wildcard); the legacy indices got OpenSearch's dynamic mapping, text
+// with a .keyword subfield, and a query on the text field would match
+// single tokens of a value ("default" in "default-2").
+func perIndex(container, legacy any) any {
+	return obj{"bool": obj{"minimum_should_match": 1, "should": []any{
+		obj{"bool": obj{"filter": []any{obj{"prefix": obj{"_index": opensearch.ContainerLogsPrefix}}, container}}},
+		obj{"bool": obj{"filter": []any{obj{"prefix": obj{"_index": opensearch.LegacyKubernetesPrefix}}, legacy}}},
+	}}}
+}
+
+// keyword is a term on a keyword field, per index kind.
+func keyword(field, value string) any {
+	return perIndex(obj{"term": obj{field: value}}, obj{"term": obj{field + ".keyword": value}})
+}
+
+// logWildcard is a case-insensitive wildcard on the log text (log.keyword
+// in legacy indices, as the pre-Dec-2025 Observer queried it).
+func logWildcard(pattern string) any {
+	w := func(field string) any {
+		return obj{"wildcard": obj{field: obj{"value": pattern, "case_insensitive": true}}}
+	}
+	return perIndex(w("log"), w("log.keyword"))
+}
+
+// escapeWildcard escapes the wildcard syntax in a user's phrase, as the
+// logs module does (\ * ? and ").
+func escapeWildcard(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `"`, `\"`)
+	return r.Replace(s)
+}
+
+func (b *Backend) filters(q logsadapter.LogsQuery) []any {
+	var f []any
+	if q.Workflow() {
+		// The ClickHouse backend's workflow scope: pods of run <name> in
+		// workflows-<namespace>, without Argo's init and wait containers.
+		f = append(f,
+			keyword("kubernetes.namespace_name", "workflows-"+q.Namespace),
+			perIndex(obj{"prefix": obj{"kubernetes.pod_name": q.WorkflowRunName}},
+				obj{"prefix": obj{"kubernetes.pod_name.keyword": q.WorkflowRunName}}),
+			obj{"bool": obj{"must_not": []any{perIndex(
+				obj{"terms": obj{"kubernetes.container_name": []string{"init", "wait"}}},
+				obj{"terms": obj{"kubernetes.container_name.keyword": []string{"init", "wait"}}})}}})
+		if q.TaskName != "" {
+			pattern := "*" + escapeWildcard(q.TaskName) + "*"
+			f = append(f, perIndex(obj{"wildcard": obj{annotationNodeName: obj{"value": pattern}}},
+				obj{"wildcard": obj{annotationNodeName + ".keyword": obj{"value": pattern}}}))
+		}
+	} else {
+		f = append(f, keyword(labelNamespace, q.Namespace))
+		for _, s := range []struct{ field, v string }{
+			{labelProjectUID, q.ProjectUID}, {labelComponentUID, q.ComponentUID}, {labelEnvironmentUID, q.EnvironmentUID},
+		} {
+			if s.v != "" {
+				f = append(f, keyword(s.field, s.v))
+			}
+		}
+	}
+	f = append(f, obj{"range": obj{"@timestamp": obj{
+		"gt":     q.Start.UTC().Format(time.RFC3339Nano),
+		"lt":     q.End.UTC().Format(time.RFC3339Nano),
+		"format": "strict_date_optional_time_nanos",
+	}}})
+	if q.Phrase != "" {
+		f = append(f, logWildcard("*"+escapeWildcard(q.Phrase)+"*"))
+	}
+	if len(q.Levels) > 0 {
+		var levels []any
+		for _, l := range q.Levels {
+			levels = append(levels, logWildcard("*"+l+"*"))
+		}
+		f = append(f, obj{"bool": obj{"should": levels, "minimum_should_match": 1}})
+	}
+	return f
+}
+
+type searchResult struct {
+	TimedOut bool `json:"timed_out"`
+	Shards   struct {
+		Total, Successful, Skipped, Failed int
+		Failures                           []json.RawMessage `json:"failures"`
+	} `json:"_shards"`
+	Hits struct {
+		Total struct {
+			Value    int    `json:"value"`
+			Relation string `json:"relation"`
+		} `json:"total"`
+		Hits []struct {
+			Index  string          `json:"_index"`
+			ID     string          `json:"_id"`
+			Source json.RawMessage `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
+// ErrPartial is wrapped by the error of a search that some shards failed or
+// that timed out: a partial answer would look like missing logs.
+var ErrPartial = errors.New("opensearch: partial search result")
+
+// search posts body to indices, retrying 429 and 503 with backoff.
+func (b *Backend) search(ctx context.Context, indices []string, body any) (*searchResult, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("opensearch logs query: encode: %w", err)
+	}
+	names := make([]string, len(indices))
+	for i, n := range indices {
+		names[i] = url.PathEscape(n)
+	}
+	path := "/" + strings.Join(names, ",") + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	attempts, backoff := b.MaxAttempts, b.Backoff
+	if attempts <= 0 {
+		attempts = 4
+	}
+	if backoff <= 0 {
+		backoff = 100 * time.Millisecond
+	}
+	for attempt := 1; ; attempt++ {
+		status, data, err := b.post(ctx, path, payload)
+		retryable := err == nil && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable)
+		if err == nil && status/100 == 2 {
+			var res searchResult
+			if err := json.Unmarshal(data, &res); err != nil {
+				return nil, fmt.Errorf("opensearch logs query: decode response: %w", err)
+			}
+			if res.Shards.Failed > 0 {
+				return nil, fmt.Errorf("%w: %d of %d shards failed: %s", ErrPartial, res.Shards.Failed, res.Shards.Total, firstFailure(res.Shards.Failures))
+			}
+			if res.TimedOut {
+				return nil, fmt.Errorf("%w: the search timed out", ErrPartial)
+			}
+			return &res, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("opensearch logs query at %s: status %d: %s", b.Client.URL, status, truncate(data, 500))
+		}
+		if !retryable || attempt >= attempts {
+			return nil, err
+		}
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("opensearch logs query: %w (after: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+func (b *Backend) post(ctx context.Context, path string, payload []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(payload))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.Client.API.Client.Perform(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("opensearch logs query at %s: %w", b.Client.URL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("opensearch logs query at %s: read response: %w", b.Client.URL, err)
+	}
+	return resp.StatusCode, data, nil
+}
+
+func firstFailure(f []json.RawMessage) string {
+	if len(f) == 0 {
+		return "no reason given"
+	}
+	return truncate(f[0], 500)
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "..."
+}

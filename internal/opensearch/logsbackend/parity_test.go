@@ -1,0 +1,413 @@
+package logsbackend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/schema"
+	"github.com/openchoreo/obsplane/internal/store/chdb"
+	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
+)
+
+// The parity tests load the same lines into the real embedded ClickHouse
+// (otel_logs rows, as the gateway writes them) and the real OpenSearch (the
+// documents dual write makes of those rows, through the bulk writer), ask
+// both backends the same queries and compare the answers.
+
+var (
+	st         *chdb.Store
+	osURL      string
+	skipReason string
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
+		skipReason = "OBSPLANE_SKIP_OPENSEARCH=1: tests against the real OpenSearch are skipped"
+		fmt.Fprintln(os.Stderr, skipReason)
+	} else {
+		url, err := startOpenSearch()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "logsbackend: cannot start OpenSearch:", err)
+			os.Exit(1)
+		}
+		osURL = url
+	}
+	chdbtest.Main(m, &st)
+}
+
+func startOpenSearch() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = filepath.Dir(dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "scripts", "opensearch.sh"), "start")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("scripts/opensearch.sh start: %w", err)
+	}
+	f := strings.Fields(out.String())
+	if len(f) == 0 {
+		return "", errors.New("scripts/opensearch.sh start printed no URL")
+	}
+	return f[len(f)-1], nil
+}
+
+// Tenants of the fixture. UIDs are UUIDs: the contract reports only those.
+const (
+	nsAcme, nsOther, nsMany, nsLegacy = "acme", "other", "many", "legacyns"
+	projShop                          = "11111111-1111-4111-8111-111111111111"
+	projOps                           = "22222222-2222-4222-8222-222222222222"
+	compCheckout                      = "33333333-3333-4333-8333-333333333333"
+	compCart                          = "44444444-4444-4444-8444-444444444444"
+	compJob                           = "55555555-5555-4555-8555-555555555555"
+	envDev                            = "66666666-6666-4666-8666-666666666666"
+	envProd                           = "77777777-7777-4777-8777-777777777777"
+)
+
+var bodies = []string{
+	`level=error msg="payment failed" order=42`,
+	`2026-01-01T00:00:00Z WARN disk almost full`,
+	`INFO server started on :8080`,
+	`debug: cache miss key=abc`,
+	`Payment FAILED for order 7`,
+	`progress 50% *done* ?`,
+	`{"severity":"info","msg":"json line"}`,
+	`E0501 12:34:56.789 klog error line`,
+	`plain line with no level, 日本語`,
+	`error=<nil> status=ok`,
+}
+
+type tenant struct{ ns, nsName, project, projName, comp, compName, env, envName, pod string }
+
+var tenants = []tenant{
+	{nsAcme, "dp-acme-shop-dev", projShop, "shop", compCheckout, "checkout", envDev, "dev", "checkout-1"},
+	{nsAcme, "dp-acme-shop-prod", projShop, "shop", compCart, "cart", envProd, "prod", "cart-1"},
+	{nsAcme, "dp-acme-ops-dev", projOps, "ops", compJob, "job", envDev, "dev", "job-1"},
+	{nsOther, "dp-other-x-dev", projOps, "x", compCart, "cart", envDev, "dev", "other-1"},
+}
+
+func record(ts time.Time, body string, tn tenant) opensearch.LogRecord {
+	return opensearch.LogRecord{
+		Timestamp: ts, Body: body, ServiceName: tn.compName,
+		ResourceAttributes: map[string]string{
+			"service.name": tn.compName, "k8s.pod.name": tn.pod, "k8s.namespace.name": tn.nsName, "k8s.container.name": "main",
+			"openchoreo.namespace": tn.ns, "openchoreo.project": tn.projName, "openchoreo.project.uid": tn.project,
+			"openchoreo.component": tn.compName, "openchoreo.component.uid": tn.comp,
+			"openchoreo.environment": tn.envName, "openchoreo.environment.uid": tn.env,
+		},
+		LogAttributes: map[string]string{"log.iostream": "stdout"},
+	}
+}
+
+func workflowRecord(ts time.Time, body, pod, container, node string) opensearch.LogRecord {
+	return opensearch.LogRecord{Timestamp: ts, Body: body, ResourceAttributes: map[string]string{
+		"k8s.pod.name": pod, "k8s.namespace.name": "workflows-" + nsAcme, "k8s.container.name": container,
+		"k8s.pod.annotation.workflows.argoproj.io/node-name": node,
+	}}
+}
+
+// fixture is the loaded data: the day it starts on.
+type fixture struct {
+	start time.Time
+}
+
+func load(t *testing.T) fixture {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	ctx := context.Background()
+	if _, err := schema.Apply(ctx, st, schema.Options{Database: "otel"}); err != nil {
+		t.Fatal(err)
+	}
+	// 22:00 on a random day no real data uses; the lines run past midnight,
+	// so the answers span two daily indices.
+	day := time.Date(2003, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rand.IntN(3000))
+	start := day.Add(22 * time.Hour)
+	var recs, legacy []opensearch.LogRecord
+	ts := start
+	next := func() time.Time { ts = ts.Add(97 * time.Second); return ts }
+	for i := 0; i < 120; i++ {
+		recs = append(recs, record(next(), bodies[i%len(bodies)], tenants[i%len(tenants)]))
+	}
+	for i, c := range []struct{ pod, container, node string }{
+		{"build-run-1-step-a-111", "main", "build-run-1.step-a"},
+		{"build-run-1-step-a-111", "init", "build-run-1.step-a"},
+		{"build-run-1-step-a-111", "wait", "build-run-1.step-a"},
+		{"build-run-1-step-b-222", "main", "build-run-1.step-b"},
+		{"build-run-2-step-a-333", "main", "build-run-2.step-a"},
+	} {
+		for j := 0; j < 3; j++ {
+			recs = append(recs, workflowRecord(next(), fmt.Sprintf("wf %d/%d %s", i, j, c.container), c.pod, c.container, c.node))
+		}
+	}
+	many := tenant{nsMany, "dp-many", projShop, "shop", compCheckout, "checkout", envDev, "dev", "many-1"}
+	for i := 0; i < 1100; i++ {
+		recs = append(recs, record(start.Add(time.Duration(i)*time.Millisecond+time.Hour), fmt.Sprintf("many %d", i), many))
+	}
+	// Lines from before Dec 2025's rename, in a kubernetes-YYYY.MM.DD index
+	// with dynamic mapping.
+	old := tenant{nsLegacy, "dp-legacy", projShop, "shop", compCheckout, "checkout", envDev, "dev", "legacy-1"}
+	for i := 0; i < 6; i++ {
+		legacy = append(legacy, record(next(), bodies[i], old))
+	}
+	all := append(append([]opensearch.LogRecord{}, recs...), legacy...)
+	if err := st.Insert(ctx, opensearch.LogsBatch("otel", all)); err != nil {
+		t.Fatalf("insert into ClickHouse: %v", err)
+	}
+
+	c := client(t)
+	if err := c.EnsureTemplates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var docs []opensearch.BulkDoc
+	for _, r := range recs {
+		src, err := opensearch.EncodeLogDocument(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, opensearch.BulkDoc{Index: opensearch.ContainerLogsIndex(r.Timestamp), Source: src})
+	}
+	for _, r := range legacy {
+		src, err := opensearch.EncodeLogDocument(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, opensearch.BulkDoc{Index: opensearch.LegacyKubernetesIndex(r.Timestamp), Source: src})
+	}
+	if _, err := c.Bulk(ctx, docs, opensearch.BulkOptions{Refresh: "true"}); err != nil {
+		t.Fatalf("bulk into OpenSearch: %v", err)
+	}
+	t.Cleanup(func() {
+		var names []string
+		for d := day; !d.After(day.AddDate(0, 0, 2)); d = d.AddDate(0, 0, 1) {
+			names = append(names, opensearch.ContainerLogsIndex(d), opensearch.LegacyKubernetesIndex(d))
+		}
+		req, _ := http.NewRequest(http.MethodDelete, "/"+strings.Join(names, ",")+"?ignore_unavailable=true", nil)
+		if resp, err := c.API.Client.Perform(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	return fixture{start: start}
+}
+
+func client(t *testing.T) *opensearch.Client {
+	t.Helper()
+	c, err := opensearch.New(osURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// comparable strips what legitimately differs (tookMs) and renders the
+// answer as JSON, the form clients see.
+func comparable(t *testing.T, r *logsadapter.LogsQueryResponse) string {
+	t.Helper()
+	r.TookMs = 0
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestParityWithClickHouse(t *testing.T) {
+	fx := load(t)
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
+	ch := &logsadapter.ClickHouse{Store: st, Limits: httpx.DefaultLimits}
+	osb := &Backend{Client: client(t)}
+	rangeAll := func(r *logsadapter.LogsQueryRequest) {
+		r.StartTime = ptr(fx.start.Format(time.RFC3339Nano))
+		r.EndTime = ptr(fx.start.Add(6 * time.Hour).Format(time.RFC3339Nano))
+	}
+	scope := func(s string) *json.RawMessage { m := json.RawMessage(s); return &m }
+	for _, tc := range []struct {
+		name      string
+		req       logsadapter.LogsQueryRequest
+		wantTotal int // -1: any, but not none (the fixture must exercise the query)
+	}{
+		{name: "namespace, newest first", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`)}, wantTotal: 90},
+		{name: "oldest first, limit 5", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SortOrder: ptr("asc"), Limit: ptr(5)}, wantTotal: 90},
+		{name: "component", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","componentUid":"` + compCheckout + `"}`)}, wantTotal: 30},
+		{name: "project and environment", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","projectUid":"` + projShop + `","environmentUid":"` + envProd + `"}`)}, wantTotal: 30},
+		{name: "other namespace", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"other","componentUid":"` + compCart + `"}`)}, wantTotal: 30},
+		{name: "namespace without data", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"nobody"}`)}, wantTotal: 0},
+		{name: "phrase, any case", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr("payment failed")}, wantTotal: 24},
+		{name: "phrase with wildcard characters", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr(`50% *done* ?`)}, wantTotal: -1},
+		{name: "non-ASCII phrase", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr("日本語")}, wantTotal: -1},
+		{name: "level ERROR", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), LogLevels: []string{"ERROR"}}, wantTotal: -1},
+		{name: "levels WARN and DEBUG", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), LogLevels: []string{"WARN", "DEBUG"}}, wantTotal: -1},
+		{name: "level and phrase and component", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","componentUid":"` + compCart + `"}`), LogLevels: []string{"ERROR"}, SearchPhrase: ptr("LINE")}, wantTotal: -1},
+		{name: "total capped at 1000", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"many"}`), Limit: ptr(1000)}, wantTotal: 1000},
+		{name: "legacy kubernetes-* index", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"legacyns","componentUid":"` + compCheckout + `"}`)}, wantTotal: 6},
+		{name: "legacy index, level", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"legacyns"}`), LogLevels: []string{"WARN"}}, wantTotal: 1},
+		{name: "workflow run", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","workflowRunName":"build-run-1"}`), SortOrder: ptr("asc")}, wantTotal: 6},
+		{name: "workflow task", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","workflowRunName":"build-run-1","taskName":"step-b"}`)}, wantTotal: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.req.StartTime == nil {
+				rangeAll(&tc.req)
+			}
+			q, err := logsadapter.ParseLogsQuery(tc.req, 30*24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromCH, err := ch.QueryLogs(ctx, q)
+			if err != nil {
+				t.Fatalf("ClickHouse: %v", err)
+			}
+			fromOS, err := osb.QueryLogs(ctx, q)
+			if err != nil {
+				t.Fatalf("OpenSearch: %v", err)
+			}
+			if tc.wantTotal == -1 && fromCH.Total == 0 || tc.wantTotal >= 0 && fromCH.Total != tc.wantTotal {
+				t.Errorf("ClickHouse total %d, want %d (-1: some) — the fixture does not exercise this query", fromCH.Total, tc.wantTotal)
+			}
+			if g, w := comparable(t, fromOS), comparable(t, fromCH); g != w {
+				t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", firstLines(g, 60), firstLines(w, 60))
+			}
+		})
+	}
+
+	t.Run("exclusive time range ends", func(t *testing.T) {
+		// Ends exactly on two lines' timestamps: neither is included.
+		first, last := fx.start.Add(97*time.Second), fx.start.Add(5*97*time.Second)
+		q := logsadapter.LogsQuery{Start: first, End: last, Limit: 100, Desc: true, Namespace: nsAcme}
+		fromCH, err := ch.QueryLogs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromOS, err := osb.QueryLogs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromCH.Total != 2 {
+			t.Errorf("ClickHouse total %d, want 2 (lines 2 and 3; lines 1 and 4 sit on the ends, line 4 is namespace other)", fromCH.Total)
+		}
+		if g, w := comparable(t, fromOS), comparable(t, fromCH); g != w {
+			t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", g, w)
+		}
+	})
+}
+
+func firstLines(s string, n int) string {
+	l := strings.SplitN(s, "\n", n+1)
+	if len(l) > n {
+		l = append(l[:n], "...")
+	}
+	return strings.Join(l, "\n")
+}
+
+func TestTenancyIsEnforced(t *testing.T) {
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	osb := &Backend{Client: client(t)}
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Subject: "u", Namespaces: []string{"other"}})
+	_, err := osb.QueryLogs(ctx, logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: nsAcme})
+	var he *httpx.Error
+	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		t.Fatalf("err = %v, want a 403", err)
+	}
+}
+
+// The real node cannot be made to fail a shard or answer 429 on demand;
+// these answers are scripted.
+func TestPartialResultsAndRetries(t *testing.T) {
+	var calls atomic.Int32
+	answers := []func(w http.ResponseWriter){}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(calls.Add(1)) - 1
+		if i >= len(answers) {
+			i = len(answers) - 1
+		}
+		answers[i](w)
+	}))
+	defer srv.Close()
+	c, err := opensearch.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{Client: c, Backoff: time.Millisecond}
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
+	q := logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
+	ok := func(w http.ResponseWriter) {
+		fmt.Fprint(w, `{"timed_out":false,"_shards":{"total":2,"successful":2,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"hits":[{"_index":"container-logs-2026-01-01","_id":"x","_source":{"@timestamp":"2026-01-01T00:00:00.000Z","log":"WARN hi","kubernetes":{"labels":{"openchoreo_dev/namespace":"acme"}}}}]}}`)
+	}
+	status := func(code int) func(http.ResponseWriter) {
+		return func(w http.ResponseWriter) { w.WriteHeader(code); fmt.Fprint(w, `{"error":"busy"}`) }
+	}
+
+	answers = []func(http.ResponseWriter){status(429), status(503), ok}
+	resp, err := b.QueryLogs(ctx, q)
+	if err != nil || calls.Load() != 3 || resp.Total != 1 {
+		t.Fatalf("after 429, 503, ok: resp %+v err %v calls %d", resp, err, calls.Load())
+	}
+	if e := resp.Logs.([]logsadapter.ComponentLogEntry)[0]; e.Level != "WARN" || e.Metadata.NamespaceName != "acme" {
+		t.Errorf("entry %+v", e)
+	}
+
+	calls.Store(0)
+	answers = []func(http.ResponseWriter){status(429)}
+	if _, err := b.QueryLogs(ctx, q); err == nil || calls.Load() != 4 {
+		t.Errorf("429 forever: err %v after %d calls, want an error after 4", err, calls.Load())
+	}
+
+	calls.Store(0)
+	answers = []func(http.ResponseWriter){status(400)}
+	if _, err := b.QueryLogs(ctx, q); err == nil || calls.Load() != 1 {
+		t.Errorf("400: err %v after %d calls, want an error at once", err, calls.Load())
+	}
+
+	calls.Store(0)
+	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
+		fmt.Fprint(w, `{"timed_out":false,"_shards":{"total":2,"successful":1,"failed":1,"failures":[{"shard":1,"reason":{"type":"node_disconnected"}}]},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`)
+	}}
+	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "node_disconnected") {
+		t.Errorf("shard failure: err %v, want ErrPartial naming the reason", err)
+	}
+	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
+		fmt.Fprint(w, `{"timed_out":true,"_shards":{"total":1,"successful":1,"failed":0},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`)
+	}}
+	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, ErrPartial) {
+		t.Errorf("timed out: err %v, want ErrPartial", err)
+	}
+	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
+		fmt.Fprint(w, `{"_shards":{"total":1,"successful":1,"failed":0},"hits":{"total":{"value":1},"hits":[{"_index":"i","_id":"bad","_source":{"log":"no timestamp"}}]}}`)
+	}}
+	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, opensearch.ErrLogDocument) {
+		t.Errorf("malformed document: err %v, want ErrLogDocument", err)
+	}
+}
