@@ -113,10 +113,12 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 			"K8sContainerName NOT IN ('init', 'wait')")
 		params["run"] = q.WorkflowRunName
 		if q.TaskName != "" {
-			// k8s.pod.annotation.<key>: the key the gateway's openchoreo
+			// k8s.pod.annotation.<key> is the key the gateway's openchoreo
 			// processor and the backfill mapping write (the semantic
-			// conventions' singular form).
-			where = append(where, "position(ResourceAttributes['k8s.pod.annotation.workflows.argoproj.io/node-name'], {task:String}) > 0")
+			// conventions' singular form); the plural is the k8sattributes
+			// processor's default tag name, kept for producers using it.
+			where = append(where, "(position(ResourceAttributes['k8s.pod.annotation.workflows.argoproj.io/node-name'], {task:String}) > 0"+
+				" OR position(ResourceAttributes['k8s.pod.annotations.workflows.argoproj.io/node-name'], {task:String}) > 0)")
 			params["task"] = q.TaskName
 		}
 	} else {
