@@ -18,12 +18,13 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, query")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
 	data := flag.String("data", "", "data directory (default: a temporary one)")
 	scales := flag.String("scales", "1000000:100000", "query benchmark scales, logs:traces, comma-separated (e.g. 1000000:100000,10000000:1000000)")
+	flag.IntVar(&gwLogs, "gateway-logs", 1_000_000, "logs for the gateway benchmark")
 	flag.Parse()
 	queryScales = *scales
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -34,7 +35,10 @@ func main() {
 	}
 }
 
-var queryScales string
+var (
+	queryScales string
+	gwLogs      int
+)
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
 	if data == "" {
@@ -64,6 +68,16 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d", rows, batch))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "insert", md); err != nil {
+				return err
+			}
+		case "gateway":
+			r, err := bench.Gateway(ctx, st, data, gwLogs, 5000, 4, progress)
+			if err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run gateway -gateway-logs %d", gwLogs))
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "gateway", md); err != nil {
 				return err
 			}
 		case "query":
