@@ -162,6 +162,18 @@ func DefaultConfig(p Params) (string, error) {
 		}
 		extNames = append(extNames, "file_storage")
 		queue["storage"] = "file_storage"
+		// Batch in the persistent queue, not in a batch processor: the
+		// receiver acknowledges a request once the pipeline returns, and a
+		// batch processor returns while the records are still only in
+		// memory, so a kill -9 would lose acknowledged data. Here the
+		// request is on disk when the receiver answers, and batches are
+		// formed as the queue is drained.
+		queue["batch"] = map[string]any{
+			"flush_timeout": p.BatchTimeout.String(),
+			"min_size":      p.BatchSize,
+			"max_size":      p.BatchSize,
+			"sizer":         "items",
+		}
 	}
 	if on(p.HealthCheckAddr) {
 		extensions["health_check"] = map[string]any{"endpoint": p.HealthCheckAddr}
@@ -183,7 +195,18 @@ func DefaultConfig(p Params) (string, error) {
 		}
 	}
 
-	procs := []string{"memory_limiter", "openchoreo", "batch"}
+	procs := []string{"memory_limiter", "openchoreo"}
+	processors := map[string]any{"memory_limiter": memLimiter, "openchoreo": nil}
+	if p.DataDir == "" {
+		// No disk queue (tests): nothing to lose that the queue would keep,
+		// so the whitepaper's batch processor does the batching.
+		procs = append(procs, "batch")
+		processors["batch"] = map[string]any{
+			"timeout":             p.BatchTimeout.String(),
+			"send_batch_size":     p.BatchSize,
+			"send_batch_max_size": p.BatchSize,
+		}
+	}
 	pipelines := map[string]any{}
 	if len(logRecv) > 0 {
 		pipelines["logs"] = map[string]any{"receivers": logRecv, "processors": procs, "exporters": logExp}
@@ -216,15 +239,7 @@ func DefaultConfig(p Params) (string, error) {
 	}
 	cfg := map[string]any{
 		"receivers": receivers,
-		"processors": map[string]any{
-			"memory_limiter": memLimiter,
-			"batch": map[string]any{
-				"timeout":             p.BatchTimeout.String(),
-				"send_batch_size":     p.BatchSize,
-				"send_batch_max_size": p.BatchSize,
-			},
-			"openchoreo": nil,
-		},
+		"processors": processors,
 		"exporters": exporters,
 		"service":   service,
 	}

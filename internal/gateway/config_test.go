@@ -90,11 +90,19 @@ func TestDefaultConfigLoads(t *testing.T) {
 	if q == nil || q.StorageID == nil || q.StorageID.String() != "file_storage" || !q.BlockOnOverflow || q.QueueSize != DefaultQueueSize {
 		t.Errorf("sending queue: %+v", q)
 	}
+	// With a disk queue the batching happens in the queue, after the
+	// request is persisted, never in a batch processor before it.
+	if b := q.Batch.Get(); b == nil || b.MinSize != DefaultBatchSize || b.FlushTimeout != DefaultBatchTimeout {
+		t.Errorf("queue batching: %+v", b)
+	}
+	if _, ok := cfg.Processors[component.MustNewID("batch")]; ok {
+		t.Error("a batch processor in front of the persistent queue acknowledges records it only holds in memory")
+	}
 	if ch.BackOffConfig.MaxElapsedTime != 0 || !ch.BackOffConfig.Enabled {
 		t.Errorf("retry must be on and unbounded: %+v", ch.BackOffConfig)
 	}
 	for _, want := range []string{
-		"check_interval: 1s", "send_batch_size: 100000", "timeout: 5s",
+		"check_interval: 1s", "min_size: 100000", "flush_timeout: 5s",
 		"directory: " + filepath.Join("/var/lib/obsplane", "queue"), "endpoint: :24224", "endpoint: :4317", "endpoint: :4318",
 	} {
 		if !strings.Contains(y, want) {
