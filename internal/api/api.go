@@ -29,6 +29,8 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/server"
 )
 
@@ -84,8 +86,16 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	}
 	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am}).Mount(env.Mux)
 	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
+	var osBackend logsadapter.Backend
+	if cfg.OpenSearch.URL != "" {
+		c, err := opensearch.New(cfg.OpenSearch.URL)
+		if err != nil {
+			return nil, fmt.Errorf("--opensearch-url: %w", err)
+		}
+		osBackend = &logsbackend.Backend{Client: c}
+	}
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
-		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am}
+		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am, OpenSearch: osBackend}
 		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
 	}
 	if addr := cfg.Listen.TracingAdapter; addr != config.Off {

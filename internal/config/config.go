@@ -59,6 +59,25 @@ type Config struct {
 		DeleteAfter string `yaml:"deleteAfter"`
 	} `yaml:"retention"`
 
+	// OpenSearch is the store being migrated from (OpenChoreo's current
+	// logs backend): read by the router, written by dual write.
+	OpenSearch struct {
+		URL string `yaml:"url"`
+	} `yaml:"opensearch"`
+
+	// Observer and Migration use the whitepaper's values.yaml keys.
+	Observer struct {
+		Telemetry struct {
+			Backend  string `yaml:"backend"`
+			DualRead string `yaml:"dualRead"`
+		} `yaml:"telemetry"`
+	} `yaml:"observer"`
+	Migration struct {
+		ShadowWrite struct {
+			Enabled string `yaml:"enabled"`
+		} `yaml:"shadowWrite"`
+	} `yaml:"migration"`
+
 	Gateway struct {
 		// Config is a collector config file that replaces the built-in
 		// pipeline (obsplane gateway --config).
@@ -99,6 +118,10 @@ var keys = []key{
 	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "age at which rows move TO VOLUME 'warm' (only with a storage policy)"},
 	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "age at which rows move TO VOLUME 'cold' (only with a storage policy)"},
 	{name: "retention-delete", field: func(c *Config) *string { return &c.Retention.DeleteAfter }, def: "9504h", usage: "delete rows older than this (13 months)"},
+	{name: "opensearch-url", field: func(c *Config) *string { return &c.OpenSearch.URL }, usage: "OpenSearch being migrated from, e.g. http://opensearch:9200 (credentials in the URL are masked in config print)", secret: true},
+	{name: "backend", field: func(c *Config) *string { return &c.Observer.Telemetry.Backend }, def: "clickstack", usage: "primary read backend (observer.telemetry.backend): clickstack or opensearch"},
+	{name: "dual-read", field: func(c *Config) *string { return &c.Observer.Telemetry.DualRead }, def: "false", usage: "also read the other backend and compare (observer.telemetry.dualRead)"},
+	{name: "shadow-write", field: func(c *Config) *string { return &c.Migration.ShadowWrite.Enabled }, def: "false", usage: "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"},
 	{name: "gateway-config", field: func(c *Config) *string { return &c.Gateway.Config }, usage: "collector config file replacing the built-in pipeline"},
 }
 
@@ -198,6 +221,20 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("--adapter-auth=%q: want jwt or none", c.AdapterAuth)
+	}
+	switch c.Observer.Telemetry.Backend {
+	case "clickstack", "opensearch":
+	default:
+		return fmt.Errorf("--backend=%q: want clickstack or opensearch", c.Observer.Telemetry.Backend)
+	}
+	for _, b := range []struct{ name, v string }{{"dual-read", c.Observer.Telemetry.DualRead}, {"shadow-write", c.Migration.ShadowWrite.Enabled}} {
+		if b.v != "true" && b.v != "false" {
+			return fmt.Errorf("--%s=%q: want true or false", b.name, b.v)
+		}
+	}
+	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead == "true" || c.Migration.ShadowWrite.Enabled == "true"
+	if needOS && c.OpenSearch.URL == "" {
+		return errors.New("--backend=opensearch, --dual-read and --shadow-write need --opensearch-url")
 	}
 	for _, comp := range strings.Split(c.Components, ",") {
 		switch strings.TrimSpace(comp) {

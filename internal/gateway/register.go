@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/version"
 )
@@ -20,19 +21,37 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 	if !cfg.Has("gateway") {
 		return nil, nil
 	}
-	s := Settings{Store: env.Store, Registerer: env.Registry, Version: version.Version}
+	l := cfg.Listen
+	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off {
+		env.Logger.Info("gateway not started: every receiver address is off")
+		return nil, nil
+	}
+	s := Settings{Store: env.Store, Registerer: env.Registry, Version: version.Version, Ready: env.Gate("gateway")}
 	if cfg.Gateway.Config != "" {
 		if _, err := os.Stat(cfg.Gateway.Config); err != nil {
 			return nil, fmt.Errorf("--gateway-config: %w", err)
 		}
 		s.ConfigFile = cfg.Gateway.Config
 	} else {
-		yaml, err := DefaultConfig(paramsFor(cfg))
+		p := paramsFor(cfg)
+		if cfg.Migration.ShadowWrite.Enabled == "true" {
+			// Dual write: the logs pipeline also feeds OpenChoreo's
+			// container-logs-* indices, through the exporter's own disk
+			// queue, so an OpenSearch outage never holds up ClickHouse.
+			p.LogExporters = []string{"opensearch"}
+			p.ExporterConfigs = map[string]any{"opensearch": map[string]any{
+				"enabled":       true,
+				"endpoint":      cfg.OpenSearch.URL,
+				"sending_queue": map[string]any{"storage": "file_storage"},
+			}}
+		}
+		yaml, err := DefaultConfig(p)
 		if err != nil {
 			return nil, err
 		}
 		s.ConfigYAML = yaml
 	}
+	s.Exporters = append(s.Exporters, opensearchexporter.NewFactory(opensearchexporter.WithRegisterer(env.Registry)))
 	return []server.Component{{Name: "gateway", Run: func(ctx context.Context) error { return Run(ctx, s) }}}, nil
 }
 

@@ -43,10 +43,18 @@ func SetAuthMiddleware(mw func(http.Handler) http.Handler) {
 	authMW = mw
 }
 
-// configFor returns the router's configuration for serve. The router's
-// keys are not in internal/config yet, so these are the defaults.
-func configFor(*server.Env) Config {
-	return DefaultConfig()
+// configFor returns the router's configuration for serve: the primary and
+// dual read from observer.telemetry.*, the rest at their defaults. Without
+// an OpenSearch to read, everything goes to ClickHouse.
+func configFor(env *server.Env) Config {
+	c := DefaultConfig()
+	t := env.Config.Observer.Telemetry
+	c.Backend = t.Backend
+	c.DualRead = t.DualRead == "true"
+	if env.Config.OpenSearch.URL == "" {
+		c.Backend, c.DualRead = BackendClickStack, false
+	}
+	return c
 }
 
 // hook builds the router on serve's store, registry and logger, mounts its

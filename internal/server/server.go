@@ -68,6 +68,39 @@ type Env struct {
 	Registry *prometheus.Registry
 	// Mux is the :8080 handler; components add their routes to it.
 	Mux *http.ServeMux
+
+	gatesMu sync.Mutex
+	gates   map[string]bool // component -> ready
+}
+
+// Gate marks component as not ready yet: /readyz answers 503 until the
+// returned func is called (the gateway calls it once its receivers listen,
+// so a client that waits for /readyz never meets a closed port).
+func (e *Env) Gate(component string) (ready func()) {
+	e.gatesMu.Lock()
+	defer e.gatesMu.Unlock()
+	if e.gates == nil {
+		e.gates = map[string]bool{}
+	}
+	e.gates[component] = false
+	return func() {
+		e.gatesMu.Lock()
+		e.gates[component] = true
+		e.gatesMu.Unlock()
+	}
+}
+
+// notReady lists the gated components that are not ready yet.
+func (e *Env) notReady() []string {
+	e.gatesMu.Lock()
+	defer e.gatesMu.Unlock()
+	var out []string
+	for c, ok := range e.gates {
+		if !ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 var (
@@ -118,7 +151,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info("schema up to date", "applied", applied, "version", schema.Latest())
 
-	health := newHealth(st, reg)
+	health := newHealth(st, reg, env)
 	env.Mux.HandleFunc("GET /healthz", health.healthz)
 	env.Mux.HandleFunc("GET /readyz", health.readyz)
 	env.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -194,11 +227,12 @@ func HTTPComponent(name, addr string, h http.Handler, log *slog.Logger) Componen
 // alive means the process serves HTTP at all.
 type health struct {
 	st    store.Store
+	env   *Env
 	ready prometheus.Gauge
 }
 
-func newHealth(st store.Store, reg prometheus.Registerer) *health {
-	h := &health{st: st, ready: prometheus.NewGauge(prometheus.GaugeOpts{
+func newHealth(st store.Store, reg prometheus.Registerer, env *Env) *health {
+	h := &health{st: st, env: env, ready: prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "obsplane_store_up", Help: "1 when the last readiness probe reached the store.",
 	})}
 	reg.MustRegister(h.ready)
@@ -221,5 +255,10 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ready.Set(1)
+	if waiting := h.env.notReady(); len(waiting) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("starting: " + strings.Join(waiting, ", ") + "\n"))
+		return
+	}
 	_, _ = w.Write([]byte("ready\n"))
 }

@@ -15,6 +15,8 @@ package logsadapter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -26,6 +28,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -50,6 +53,10 @@ type Handler struct {
 	MaxRange time.Duration
 	// Alerts stores and evaluates alert rules; nil answers 501.
 	Alerts *alerts.Manager
+	// OpenSearch answers the same queries from OpenChoreo's indices during a
+	// migration; nil when there is none. The router (router.Current) picks
+	// which backend answers a caller and shadows the other for dual read.
+	OpenSearch Backend
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -259,12 +266,48 @@ func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	resp, err := (&ClickHouse{Store: h.Store, Limits: h.Limits}).QueryLogs(r.Context(), q)
+	ch := &ClickHouse{Store: h.Store, Limits: h.Limits}
+	var os router.Func
+	if h.OpenSearch != nil {
+		os = routed(h.OpenSearch, q)
+	}
+	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "logs.query", routed(ch, q), os)
 	if err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// routed adapts a backend to the router: the answer and its digest (total,
+// and an id per line in order) for the dual-read comparison.
+func routed(b Backend, q LogsQuery) router.Func {
+	return func(ctx context.Context) (any, router.Result, error) {
+		resp, err := b.QueryLogs(ctx, q)
+		if err != nil {
+			return nil, router.Result{}, err
+		}
+		return resp, Digest(resp), nil
+	}
+}
+
+// Digest identifies each returned line by a hash of its JSON, so answers
+// from two stores compare by content and order.
+func Digest(resp *LogsQueryResponse) router.Result {
+	res := router.Result{Total: resp.Total}
+	b, err := json.Marshal(resp.Logs)
+	if err != nil {
+		return res
+	}
+	var lines []json.RawMessage
+	if json.Unmarshal(b, &lines) != nil {
+		return res
+	}
+	for _, l := range lines {
+		sum := sha256.Sum256(l)
+		res.IDs = append(res.IDs, hex.EncodeToString(sum[:8]))
+	}
+	return res
 }
 
 func uuidOrEmpty(s string) string {

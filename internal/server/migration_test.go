@@ -1,0 +1,157 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// openSearchURL starts the real OpenSearch (scripts/opensearch.sh, shared
+// by every test that needs it) and returns its URL.
+func openSearchURL(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
+		t.Skip("OBSPLANE_SKIP_OPENSEARCH=1: the migration path needs a real OpenSearch")
+	}
+	if out, err := exec.Command("../../scripts/opensearch.sh", "start").CombinedOutput(); err != nil {
+		t.Fatalf("scripts/opensearch.sh start: %v\n%s", err, out)
+	}
+	out, err := exec.Command("../../scripts/opensearch.sh", "url").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestShadowWriteAndRoutedReads runs serve in the dual-write phase with
+// OpenSearch as the primary and dual read on: OTLP logs land in ClickHouse
+// and, in OpenChoreo's layout, in OpenSearch; the unmodified logs adapter
+// request answers from OpenSearch with every line, and ClickHouse holds the
+// same lines.
+func TestShadowWriteAndRoutedReads(t *testing.T) {
+	osURL := openSearchURL(t)
+	data := t.TempDir()
+	grpcAddr, httpAddr, adapterAddr := freePort(t), freePort(t), freePort(t)
+	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", httpAddr, "--otlp-grpc-addr", grpcAddr,
+		"--logs-adapter-addr", adapterAddr, "--tracing-adapter-addr", "off", "--otlp-http-addr", "off",
+		"--forward-addr", "off", "--clickhouse-http-addr", "off",
+		"--opensearch-url", osURL, "--shadow-write", "true", "--backend", "opensearch", "--dual-read", "true")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitReady(t, httpAddr, &logs)
+
+	ns := fmt.Sprintf("mig-%d", rand.Uint32())
+	const n = 300
+	now := time.Now().UTC()
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	a := rl.Resource().Attributes()
+	for k, v := range map[string]string{"openchoreo.namespace": ns, "openchoreo.component": "api", "openchoreo.project": "shop",
+		"k8s.namespace.name": "dp-" + ns, "k8s.pod.name": "api-1", "k8s.container.name": "main"} {
+		a.PutStr(k, v)
+	}
+	recs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	for i := range n {
+		lr := recs.AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute + time.Duration(i)*time.Millisecond)))
+		lr.Body().SetStr(fmt.Sprintf("level=info shadow line %d", i))
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := plogotlp.NewGRPCClient(conn).Export(context.Background(), plogotlp.NewExportRequestFromLogs(ld)); err != nil {
+		t.Fatal(err)
+	}
+
+	req := map[string]any{"startTime": now.Add(-time.Hour).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339),
+		"searchScope": map[string]any{"namespace": ns}, "limit": 1000}
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, _ := json.Marshal(req)
+		resp, err := http.Post("http://"+adapterAddr+"/api/v1/logs/query", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %.300s", resp.StatusCode, b)
+		var out struct {
+			Total int `json:"total"`
+		}
+		if resp.StatusCode == 200 && json.Unmarshal(b, &out) == nil && out.Total == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OpenSearch (primary) never answered %d lines; last answer %s\n%s", n, last, logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// ClickHouse gets the same lines once its queue flushes (PPL reads
+	// ClickHouse).
+	q, _ := json.Marshal(map[string]string{"query": "source=logs | where namespace = '" + ns + "' | stats count()"})
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Post("http://"+httpAddr+"/api/v1/ppl", "application/json", bytes.NewReader(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), fmt.Sprintf("[[%d]]", n)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse count: %s", b)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The router served the read from OpenSearch and shadowed it on
+	// ClickHouse.
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func waitReady(t *testing.T, addr string, logs *strings.Builder) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("serve never became ready:\n%s", logs.String())
+}
