@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/openchoreo/obsplane/internal/config"
@@ -26,7 +27,8 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 		env.Logger.Info("gateway not started: every receiver address is off")
 		return nil, nil
 	}
-	s := Settings{Store: env.Store, Registerer: env.Registry, Version: version.Version, Ready: env.Gate("gateway")}
+	s := Settings{Store: env.Store, Registerer: env.Registry, Version: version.Version, Ready: env.Gate("gateway"),
+		LoggingOptions: SlogLogging(env.Logger.With("component", "gateway"))}
 	if cfg.Gateway.Config != "" {
 		if _, err := os.Stat(cfg.Gateway.Config); err != nil {
 			return nil, fmt.Errorf("--gateway-config: %w", err)
@@ -34,6 +36,15 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 		s.ConfigFile = cfg.Gateway.Config
 	} else {
 		p := paramsFor(cfg)
+		// The collector's own telemetry on a loopback port, folded into
+		// serve's /metrics.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("gateway telemetry port: %w", err)
+		}
+		p.TelemetryAddr = ln.Addr().String()
+		ln.Close()
+		env.AddGatherer(server.ScrapeGatherer{URL: "http://" + p.TelemetryAddr + "/metrics"})
 		if cfg.Migration.ShadowWrite.Enabled == "true" {
 			// Dual write: the logs pipeline also feeds OpenChoreo's
 			// container-logs-* indices, through the exporter's own disk

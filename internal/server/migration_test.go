@@ -134,7 +134,8 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`} {
+	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`,
+		`otelcol_exporter_queue_capacity{data_type="logs",exporter="clickhousestore"}`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
 		}

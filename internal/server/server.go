@@ -69,8 +69,9 @@ type Env struct {
 	// Mux is the :8080 handler; components add their routes to it.
 	Mux *http.ServeMux
 
-	gatesMu sync.Mutex
-	gates   map[string]bool // component -> ready
+	gatesMu   sync.Mutex
+	gates     map[string]bool // component -> ready
+	gatherers []prometheus.Gatherer
 }
 
 // Gate marks component as not ready yet: /readyz answers 503 until the
@@ -154,7 +155,9 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	health := newHealth(st, reg, env)
 	env.Mux.HandleFunc("GET /healthz", health.healthz)
 	env.Mux.HandleFunc("GET /readyz", health.readyz)
-	env.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	env.Mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		promhttp.HandlerFor(env.allGatherers(), promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	}))
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
