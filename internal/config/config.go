@@ -39,8 +39,8 @@ type Config struct {
 	// (its /api/v1alpha1/alerts/webhook, as OpenChoreo's module does).
 	AlertWebhookURL string `yaml:"alertWebhookURL"`
 	ObserverURL     string `yaml:"observerURL"`
-	LogLevel      string `yaml:"logLevel"`
-	LogFormat     string `yaml:"logFormat"`
+	LogLevel        string `yaml:"logLevel"`
+	LogFormat       string `yaml:"logFormat"`
 
 	Listen struct {
 		HTTP           string `yaml:"http"`

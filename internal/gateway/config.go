@@ -238,10 +238,10 @@ func DefaultConfig(p Params) (string, error) {
 		service["extensions"] = extNames
 	}
 	cfg := map[string]any{
-		"receivers": receivers,
+		"receivers":  receivers,
 		"processors": processors,
-		"exporters": exporters,
-		"service":   service,
+		"exporters":  exporters,
+		"service":    service,
 	}
 	if len(extensions) > 0 {
 		cfg["extensions"] = extensions

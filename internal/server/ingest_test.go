@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/openchoreo/obsplane/internal/store/chdb"
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
 
 const recordsPerRequest = 200
