@@ -33,7 +33,7 @@ type gw struct {
 	stopErr             error
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,12 +43,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startGateway(t *testing.T, db string, p Params) *gw {
+func startGateway(t testing.TB, db string, p Params) *gw {
 	t.Helper()
 	return startGatewayWith(t, db, p, engine)
 }
 
-func startGatewayWith(t *testing.T, db string, p Params, st store.Store) *gw {
+func startGatewayWith(t testing.TB, db string, p Params, st store.Store) *gw {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := schema.Apply(ctx, engine, schema.Options{Database: db}); err != nil {
@@ -85,7 +85,7 @@ func startGatewayWith(t *testing.T, db string, p Params, st store.Store) *gw {
 	return g
 }
 
-func (g *gw) stop(t *testing.T) {
+func (g *gw) stop(t testing.TB) {
 	t.Helper()
 	g.stopOnce.Do(func() {
 		g.cancel()
