@@ -130,3 +130,6 @@ func TraceRows(traces int, seed uint64, start time.Time) (*store.Batch, []string
 		{Name: "Links.Attributes", Type: "Array(Map(LowCardinality(String), String))", Values: lkAttrs},
 	}}, ids
 }
+
+// SpansPerTrace is how many spans TraceRows writes per trace.
+func SpansPerTrace() int { return 2*len(callTree) - 1 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openchoreo/obsplane/bench"
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
@@ -25,6 +26,9 @@ func main() {
 	data := flag.String("data", "", "data directory (default: a temporary one)")
 	scales := flag.String("scales", "1000000:100000", "query benchmark scales, logs:traces, comma-separated (e.g. 1000000:100000,10000000:1000000)")
 	flag.IntVar(&gwLogs, "gateway-logs", 1_000_000, "logs for the gateway benchmark")
+	flag.StringVar(&osURL, "opensearch", os.Getenv("OBSPLANE_BENCH_OPENSEARCH"), "OpenSearch to compare with (e.g. the URL `scripts/opensearch.sh url` prints); empty: no OpenSearch figures. The benchmark deletes and recreates its own daily indices (container-logs-2026-01-01, otel-traces-2026-01-01) there, so point it at a node no test uses")
+	flag.IntVar(&osRows, "opensearch-rows", 200_000, "rows the insert benchmark bulk-indexes into OpenSearch (the first ones of -rows)")
+	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
 	flag.Parse()
 	queryScales = *scales
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -38,6 +42,9 @@ func main() {
 var (
 	queryScales string
 	gwLogs      int
+	osURL       string
+	osRows      int
+	osMaxDocs   int
 )
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
@@ -58,6 +65,14 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 		return err
 	}
 	progress := func(s string) { slog.Info(s) }
+	var osc *opensearch.Client
+	osFlags := ""
+	if osURL != "" {
+		if osc, err = bench.ConnectOpenSearch(ctx, osURL); err != nil {
+			return fmt.Errorf("-opensearch: %w", err)
+		}
+		osFlags = " -opensearch $(scripts/opensearch.sh url)"
+	}
 	for _, name := range strings.Split(run, ",") {
 		switch name {
 		case "insert":
@@ -65,7 +80,14 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
-			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d", rows, batch))
+			if osc != nil {
+				if err := bench.InsertOpenSearch(ctx, osc, r, osRows, 2, progress); err != nil {
+					return fmt.Errorf("insert, opensearch side: %w", err)
+				}
+			} else {
+				r.OpenSearchNote = "not measured in this run (no `-opensearch`)."
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", rows, batch, osFlags, osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "insert", md); err != nil {
 				return err
@@ -81,8 +103,14 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 				return err
 			}
 		case "query":
+			apiBase, stopAPI := bench.StartAPI(st)
+			defer stopAPI()
 			var md strings.Builder
-			fmt.Fprintf(&md, "## Whitepaper queries\n\nMedian of 5 runs after a warm-up, %s. Reproduce: `go run ./bench/cmd/obsplane-bench -run query -scales %s`.\n\n", bench.Machine(), queryScales)
+			fmt.Fprintf(&md, "## Whitepaper queries\n\nMedian of 5 runs after a warm-up (one run where the warm-up took over 10 s), %s. "+
+				"Raw engine: the SQL on the embedded engine, answer rendered as JSON, no HTTP. API: obsplane's :8080 API in-process on a loopback HTTP server over the same store (no auth), the whole answer read by the client. "+
+				"OpenSearch: the same rows in OpenChoreo's indices on OpenSearch 2.19.6 (one node, same machine), the query OpenChoreo's modules would send, or the nearest one it can answer (listed under each table). "+
+				"API / raw is obsplane's overhead over its own engine (lower is better, 1.00x is none); OpenSearch / API is how many times longer OpenSearch took than obsplane's API (higher means obsplane is faster). "+
+				"Reproduce: `go run ./bench/cmd/obsplane-bench -run query -scales %s%s`.\n\n", bench.Machine(), queryScales, osFlags)
 			for _, sc := range strings.Split(queryScales, ",") {
 				var logs, traces int
 				if _, err := fmt.Sscanf(sc, "%d:%d", &logs, &traces); err != nil {
@@ -97,7 +125,20 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 				if err != nil {
 					return err
 				}
-				ts, err := bench.TimeQueries(ctx, st, bench.WhitepaperQueries(ds), "", 5)
+				qosc := osc
+				switch spans := traces * bench.SpansPerTrace(); {
+				case osc == nil:
+					ds.OSNote = "not measured in this run (no `-opensearch`)."
+				case logs+spans > osMaxDocs:
+					qosc = nil
+					ds.OSNote = fmt.Sprintf("not loaded at this scale (%d documents, more than `-opensearch-max-docs` %d, to keep the run short).", logs+spans, osMaxDocs)
+				default:
+					if err := bench.LoadQueryDataOpenSearch(ctx, osc, ds, progress); err != nil {
+						return err
+					}
+				}
+				progress(fmt.Sprintf("timing queries at %d logs, %d traces", logs, traces))
+				ts, err := bench.TimeQueries(ctx, st, bench.WhitepaperQueries(ds), apiBase, qosc, 5)
 				if err != nil {
 					return err
 				}
