@@ -1,0 +1,229 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// TestAPIsAnswerGatewayIngestedData ingests through the real gateway — a
+// Fluent Bit forward frame from an OpenChoreo pod, OTLP logs and an OTLP
+// trace — and reads it back through the OpenChoreo logs and tracing adapter
+// contracts and the obsplane API, as the Observer and occ would.
+func TestAPIsAnswerGatewayIngestedData(t *testing.T) {
+	data := t.TempDir()
+	grpcAddr, fwdAddr, httpAddr, logsAddr, tracesAddr := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", httpAddr, "--otlp-grpc-addr", grpcAddr,
+		"--forward-addr", fwdAddr, "--logs-adapter-addr", logsAddr, "--tracing-adapter-addr", tracesAddr,
+		"--otlp-http-addr", "off", "--clickhouse-http-addr", "off")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitReady(t, httpAddr, &logs)
+
+	ns := fmt.Sprintf("org-%d", rand.Uint32())
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	traceID := pcommon.TraceID{0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, byte(rand.Uint32())}
+	root, child := pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, pcommon.SpanID{8, 7, 6, 5, 4, 3, 2, 1}
+	res := map[string]string{"service.name": "api", "openchoreo.namespace": ns, "openchoreo.project": "shop",
+		"openchoreo.component": "api", "openchoreo.environment": "development", "k8s.namespace.name": "dp-" + ns, "k8s.pod.name": "api-0"}
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	for k, v := range res {
+		rs.Resource().Attributes().PutStr(k, v)
+	}
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i, id := range []pcommon.SpanID{root, child} {
+		s := spans.AppendEmpty()
+		s.SetTraceID(traceID)
+		s.SetSpanID(id)
+		s.SetName([]string{"GET /orders", "SELECT orders"}[i])
+		s.SetKind([]ptrace.SpanKind{ptrace.SpanKindServer, ptrace.SpanKindClient}[i])
+		if i == 1 {
+			s.SetParentSpanID(root)
+			s.Status().SetCode(ptrace.StatusCodeError)
+		}
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute)))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute + time.Duration(50-i*20)*time.Millisecond)))
+	}
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
+		t.Fatal(err)
+	}
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	for k, v := range res {
+		rl.Resource().Attributes().PutStr(k, v)
+	}
+	for i := range 3 {
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute + time.Duration(i)*time.Millisecond)))
+		lr.SetTraceID(traceID)
+		lr.SetSpanID(root)
+		lr.Body().SetStr(fmt.Sprintf("handled order %d", i))
+	}
+	if _, err := plogotlp.NewGRPCClient(conn).Export(context.Background(), plogotlp.NewExportRequestFromLogs(ld)); err != nil {
+		t.Fatal(err)
+	}
+	// Fluent Bit's forward output: Message mode, the kubernetes filter's
+	// record, OpenChoreo's pod labels.
+	frame, err := msgpack.Marshal([]any{"kube.var.log.containers.api-0.log", now.Add(-30 * time.Second).Unix(), map[string]any{
+		"log": "ERROR connection to db lost", "stream": "stderr",
+		"kubernetes": map[string]any{"pod_name": "api-0", "namespace_name": "dp-" + ns, "container_name": "main", "host": "node-1",
+			"labels": map[string]any{"openchoreo.dev/namespace": ns, "openchoreo.dev/component": "api", "openchoreo.dev/project": "shop",
+				"openchoreo.dev/environment": "development"}},
+	}, map[string]any{"chunk": "c1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := net.Dial("tcp", fwdAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var ack map[string]string
+	_ = fc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if err := msgpack.NewDecoder(fc).Decode(&ack); err != nil || ack["ack"] != "c1" {
+		t.Fatalf("forward ack: %v %v", ack, err)
+	}
+	fc.Close()
+
+	rng := map[string]any{"startTime": now.Add(-time.Hour).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339)}
+	logsReq := map[string]any{"searchScope": map[string]any{"namespace": ns}, "sortOrder": "asc"}
+	for k, v := range rng {
+		logsReq[k] = v
+	}
+	var lr struct {
+		Logs []struct {
+			Log, Level string
+			Metadata   map[string]string
+		}
+		Total int
+	}
+	eventually(t, "logs adapter sees 4 lines", func() bool {
+		return post(t, "http://"+logsAddr+"/api/v1/logs/query", logsReq, &lr) == 200 && lr.Total == 4
+	})
+	if len(lr.Logs) != 4 {
+		t.Fatalf("logs adapter: total %d but %d lines", lr.Total, len(lr.Logs))
+	}
+	last := lr.Logs[3]
+	if last.Log != "ERROR connection to db lost" || last.Level != "ERROR" || last.Metadata["componentName"] != "api" || last.Metadata["podName"] != "api-0" {
+		t.Errorf("forward line through the logs adapter: %+v", last)
+	}
+	tracesReq := map[string]any{"searchScope": map[string]any{"namespace": ns}}
+	for k, v := range rng {
+		tracesReq[k] = v
+	}
+	var tr struct {
+		Traces []struct {
+			TraceID   string `json:"traceId"`
+			SpanCount int    `json:"spanCount"`
+			HasErrors bool   `json:"hasErrors"`
+		}
+		Total int
+	}
+	eventually(t, "tracing adapter sees the trace", func() bool {
+		return post(t, "http://"+tracesAddr+"/api/v1alpha1/traces/query", tracesReq, &tr) == 200 && tr.Total == 1
+	})
+	if tr.Traces[0].TraceID != traceID.String() || tr.Traces[0].SpanCount != 2 || !tr.Traces[0].HasErrors {
+		t.Errorf("trace summary: %+v", tr.Traces[0])
+	}
+	var sp struct {
+		Spans []map[string]any `json:"spans"`
+	}
+	if code := post(t, "http://"+tracesAddr+"/api/v1alpha1/traces/"+traceID.String()+"/spans/query", tracesReq, &sp); code != 200 || len(sp.Spans) != 2 {
+		t.Errorf("spans of the trace: %d %v", code, sp.Spans)
+	}
+	var byID struct {
+		Spans []map[string]any `json:"spans"`
+	}
+	if code := getJSON(t, "http://"+httpAddr+"/api/traces/"+traceID.String(), &byID); code != 200 || len(byID.Spans) != 2 {
+		t.Errorf("/api/traces/{id}: %d %v", code, byID)
+	}
+	var corr struct {
+		Logs []map[string]any `json:"logs"`
+	}
+	if code := getJSON(t, "http://"+httpAddr+"/api/traces/"+traceID.String()+"/logs", &corr); code != 200 || len(corr.Logs) != 3 {
+		t.Errorf("logs of the trace: %d %v", code, corr)
+	}
+	var api struct {
+		Logs []map[string]any `json:"logs"`
+	}
+	if code := getJSON(t, "http://"+httpAddr+"/api/logs?namespace="+ns+"&component=api&level=ERROR&since=2h", &api); code != 200 || len(api.Logs) != 1 {
+		t.Errorf("/api/logs level=ERROR: %d %v", code, api)
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+func post(t *testing.T, url string, body, out any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(rb, out); err != nil {
+			t.Fatalf("%s: %v: %s", url, err, rb)
+		}
+	} else {
+		t.Logf("%s: %d %.600s", url, resp.StatusCode, rb)
+	}
+	return resp.StatusCode
+}
+
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(rb, out); err != nil {
+			t.Fatalf("%s: %v: %s", url, err, rb)
+		}
+	} else {
+		t.Logf("%s: %d %s", url, resp.StatusCode, rb)
+	}
+	return resp.StatusCode
+}
