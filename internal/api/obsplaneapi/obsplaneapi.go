@@ -683,12 +683,15 @@ func (a *API) topology(w http.ResponseWriter, r *http.Request) error {
 	// Parent/child self-join on (TraceId, SpanId = ParentSpanId); both sides
 	// are read under the same tenant scope, and only pairs where the service
 	// changes are edges. Latency and errors are the child's (the callee's).
+	// The join key is a 64-bit hash of the two ids rather than the two
+	// strings: measured 2.5x faster at 1M spans (bench/query.go), and a
+	// collision could at worst misattribute one call among billions.
 	sql := `SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
 		countIf(c.StatusCode = 'Error') AS errors,
-		quantile(0.5)(c.Duration) / 1e6 AS p50, quantile(0.95)(c.Duration) / 1e6 AS p95, quantile(0.99)(c.Duration) / 1e6 AS p99
-		FROM (SELECT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Duration FROM otel.otel_traces WHERE ` + c + ` AND ParentSpanId != '') AS c
-		INNER JOIN (SELECT TraceId, SpanId, ServiceName FROM otel.otel_traces WHERE ` + c + `) AS p
-		ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+		quantiles(0.5, 0.95, 0.99)(c.Duration) AS q, q[1] / 1e6 AS p50, q[2] / 1e6 AS p95, q[3] / 1e6 AS p99
+		FROM (SELECT cityHash64(TraceId, ParentSpanId) AS k, ServiceName, StatusCode, Duration FROM otel.otel_traces WHERE ` + c + ` AND ParentSpanId != '') AS c
+		INNER JOIN (SELECT cityHash64(TraceId, SpanId) AS k, ServiceName FROM otel.otel_traces WHERE ` + c + `) AS p
+		ON c.k = p.k
 		WHERE p.ServiceName != c.ServiceName
 		GROUP BY parent, child ORDER BY calls DESC, parent, child LIMIT 10000`
 	out := TopologyResponse{Edges: []Edge{}}
