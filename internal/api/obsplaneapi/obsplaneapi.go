@@ -327,13 +327,21 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		where = append(where, "(Timestamp, "+logRowKey+") < ({c_ts:DateTime64(9, 'UTC')}, {c_key:UInt64})")
+		// Spelled out so the row key is only computed for rows that share
+		// the cursor's timestamp (or short-circuits skip it).
+		where = append(where, "(Timestamp < {c_ts:DateTime64(9, 'UTC')} OR (Timestamp = {c_ts:DateTime64(9, 'UTC')} AND "+logRowKey+" < {c_key:UInt64}))")
 		sp["c_ts"], sp["c_key"] = cur.TS, strconv.FormatUint(cur.Key, 10)
 	}
+	// The newest tail rows all have a timestamp at or after the tail-th
+	// newest one, so that bound is found first from the Timestamp column
+	// alone, and the row key (a hash over the row) is computed only for the
+	// few rows past it rather than for every match.
+	c := cond(where)
 	sql := `SELECT toString(Timestamp) AS ts, ` + logRowKey + ` AS rowKey, Body, SeverityText, SeverityNumber, ServiceName,
 		OpenChoreoNamespace, OpenChoreoProject, OpenChoreoComponent, OpenChoreoEnvironment, K8sPodName, K8sContainerName,
 		TraceId, SpanId, LogAttributes
-		FROM otel.otel_logs WHERE ` + cond(where) + `
+		FROM otel.otel_logs WHERE ` + c + ` AND Timestamp >= (SELECT min(Timestamp) FROM (SELECT Timestamp FROM otel.otel_logs WHERE ` + c + `
+			ORDER BY Timestamp DESC LIMIT ` + strconv.Itoa(tail) + `))
 		ORDER BY Timestamp DESC, rowKey DESC LIMIT ` + strconv.Itoa(tail)
 	settings := a.Limits.Settings()
 	if ndjson {
