@@ -33,9 +33,14 @@ test: deps build
 	$(GO) vet ./...
 	$(GO) test -timeout $(TEST_TIMEOUT) -p 2 ./...
 
-## bench: the benchmark harness (see docs/BENCHMARKS.md)
+## bench: every benchmark, against the raw engine and a dedicated real OpenSearch
+## node (its own port and data: the benchmark recreates its indices)
+BENCH_OS_PORT ?= 19400
 bench: deps build
-	$(GO) run ./bench/cmd/obsplane-bench -out docs/BENCHMARKS.md
+	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
+	  -scales 1000000:100000,0:1000000 -out docs/BENCHMARKS.md; rc=$$?; \
+	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 
 ## fuzz: run every fuzz target for a short while
 fuzz:
