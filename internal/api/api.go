@@ -21,16 +21,19 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/server"
 )
 
@@ -85,6 +88,17 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 		return nil, err
 	}
 	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am}).Mount(env.Mux)
+	// The router's flag and mismatch endpoints authenticate the same way.
+	// An admin is a caller whose token grants every namespace ("*"): the
+	// platform team that runs the migration, not a tenant.
+	router.SetAuthMiddleware(func(next http.Handler) http.Handler {
+		return auth.Middleware(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := auth.FromContext(r.Context())
+			next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.StaticCaller{Subject: p.Subject, Admin: p.All})))
+		}), func(w http.ResponseWriter, msg string) {
+			httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
+		})
+	})
 	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
 	var osBackend logsadapter.Backend
 	if cfg.OpenSearch.URL != "" {

@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestFlagAPIWithJWT: with --auth=jwt the rollout flag API takes the same
+// tokens as the query API; a caller whose token grants every namespace is
+// an admin and may change the flag, a tenant may read it but not change it,
+// and no token is 401.
+func TestFlagAPIWithJWT(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+	}}})
+	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
+	defer jwksSrv.Close()
+	sign := func(sub string, ns []string) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": sub, "namespaces": ns, "exp": time.Now().Add(time.Hour).Unix()})
+		tok.Header["kid"] = "k1"
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	httpAddr := freePort(t)
+	cmd := exec.Command(bin, "serve", "--data", t.TempDir(), "--http-addr", httpAddr, "--auth", "jwt", "--jwks-url", jwksSrv.URL,
+		"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off", "--otlp-http-addr", "off",
+		"--forward-addr", "off", "--clickhouse-http-addr", "off")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitReady(t, httpAddr, &logs)
+
+	call := func(method, tok, body string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+httpAddr+"/api/v1/flags/use_clickhouse", strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	admin, tenant := sign("platform", []string{"*"}), sign("alice", []string{"ns-a"})
+	if code, body := call("PATCH", "", `{"rolloutPercentage":20}`); code != 401 {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	if code, body := call("PATCH", tenant, `{"rolloutPercentage":20}`); code != 403 {
+		t.Fatalf("tenant PATCH: %d %s", code, body)
+	}
+	if code, body := call("GET", tenant, ""); code != 200 || strings.Contains(body, `"rolloutPercentage":20`) {
+		t.Fatalf("tenant GET: %d %s", code, body)
+	}
+	if code, body := call("PATCH", admin, `{"rolloutPercentage":20}`); code != 200 {
+		t.Fatalf("admin PATCH: %d %s\n%s", code, body, logs.String())
+	}
+	if code, body := call("GET", tenant, ""); code != 200 || !strings.Contains(body, `"rolloutPercentage":20`) {
+		t.Fatalf("after the admin's change: %d %s", code, body)
+	}
+}
