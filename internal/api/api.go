@@ -87,7 +87,17 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	if err := am.EnsureTables(ctx); err != nil {
 		return nil, err
 	}
-	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am}).Mount(env.Mux)
+	var osLogs obsplaneapi.LogsBackend
+	var osBackend logsadapter.Backend
+	if cfg.OpenSearch.URL != "" {
+		c, err := opensearch.New(cfg.OpenSearch.URL)
+		if err != nil {
+			return nil, fmt.Errorf("--opensearch-url: %w", err)
+		}
+		b := &logsbackend.Backend{Client: c}
+		osLogs, osBackend = b, b
+	}
+	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am, OpenSearch: osLogs}).Mount(env.Mux)
 	// The router's flag and mismatch endpoints authenticate the same way.
 	// An admin is a caller whose token grants every namespace ("*"): the
 	// platform team that runs the migration, not a tenant.
@@ -100,14 +110,6 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 		})
 	})
 	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
-	var osBackend logsadapter.Backend
-	if cfg.OpenSearch.URL != "" {
-		c, err := opensearch.New(cfg.OpenSearch.URL)
-		if err != nil {
-			return nil, fmt.Errorf("--opensearch-url: %w", err)
-		}
-		osBackend = &logsbackend.Backend{Client: c}
-	}
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
 		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am, OpenSearch: osBackend}
 		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))

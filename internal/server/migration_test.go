@@ -126,7 +126,18 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	// The router served the read from OpenSearch and shadowed it on
+	// /api/logs goes through the router too: a plain filter is answered by
+	// the primary (OpenSearch); a free-text search only ClickHouse can do.
+	var api struct {
+		Logs []map[string]any `json:"logs"`
+	}
+	if code := getJSON(t, "http://"+httpAddr+"/api/logs?namespace="+ns+"&since=2h&tail=1000", &api); code != 200 || len(api.Logs) != n {
+		t.Fatalf("/api/logs from the primary: %d, %d lines", code, len(api.Logs))
+	}
+	if code := getJSON(t, "http://"+httpAddr+"/api/logs?namespace="+ns+"&since=2h&tail=1000&q=shadow", &api); code != 200 || len(api.Logs) != n {
+		t.Fatalf("/api/logs with q: %d, %d lines", code, len(api.Logs))
+	}
+	// The router served the reads from OpenSearch and shadowed them on
 	// ClickHouse.
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
@@ -134,7 +145,9 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`,
+	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`,
+		`obsplane_router_requests_total{backend="opensearch",op="api.logs",outcome="ok",role="primary"}`,
+		`obsplane_router_requests_total{backend="clickhouse",op="api.logs",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`,
 		`otelcol_exporter_queue_capacity{data_type="logs",exporter="clickhousestore"}`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)

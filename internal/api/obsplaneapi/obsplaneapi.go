@@ -13,8 +13,10 @@ package obsplaneapi
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/query"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -59,6 +62,30 @@ type API struct {
 	MaxRange time.Duration
 	Alerts   *alerts.Manager
 	Now      func() time.Time
+	// OpenSearch answers the /api/logs requests it can (LogsFilter) from
+	// OpenChoreo's indices during a migration; nil when there is none. The
+	// router picks the backend per caller.
+	OpenSearch LogsBackend
+}
+
+// LogsFilter is the part of an /api/logs request that OpenChoreo's
+// OpenSearch indices can answer: no free-text q, service, traceId or
+// cursor (those fields are not indexed there), newest first.
+type LogsFilter struct {
+	// Namespace narrows to one namespace; Project, Component and
+	// Environment match the name or the uid.
+	Namespace, Project, Component, Environment string
+	// Levels keeps lines of any of these levels (upper case).
+	Levels []string
+	// Since and Until bound the range, both included.
+	Since, Until time.Time
+	// Tail is the number of newest lines returned.
+	Tail int
+}
+
+// LogsBackend answers a LogsFilter from another store.
+type LogsBackend interface {
+	QueryAPILogs(ctx context.Context, f LogsFilter) (*LogsResponse, error)
 }
 
 func (a *API) now() time.Time {
@@ -300,6 +327,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		where = append(where, "TraceId = {f_trace:String}")
 		sp["f_trace"] = id
 	}
+	var levels []string
 	if lv := p.str("level"); lv != "" {
 		var lvls []string
 		for _, l := range strings.Split(lv, ",") {
@@ -314,6 +342,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		}
 		where = append(where, "(("+logsadapter.LevelSQL+") IN {f_levels:Array(String)} OR (("+logsadapter.LevelSQL+") = '' AND multiSearchAnyCaseInsensitiveUTF8(Body, {f_levels:Array(String)})))")
 		sp["f_levels"] = httpx.ArrayParam(lvls)
+		levels = lvls
 	}
 	if q := p.str("q"); q != "" {
 		term, err := searchTerm(q, sp)
@@ -343,34 +372,74 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		FROM otel.otel_logs WHERE ` + c + ` AND Timestamp >= (SELECT min(Timestamp) FROM (SELECT Timestamp FROM otel.otel_logs WHERE ` + c + `
 			ORDER BY Timestamp DESC LIMIT ` + strconv.Itoa(tail) + `))
 		ORDER BY Timestamp DESC, rowKey DESC LIMIT ` + strconv.Itoa(tail)
-	settings := a.Limits.Settings()
 	if ndjson {
-		settings = streamSettings(a.Limits)
-	}
-	rows, err := a.Store.Query(r.Context(), sql, sp, settings...)
-	if err != nil {
-		return fmt.Errorf("logs: %w", err)
-	}
-	defer rows.Close()
-	if ndjson {
+		rows, err := a.Store.Query(r.Context(), sql, sp, streamSettings(a.Limits)...)
+		if err != nil {
+			return fmt.Errorf("logs: %w", err)
+		}
+		defer rows.Close()
 		return streamLogs(w, rows, tail)
 	}
-	out := LogsResponse{Logs: []LogLine{}}
+	ch := func(ctx context.Context) (any, router.Result, error) {
+		out, err := a.logsFromClickHouse(ctx, sql, sp, tail)
+		if err != nil {
+			return nil, router.Result{}, err
+		}
+		return out, digestLogs(out), nil
+	}
+	var os router.Func
+	if a.OpenSearch != nil && p.str("q") == "" && p.str("service") == "" && p.str("traceId") == "" && p.str("cursor") == "" {
+		f := LogsFilter{Namespace: p.str("namespace"), Project: p.str("project"), Component: p.str("component"),
+			Environment: p.str("environment"), Levels: levels, Since: since, Until: until, Tail: tail}
+		os = func(ctx context.Context) (any, router.Result, error) {
+			out, err := a.OpenSearch.QueryAPILogs(ctx, f)
+			if err != nil {
+				return nil, router.Result{}, err
+			}
+			return out, digestLogs(out), nil
+		}
+	}
+	out, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "api.logs", ch, os)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) logsFromClickHouse(ctx context.Context, sql string, sp store.Params, tail int) (*LogsResponse, error) {
+	rows, err := a.Store.Query(ctx, sql, sp, a.Limits.Settings()...)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	defer rows.Close()
+	out := &LogsResponse{Logs: []LogLine{}}
 	for rows.Next() {
 		l, err := scanLog(rows)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out.Logs = append(out.Logs, l)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("logs: %w", err)
+		return nil, fmt.Errorf("logs: %w", err)
 	}
 	if len(out.Logs) == tail {
 		out.NextCursor = out.Logs[len(out.Logs)-1].Cursor
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
+}
+
+// digestLogs identifies each line by its time and text, what both stores
+// hold alike (cursors are ClickHouse's own), for the dual-read comparison.
+func digestLogs(out *LogsResponse) router.Result {
+	res := router.Result{Total: len(out.Logs)}
+	for _, l := range out.Logs {
+		// Milliseconds: what OpenSearch date fields keep.
+		sum := sha256.Sum256([]byte(l.Timestamp.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) + "\x00" + l.Log))
+		res.IDs = append(res.IDs, hex.EncodeToString(sum[:8]))
+	}
+	return res
 }
 
 // streamSettings lift the row cap for a streamed answer (the tail bounds

@@ -17,17 +17,7 @@ import (
 // syntax (q), service, traceId and cursors have no OpenSearch counterpart in
 // OpenChoreo's index layout (those fields are not indexed), so a router
 // must send such reads to ClickHouse.
-type APILogsFilter struct {
-	// Namespace narrows to one namespace; Project, Component and
-	// Environment match the name or the uid, as the ClickHouse query does.
-	Namespace, Project, Component, Environment string
-	// Levels keeps lines of any of these levels (upper case).
-	Levels []string
-	// Since and Until bound the range, both included.
-	Since, Until time.Time
-	// Tail is the number of newest lines returned.
-	Tail int
-}
+type APILogsFilter = obsplaneapi.LogsFilter
 
 // QueryAPILogs answers f newest first, with the /api/logs response type.
 // Lines carry no cursor: OpenSearch cannot compute ClickHouse's row key.
