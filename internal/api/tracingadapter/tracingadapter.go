@@ -458,8 +458,11 @@ func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
 
 // TraceWindow narrows a trace-id lookup to the trace's time span using the
 // otel_traces_trace_id_ts table, so only that day's parts are read.
-const TraceWindow = `Timestamp >= (SELECT min(Start) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String})
-	AND Timestamp <= (SELECT max(End) + 1 FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String})`
+//
+// Both bounds come from one lookup: the same scalar subquery text appears
+// twice and the engine evaluates it once.
+const TraceWindow = `Timestamp >= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 1)
+	AND Timestamp <= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 2)`
 
 func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
 	id, err := ValidTraceID(r.PathValue("traceId"))
