@@ -18,36 +18,48 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
-// fakeStore records batches and fails inserts with err while err is set.
-type fakeStore struct {
+// recordingStore is the real embedded engine with two additions for the
+// unit tests: it records every batch the exporter hands it, and while err
+// is set it fails inserts with err (a store that is down, or refuses the
+// data), so the exporter's error handling can be driven case by case.
+type recordingStore struct {
+	store.Store
 	mu      sync.Mutex
 	batches []*store.Batch
 	err     error
 }
 
-func (f *fakeStore) Exec(context.Context, string, store.Params, ...store.Setting) error { return nil }
-func (f *fakeStore) Query(context.Context, string, store.Params, ...store.Setting) (store.Rows, error) {
-	return nil, errors.New("not implemented")
+var otelSchema sync.Once
+
+func newRecordingStore(t *testing.T, err error) *recordingStore {
+	t.Helper()
+	otelSchema.Do(func() {
+		if _, err := schema.Apply(context.Background(), engine, schema.Options{Database: "otel"}); err != nil {
+			t.Fatalf("schema: %v", err)
+		}
+	})
+	return &recordingStore{Store: engine, err: err}
 }
-func (f *fakeStore) Insert(_ context.Context, b *store.Batch) error {
-	// Encoding proves every column's Go type fits its ClickHouse type.
-	if _, err := b.EncodeNative(); err != nil {
+
+func (f *recordingStore) Insert(ctx context.Context, b *store.Batch) error {
+	f.mu.Lock()
+	err := f.err
+	if err == nil {
+		f.batches = append(f.batches, b)
+	}
+	f.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.batches = append(f.batches, b)
-	return nil
+	return f.Store.Insert(ctx, b)
 }
-func (f *fakeStore) Ping(context.Context) error { return nil }
-func (f *fakeStore) Kind() string               { return "fake" }
-func (f *fakeStore) Close() error               { return nil }
+
+// Close leaves the shared engine open for the other tests.
+func (f *recordingStore) Close() error { return nil }
 
 func newTestExporter(st store.Store) (*storeExporter, *Telemetry) {
 	tel := NewTelemetry(prometheus.NewRegistry())
@@ -189,7 +201,7 @@ func TestErrorClassification(t *testing.T) {
 		{store.ErrClosed, false}, // shutdown: keep it queued
 	}
 	for _, tc := range cases {
-		fs := &fakeStore{err: tc.err}
+		fs := newRecordingStore(t, tc.err)
 		e, tel := newTestExporter(fs)
 		err := e.pushLogs(context.Background(), sampleLogs())
 		if err == nil {
@@ -212,7 +224,7 @@ func TestErrorClassification(t *testing.T) {
 }
 
 func TestDedupTokenAndMetrics(t *testing.T) {
-	fs := &fakeStore{}
+	fs := newRecordingStore(t, nil)
 	e, tel := newTestExporter(fs)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ { // the same content twice, as a replay would be
@@ -272,7 +284,7 @@ func TestDedupTokenAndMetrics(t *testing.T) {
 }
 
 func TestFactory(t *testing.T) {
-	fs := &fakeStore{}
+	fs := newRecordingStore(t, nil)
 	reg := prometheus.NewRegistry()
 	f := NewFactory(fs, WithRegisterer(reg))
 	cfg := f.CreateDefaultConfig().(*Config)
