@@ -19,7 +19,6 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/server"
-	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/version"
 )
 
@@ -48,19 +47,6 @@ func withConfig(cmd *cobra.Command) *cobra.Command {
 // loadConfig returns the effective config for cmd.
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return config.Load(cmd.Flags())
-}
-
-// openStore opens the configured store; the returned func closes it.
-func openStore(cmd *cobra.Command) (store.Store, func(), error) {
-	cfg, err := loadConfig(cmd)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := server.OpenStore(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, func() { _ = st.Close() }, nil
 }
 
 // gatewayCmd is `obsplane gateway --config FILE`: the gateway alone, where

@@ -9,6 +9,8 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/schema"
+	"github.com/openchoreo/obsplane/internal/server"
+	"github.com/openchoreo/obsplane/internal/store"
 )
 
 // schemaFlags are the schema subcommands' own flags. Cluster and storage
@@ -33,6 +35,24 @@ func schemaOptions(cfg *config.Config, f schemaFlags) (schema.Options, error) {
 	return o, err
 }
 
+// schemaTarget loads the config once and opens the store it names, with the
+// schema options for f.
+func schemaTarget(cmd *cobra.Command, f schemaFlags) (store.Store, schema.Options, func(), error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, schema.Options{}, nil, err
+	}
+	o, err := schemaOptions(cfg, f)
+	if err != nil {
+		return nil, o, nil, err
+	}
+	st, err := server.OpenStore(cfg)
+	if err != nil {
+		return nil, o, nil, err
+	}
+	return st, o, func() { _ = st.Close() }, nil
+}
+
 func init() {
 	schemaCmd := &cobra.Command{Use: "schema", Short: "Create, inspect and render the ClickHouse schema"}
 
@@ -42,15 +62,7 @@ func init() {
 		Short: "Apply pending schema migrations (a no-op when none are pending)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			o, err := schemaOptions(cfg, applyF)
-			if err != nil {
-				return err
-			}
-			st, closeStore, err := openStore(cmd)
+			st, o, closeStore, err := schemaTarget(cmd, applyF)
 			if err != nil {
 				return err
 			}
@@ -76,15 +88,7 @@ func init() {
 		Short: "List schema migrations and whether each is applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			o, err := schemaOptions(cfg, statusF)
-			if err != nil {
-				return err
-			}
-			st, closeStore, err := openStore(cmd)
+			st, o, closeStore, err := schemaTarget(cmd, statusF)
 			if err != nil {
 				return err
 			}
