@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,16 +29,8 @@ import (
 func TestAPIsAnswerGatewayIngestedData(t *testing.T) {
 	data := t.TempDir()
 	grpcAddr, fwdAddr, httpAddr, logsAddr, tracesAddr := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
-	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", httpAddr, "--otlp-grpc-addr", grpcAddr,
-		"--forward-addr", fwdAddr, "--logs-adapter-addr", logsAddr, "--tracing-adapter-addr", tracesAddr,
-		"--otlp-http-addr", "off", "--clickhouse-http-addr", "off")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitReady(t, httpAddr, &logs)
+	startServe(t, httpAddr, "--data", data, "--otlp-grpc-addr", grpcAddr,
+		"--forward-addr", fwdAddr, "--logs-adapter-addr", logsAddr, "--tracing-adapter-addr", tracesAddr)
 
 	ns := fmt.Sprintf("org-%d", rand.Uint32())
 	now := time.Now().UTC().Truncate(time.Millisecond)

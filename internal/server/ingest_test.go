@@ -3,9 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,28 +24,8 @@ const recordsPerRequest = 200
 // serveIngest starts obsplane serve with the OTLP gRPC receiver on.
 func serveIngest(t *testing.T, data, grpcAddr string) *exec.Cmd {
 	t.Helper()
-	addr := freePort(t)
-	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", addr, "--otlp-grpc-addr", grpcAddr,
-		"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-http-addr", "off",
-		"--forward-addr", "off", "--clickhouse-http-addr", "off")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("serve never became ready:\n%s", logs.String())
-	return nil
+	cmd, _ := startServe(t, freePort(t), "--data", data, "--otlp-grpc-addr", grpcAddr)
+	return cmd
 }
 
 func request(id int) plogotlp.ExportRequest {

@@ -47,17 +47,8 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	osURL := openSearchURL(t)
 	data := t.TempDir()
 	grpcAddr, httpAddr, adapterAddr := freePort(t), freePort(t), freePort(t)
-	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", httpAddr, "--otlp-grpc-addr", grpcAddr,
-		"--logs-adapter-addr", adapterAddr, "--tracing-adapter-addr", "off", "--otlp-http-addr", "off",
-		"--forward-addr", "off", "--clickhouse-http-addr", "off",
+	_, logs := startServe(t, httpAddr, "--data", data, "--otlp-grpc-addr", grpcAddr, "--logs-adapter-addr", adapterAddr,
 		"--opensearch-url", osURL, "--shadow-write", "true", "--backend", "opensearch", "--dual-read", "true")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitReady(t, httpAddr, &logs)
 
 	ns := fmt.Sprintf("mig-%d", rand.Uint32())
 	const n = 300
@@ -153,19 +144,4 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-}
-
-func waitReady(t *testing.T, addr string, logs *strings.Builder) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("serve never became ready:\n%s", logs.String())
 }

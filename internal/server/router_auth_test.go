@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -44,16 +43,7 @@ func TestFlagAPIWithJWT(t *testing.T) {
 	}
 
 	httpAddr := freePort(t)
-	cmd := exec.Command(bin, "serve", "--data", t.TempDir(), "--http-addr", httpAddr, "--auth", "jwt", "--jwks-url", jwksSrv.URL,
-		"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off", "--otlp-http-addr", "off",
-		"--forward-addr", "off", "--clickhouse-http-addr", "off")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitReady(t, httpAddr, &logs)
+	_, logs := startServe(t, httpAddr, "--data", t.TempDir(), "--auth", "jwt", "--jwks-url", jwksSrv.URL)
 
 	call := func(method, tok, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+httpAddr+"/api/v1/flags/use_clickhouse", strings.NewReader(body))

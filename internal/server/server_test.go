@@ -45,13 +45,17 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// serve starts obsplane serve on data with every listener but HTTP off.
-func serve(t *testing.T, data string) (*exec.Cmd, string, *strings.Builder) {
+// listenersOff turns every listener but the HTTP one off; flags given after
+// it win, so a test turns on only what it uses.
+var listenersOff = []string{"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off",
+	"--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off"}
+
+// startServe runs obsplane serve with HTTP on httpAddr, every other
+// listener off unless args turn it on, and waits until /readyz answers 200.
+// The process is killed when the test ends; its log is returned.
+func startServe(t *testing.T, httpAddr string, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
-	addr := freePort(t)
-	cmd := exec.Command(bin, "serve", "--data", data, "--http-addr", addr,
-		"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off",
-		"--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off")
+	cmd := exec.Command(bin, append(append([]string{"serve", "--http-addr", httpAddr}, listenersOff...), args...)...)
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -60,17 +64,24 @@ func serve(t *testing.T, data string) (*exec.Cmd, string, *strings.Builder) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
+		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return cmd, addr, &logs
+				return cmd, &logs
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("obsplane never became ready:\n%s", logs.String())
-	return nil, "", nil
+	return nil, nil
+}
+
+// serve starts obsplane serve on data with every listener but HTTP off.
+func serve(t *testing.T, data string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	addr := freePort(t)
+	cmd, logs := startServe(t, addr, "--data", data)
+	return cmd, addr, logs
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -115,9 +126,7 @@ func TestServeHealthMetricsAndCleanShutdown(t *testing.T) {
 func TestSecondProcessOnSameDataDirIsRefused(t *testing.T) {
 	data := t.TempDir()
 	first, _, _ := serve(t, data)
-	out, err := exec.Command(bin, "serve", "--data", data, "--http-addr", freePort(t),
-		"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off",
-		"--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off").CombinedOutput()
+	out, err := exec.Command(bin, append([]string{"serve", "--data", data, "--http-addr", freePort(t)}, listenersOff...)...).CombinedOutput()
 	if err == nil {
 		t.Fatal("second serve on the same data directory started")
 	}
