@@ -305,16 +305,10 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, until, err := a.timeRange(p)
+	where, sp, since, until, err := a.scopedRange(r, p)
 	if err != nil {
 		return err
 	}
-	sp := store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
-	where, err := tenantFilters(auth.FromContext(r.Context()), p, sp)
-	if err != nil {
-		return err
-	}
-	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}")
 	if s := p.str("service"); s != "" {
 		where = append(where, "ServiceName = {f_service:String}")
 		sp["f_service"] = s
@@ -545,6 +539,24 @@ func searchTerm(q string, sp store.Params) (string, error) {
 	return query.Fragment(expr, "q_p", sp), nil
 }
 
+// scopedRange starts every query of this API the same way: the caller's
+// tenant scope and the request's namespace/project/component/environment
+// filters, then the request's time range, as WHERE terms with their bound
+// parameters.
+func (a *API) scopedRange(r *http.Request, p *params) (where []string, sp store.Params, since, until time.Time, err error) {
+	since, until, err = a.timeRange(p)
+	if err != nil {
+		return nil, nil, since, until, err
+	}
+	sp = store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
+	where, err = tenantFilters(auth.FromContext(r.Context()), p, sp)
+	if err != nil {
+		return nil, nil, since, until, err
+	}
+	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}")
+	return where, sp, since, until, nil
+}
+
 func (a *API) query(ctx context.Context, sql string, sp store.Params, each func(store.Rows) error) error {
 	rows, err := a.Store.Query(ctx, sql, sp, a.Limits.Settings()...)
 	if err != nil {
@@ -657,16 +669,10 @@ func (a *API) traceSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, until, err := a.timeRange(p)
+	where, sp, _, _, err := a.scopedRange(r, p)
 	if err != nil {
 		return err
 	}
-	sp := store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
-	where, err := tenantFilters(auth.FromContext(r.Context()), p, sp)
-	if err != nil {
-		return err
-	}
-	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}")
 	// The span filters pick traces: a trace is listed when any of its
 	// spans matches, and then summarized over all its spans in range.
 	var match []string
@@ -746,16 +752,10 @@ func (a *API) topology(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, until, err := a.timeRange(p)
+	where, sp, _, _, err := a.scopedRange(r, p)
 	if err != nil {
 		return err
 	}
-	sp := store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
-	where, err := tenantFilters(auth.FromContext(r.Context()), p, sp)
-	if err != nil {
-		return err
-	}
-	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}")
 	c := cond(where)
 	// Parent/child self-join on (TraceId, SpanId = ParentSpanId); both sides
 	// are read under the same tenant scope, and only pairs where the service
@@ -815,16 +815,11 @@ func (a *API) latency(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, until, err := a.timeRange(p)
+	where, sp, _, _, err := a.scopedRange(r, p)
 	if err != nil {
 		return err
 	}
-	sp := store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
-	where, err := tenantFilters(auth.FromContext(r.Context()), p, sp)
-	if err != nil {
-		return err
-	}
-	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}", "SpanKind IN ('Server', 'SPAN_KIND_SERVER')")
+	where = append(where, "SpanKind IN ('Server', 'SPAN_KIND_SERVER')")
 	if s := p.str("service"); s != "" {
 		where = append(where, "ServiceName = {f_service:String}")
 		sp["f_service"] = s
@@ -878,16 +873,11 @@ func (a *API) errorsByGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, until, err := a.timeRange(p)
+	where, sp, _, _, err := a.scopedRange(r, p)
 	if err != nil {
 		return err
 	}
-	sp := store.Params{"since": httpx.TimeParam(since), "until": httpx.TimeParam(until)}
-	where, err := tenantFilters(auth.FromContext(r.Context()), p, sp)
-	if err != nil {
-		return err
-	}
-	where = append(where, "Timestamp >= {since:DateTime64(9, 'UTC')}", "Timestamp <= {until:DateTime64(9, 'UTC')}", "StatusCode IN ('Error', 'STATUS_CODE_ERROR')")
+	where = append(where, "StatusCode IN ('Error', 'STATUS_CODE_ERROR')")
 	if s := p.str("service"); s != "" {
 		where = append(where, "ServiceName = {f_service:String}")
 		sp["f_service"] = s
