@@ -118,8 +118,11 @@ func TestAPIsAnswerGatewayIngestedData(t *testing.T) {
 		}
 		Total int
 	}
+	// The adapter counts and lists in two statements, so while the gateway
+	// is still writing a poll can see the count ahead of the lines; wait
+	// until both agree.
 	eventually(t, "logs adapter sees 4 lines", func() bool {
-		return post(t, "http://"+logsAddr+"/api/v1/logs/query", logsReq, &lr) == 200 && lr.Total == 4
+		return post(t, "http://"+logsAddr+"/api/v1/logs/query", logsReq, &lr) == 200 && lr.Total == 4 && len(lr.Logs) == 4
 	})
 	if len(lr.Logs) != 4 {
 		t.Fatalf("logs adapter: total %d but %d lines", lr.Total, len(lr.Logs))
