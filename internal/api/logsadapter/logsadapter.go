@@ -70,18 +70,7 @@ func (h *Handler) now() time.Time {
 
 // Routes returns the adapter's HTTP handler.
 func (h *Handler) Routes() http.Handler {
-	if h.Limits == (httpx.Limits{}) {
-		h.Limits = httpx.DefaultLimits
-	}
-	if h.MaxRange == 0 {
-		h.MaxRange = httpx.MaxRange
-	}
-	if h.Log == nil {
-		h.Log = slog.Default()
-	}
-	if h.Auth == nil {
-		h.Auth = auth.None{}
-	}
+	httpx.Defaults(&h.Limits, &h.MaxRange, &h.Log, &h.Auth)
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v1/logs/query", h.wrap(h.queryLogs))
 	api.HandleFunc("POST /api/v1/events/query", h.wrap(h.queryEvents))
@@ -94,22 +83,12 @@ func (h *Handler) Routes() http.Handler {
 		httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
 	})
 	root := http.NewServeMux()
-	root.HandleFunc("GET /health", h.health)
+	root.HandleFunc("GET /health", httpx.StoreHealth(h.Store))
 	root.Handle("/", authed)
 	return httpx.JSONErrors(root, false)
 }
 
 func (h *Handler) wrap(f httpx.HandlerFunc) http.HandlerFunc { return httpx.Wrap(h.Log, false, f) }
-
-func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := h.Store.Ping(ctx); err != nil {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": "clickhouse: " + err.Error()})
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
-}
 
 // LogsQueryRequest is the contract's LogsQueryRequest. Optional fields are
 // pointers so "absent" and "zero" differ.

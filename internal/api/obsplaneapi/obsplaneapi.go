@@ -97,18 +97,7 @@ func (a *API) now() time.Time {
 
 // Mount adds the routes to mux.
 func (a *API) Mount(mux *http.ServeMux) {
-	if a.Limits == (httpx.Limits{}) {
-		a.Limits = httpx.DefaultLimits
-	}
-	if a.MaxRange == 0 {
-		a.MaxRange = httpx.MaxRange
-	}
-	if a.Log == nil {
-		a.Log = slog.Default()
-	}
-	if a.Auth == nil {
-		a.Auth = auth.None{}
-	}
+	httpx.Defaults(&a.Limits, &a.MaxRange, &a.Log, &a.Auth)
 	wrap := func(f httpx.HandlerFunc) http.Handler {
 		return httpx.JSONErrors(auth.Middleware(a.Auth, httpx.Wrap(a.Log, false, f), func(w http.ResponseWriter, msg string) {
 			httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)

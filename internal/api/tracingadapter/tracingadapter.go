@@ -47,18 +47,7 @@ type Handler struct {
 
 // Routes returns the adapter's HTTP handler.
 func (h *Handler) Routes() http.Handler {
-	if h.Limits == (httpx.Limits{}) {
-		h.Limits = httpx.DefaultLimits
-	}
-	if h.MaxRange == 0 {
-		h.MaxRange = httpx.MaxRange
-	}
-	if h.Log == nil {
-		h.Log = slog.Default()
-	}
-	if h.Auth == nil {
-		h.Auth = auth.None{}
-	}
+	httpx.Defaults(&h.Limits, &h.MaxRange, &h.Log, &h.Auth)
 	wrap := func(f httpx.HandlerFunc) http.HandlerFunc { return httpx.Wrap(h.Log, true, f) }
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v1alpha1/traces/query", wrap(h.queryTraces))
@@ -68,19 +57,9 @@ func (h *Handler) Routes() http.Handler {
 		httpx.WriteError(w, httpx.Unauthorized("%s", msg), true)
 	})
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", h.health)
+	root.HandleFunc("GET /healthz", httpx.StoreHealth(h.Store))
 	root.Handle("/", authed)
 	return httpx.JSONErrors(root, true)
-}
-
-func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := h.Store.Ping(ctx); err != nil {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": "clickhouse: " + err.Error()})
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
 }
 
 // TracesQueryRequest is the contract's TracesQueryRequest.
