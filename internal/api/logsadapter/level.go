@@ -1,8 +1,9 @@
 package logsadapter
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/openchoreo/obsplane/internal/loglevel"
 )
 
 // Level derivation. OpenChoreo's OpenSearch module reports a level for every
@@ -13,23 +14,8 @@ import (
 // key rather than a level), else INFO. Rows written by OTel SDKs carry
 // SeverityNumber/SeverityText, which win over the text when present.
 
-var (
-	declaredRe = regexp.MustCompile(`(?i)(?:^|[\s,{])"?(?:lvl|level|severity_?text|severity|levelname|@l)"?\s*[=:]\s*"?([a-z]+)`)
-	klogRe     = regexp.MustCompile(`^([IWEF])\d{4} \d{2}:\d{2}:\d{2}`)
-	wordRes    = []struct {
-		level string
-		re    *regexp.Regexp
-	}{
-		{"ERROR", regexp.MustCompile(`\bERROR\b(?:\s*[^=\s]|\s*$)`)},
-		{"FATAL", regexp.MustCompile(`\bFATAL\b(?:\s*[^=\s]|\s*$)`)},
-		{"SEVERE", regexp.MustCompile(`\bSEVERE\b(?:\s*[^=\s]|\s*$)`)},
-		{"WARN", regexp.MustCompile(`\bWARN(?:ING)?\b(?:\s*[^=\s]|\s*$)`)},
-		{"INFO", regexp.MustCompile(`\bINFO\b(?:\s*[^=\s]|\s*$)`)},
-		{"DEBUG", regexp.MustCompile(`\bDEBUG\b(?:\s*[^=\s]|\s*$)`)},
-	}
-)
-
-// normalizeLevel maps a declared level word to the canonical level.
+// normalizeLevel maps a row's SeverityText to the canonical level; it is
+// the Go twin of LevelSQL below, which filters by the same mapping.
 func normalizeLevel(v string) string {
 	switch strings.ToUpper(v) {
 	case "ERROR", "ERR":
@@ -46,27 +32,11 @@ func normalizeLevel(v string) string {
 	return "INFO"
 }
 
-// levelFromText derives the level of a raw log line.
+// levelFromText derives the level of a raw log line: loglevel's rules (the
+// ones the gateway uses too), INFO when the line names none.
 func levelFromText(line string) string {
-	if m := declaredRe.FindStringSubmatch(line); m != nil {
-		return normalizeLevel(m[1])
-	}
-	if m := klogRe.FindStringSubmatch(line); m != nil {
-		switch m[1] {
-		case "W":
-			return "WARN"
-		case "E":
-			return "ERROR"
-		case "F":
-			return "FATAL"
-		}
-		return "INFO"
-	}
-	up := strings.ToUpper(line)
-	for _, w := range wordRes {
-		if w.re.MatchString(up) {
-			return w.level
-		}
+	if l := loglevel.FromText(line); l != "" {
+		return l
 	}
 	return "INFO"
 }
