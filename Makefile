@@ -29,9 +29,14 @@ run: deps build
 	./bin/obsplane serve --data ./data
 
 ## test: install what is missing and run every test
+## The real OpenSearch is started once, before the test binaries (which find
+## it running), and stopped afterwards unless it was already running.
 test: deps build
 	$(GO) vet ./...
-	$(GO) test -timeout $(TEST_TIMEOUT) -p 2 ./...
+	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
+	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
+	$(GO) test -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
+	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
 ## bench: every benchmark, against the raw engine and a dedicated real OpenSearch
 ## node (its own port and data: the benchmark recreates its indices)

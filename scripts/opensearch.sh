@@ -238,15 +238,24 @@ wait_ready() {
   die "OpenSearch did not become green within ${START_TIMEOUT}s (log: $RUN/logs/console.log)"
 }
 
+# lock serialises start and stop per run dir: `go test ./...` runs several
+# packages at once and each asks for the node; the first starts it, the
+# others wait on the lock and then find it running.
+lock() {
+  mkdir -p "$RUN"
+  exec 9>"$RUN/.lock"
+  flock -w "$((START_TIMEOUT + 60))" 9 || die "another opensearch.sh holds $RUN/.lock for too long"
+}
+
 start() {
   local pid
+  lock
   if pid="$(running_pid)"; then
-    if health >/dev/null; then
-      log "already running (pid $pid) at $URL"
-      wait_ready "$pid" >/dev/null
-      echo "$URL"; return 0
-    fi
-    die "pid $pid is running but $URL does not answer; run '$0 stop' first"
+    # Our node, possibly still booting (a start that was killed mid-way):
+    # wait for it rather than start a second one on the same data.
+    log "already running (pid $pid) at $URL"
+    wait_ready "$pid" >/dev/null
+    echo "$URL"; return 0
   fi
   if health >/dev/null; then
     die "something else answers on $URL; set OPENSEARCH_PORT to a free port"
@@ -289,6 +298,8 @@ EOF
     cd "$RUN"
     export JAVA_HOME="$java_home" OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$RUN/config" OPENSEARCH_TMPDIR="$RUN/tmp"
     unset OPENSEARCH_JAVA_OPTS
+    # The node must not inherit the lock, or it would hold it for its life.
+    exec 9>&-
     exec setsid "${launcher[@]}" "$DIST/bin/opensearch" -p "$PIDFILE" </dev/null >"$RUN/logs/console.log" 2>&1
   ) &
   local launched=$!
@@ -308,6 +319,7 @@ EOF
 
 stop() {
   local pid
+  lock
   if ! pid="$(running_pid)"; then
     rm -f "$PIDFILE"
     log "not running"; return 0

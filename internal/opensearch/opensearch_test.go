@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
+
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 )
 
 // osURL is the real OpenSearch the tests use; empty when skipped.
@@ -27,58 +27,18 @@ var (
 // Only OBSPLANE_SKIP_OPENSEARCH=1 skips the server tests; a node that cannot
 // start fails the run.
 func TestMain(m *testing.M) {
-	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
-		skipReason = "OBSPLANE_SKIP_OPENSEARCH=1: tests against the real OpenSearch are skipped"
-		fmt.Fprintln(os.Stderr, skipReason)
-		os.Exit(m.Run())
-	}
-	url, err := startOpenSearch()
+	var err error
+	osURL, skipReason, err = opensearchtest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "internal/opensearch: cannot start OpenSearch:", err)
 		os.Exit(1)
 	}
-	osURL = url
+	if skipReason != "" {
+		fmt.Fprintln(os.Stderr, skipReason)
+	}
 	// The node is left running for the other packages of this `go test`
 	// run; `scripts/opensearch.sh stop` ends it.
 	os.Exit(m.Run())
-}
-
-func startOpenSearch() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // first run downloads
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "opensearch.sh"), "start")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/opensearch.sh start: %w", err)
-	}
-	lines := strings.Fields(out.String())
-	if len(lines) == 0 {
-		return "", fmt.Errorf("scripts/opensearch.sh start printed no URL")
-	}
-	return lines[len(lines)-1], nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }
 
 func newTestClient(t *testing.T) *Client {

@@ -8,8 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +17,22 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 )
 
-// openSearchURL starts the real OpenSearch (scripts/opensearch.sh, shared
-// by every test that needs it) and returns its URL.
+// openSearchURL returns the URL of the real OpenSearch (scripts/opensearch.sh,
+// shared by every test that needs it), starting it if need be.
 func openSearchURL(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
-		t.Skip("OBSPLANE_SKIP_OPENSEARCH=1: the migration path needs a real OpenSearch")
-	}
-	if out, err := exec.Command("../../scripts/opensearch.sh", "start").CombinedOutput(); err != nil {
-		t.Fatalf("scripts/opensearch.sh start: %v\n%s", err, out)
-	}
-	out, err := exec.Command("../../scripts/opensearch.sh", "url").Output()
+	url, skip, err := opensearchtest.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	if skip != "" {
+		t.Skip(skip)
+	}
+	return url
 }
 
 // TestShadowWriteAndRoutedReads runs serve in the dual-write phase with

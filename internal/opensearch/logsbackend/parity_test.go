@@ -1,7 +1,6 @@
 package logsbackend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +18,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
@@ -38,47 +36,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
-		skipReason = "OBSPLANE_SKIP_OPENSEARCH=1: tests against the real OpenSearch are skipped"
+	var err error
+	osURL, skipReason, err = opensearchtest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "logsbackend: cannot start OpenSearch:", err)
+		os.Exit(1)
+	}
+	if skipReason != "" {
 		fmt.Fprintln(os.Stderr, skipReason)
-	} else {
-		url, err := startOpenSearch()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "logsbackend: cannot start OpenSearch:", err)
-			os.Exit(1)
-		}
-		osURL = url
 	}
 	chdbtest.Main(m, &st)
-}
-
-func startOpenSearch() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			return "", errors.New("no go.mod above the test's directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "scripts", "opensearch.sh"), "start")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/opensearch.sh start: %w", err)
-	}
-	f := strings.Fields(out.String())
-	if len(f) == 0 {
-		return "", errors.New("scripts/opensearch.sh start printed no URL")
-	}
-	return f[len(f)-1], nil
 }
 
 // Tenants of the fixture. UIDs are UUIDs: the contract reports only those.

@@ -1,7 +1,6 @@
 package opensearchexporter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 )
 
 // The tests run against the real OpenSearch of scripts/opensearch.sh (the
@@ -35,64 +33,24 @@ import (
 var (
 	osURL      string
 	skipReason string
-	repo       string
 )
 
 func TestMain(m *testing.M) {
 	var err error
-	if repo, err = repoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if os.Getenv("OBSPLANE_SKIP_OPENSEARCH") == "1" {
-		skipReason = "OBSPLANE_SKIP_OPENSEARCH=1: tests against the real OpenSearch are skipped"
-		fmt.Fprintln(os.Stderr, skipReason)
-		os.Exit(m.Run())
-	}
-	osURL, err = startNode(nil)
+	osURL, skipReason, err = opensearchtest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "opensearchexporter: cannot start OpenSearch:", err)
 		os.Exit(1)
 	}
+	if skipReason != "" {
+		fmt.Fprintln(os.Stderr, skipReason)
+	}
 	os.Exit(m.Run())
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
-// script runs scripts/opensearch.sh with extra environment and returns the
-// last word it printed (the URL, for start).
-func script(env []string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "opensearch.sh"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/opensearch.sh %s: %w", strings.Join(args, " "), err)
-	}
-	f := strings.Fields(out.String())
-	if len(f) == 0 {
-		return "", nil
-	}
-	return f[len(f)-1], nil
-}
+// script and startNode drive a second node of the test's own (env gives its
+// port and home), for the outage test.
+func script(env []string, args ...string) (string, error) { return opensearchtest.Script(env, args...) }
 
 func startNode(env []string) (string, error) { return script(env, "start") }
 
