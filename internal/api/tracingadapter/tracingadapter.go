@@ -14,8 +14,6 @@
 package tracingadapter
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -43,6 +41,10 @@ type Handler struct {
 	Log      *slog.Logger
 	Limits   httpx.Limits
 	MaxRange time.Duration
+	// OpenSearch answers the same queries from OpenChoreo's otel-traces-*
+	// indices during a migration; nil when there is none. The router
+	// (router.Current) picks the backend per caller.
+	OpenSearch Backend
 }
 
 // Routes returns the adapter's HTTP handler.
@@ -77,20 +79,9 @@ type TracesQueryRequest struct {
 	IncludeAttributes *bool `json:"includeAttributes"`
 }
 
-type parsed struct {
-	start, end time.Time
-	limit      int
-	desc       bool
-	attrs      bool
-	where      []string
-	params     store.Params
-}
-
-func (h *Handler) parse(r *http.Request) (*parsed, error) {
-	var req TracesQueryRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return nil, err
-	}
+// ParseTracesQuery validates a request as the contract says; errors are
+// 400s (*httpx.Error).
+func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (TracesQuery, error) {
 	var missing []string
 	if req.StartTime == nil {
 		missing = append(missing, "'startTime'")
@@ -102,76 +93,76 @@ func (h *Handler) parse(r *http.Request) (*parsed, error) {
 		missing = append(missing, "'searchScope'")
 	}
 	if len(missing) > 0 {
-		return nil, httpx.BadRequest("missing required fields %s", strings.Join(missing, " and "))
+		return TracesQuery{}, httpx.BadRequest("missing required fields %s", strings.Join(missing, " and "))
 	}
-	p := &parsed{limit: DefaultLimit, desc: true, params: store.Params{}}
+	q := TracesQuery{Limit: DefaultLimit, Desc: true}
 	var err error
-	if p.start, err = parseDateTime("startTime", *req.StartTime); err != nil {
-		return nil, err
+	if q.Start, err = parseDateTime("startTime", *req.StartTime); err != nil {
+		return TracesQuery{}, err
 	}
-	if p.end, err = parseDateTime("endTime", *req.EndTime); err != nil {
-		return nil, err
+	if q.End, err = parseDateTime("endTime", *req.EndTime); err != nil {
+		return TracesQuery{}, err
 	}
-	if err := httpx.CheckRange(p.start, p.end, h.MaxRange); err != nil {
-		return nil, err
+	if err := httpx.CheckRange(q.Start, q.End, maxRange); err != nil {
+		return TracesQuery{}, err
 	}
 	if req.Limit != nil {
 		if *req.Limit < 1 || *req.Limit > MaxLimit {
-			return nil, httpx.BadRequest("limit %d is out of range: want 1 to %d", *req.Limit, MaxLimit)
+			return TracesQuery{}, httpx.BadRequest("limit %d is out of range: want 1 to %d", *req.Limit, MaxLimit)
 		}
-		p.limit = *req.Limit
+		q.Limit = *req.Limit
 	}
 	if req.SortOrder != nil {
 		switch *req.SortOrder {
 		case "asc":
-			p.desc = false
+			q.Desc = false
 		case "desc":
 		default:
-			return nil, httpx.BadRequest("sortOrder %q is not one of asc, desc", httpx.Truncate(*req.SortOrder, 32))
+			return TracesQuery{}, httpx.BadRequest("sortOrder %q is not one of asc, desc", httpx.Truncate(*req.SortOrder, 32))
 		}
 	}
 	if req.IncludeAttributes != nil {
-		p.attrs = *req.IncludeAttributes
+		q.Attrs = *req.IncludeAttributes
 	}
 	sc := req.SearchScope
 	if strings.TrimSpace(sc.Namespace) == "" {
-		return nil, httpx.BadRequest("namespace is required")
+		return TracesQuery{}, httpx.BadRequest("namespace is required")
 	}
-	principal := auth.FromContext(r.Context())
-	if err := httpx.RequireNamespace(principal, sc.Namespace); err != nil {
-		return nil, err
-	}
-	tenant, err := httpx.TenantClause(principal, "OpenChoreoNamespace", p.params)
-	if err != nil {
-		return nil, err
-	}
-	p.where = append(p.where, tenant, "OpenChoreoNamespace = {ns:String}",
-		"Timestamp >= {start:DateTime64(9, 'UTC')}",
-		"addNanoseconds(Timestamp, Duration) <= {end:DateTime64(9, 'UTC')}")
-	p.params["ns"] = sc.Namespace
-	p.params["start"] = httpx.TimeParam(p.start)
-	p.params["end"] = httpx.TimeParam(p.end)
 	if len(sc.Namespace) > MaxScopeValue {
-		return nil, httpx.BadRequest("searchScope.namespace is longer than %d characters", MaxScopeValue)
+		return TracesQuery{}, httpx.BadRequest("searchScope.namespace is longer than %d characters", MaxScopeValue)
 	}
+	q.Namespace = sc.Namespace
 	for _, f := range []struct {
-		name, uidCol, nameCol string
-		v                     *string
-	}{
-		{"project", "OpenChoreoProjectUID", "OpenChoreoProject", sc.Project},
-		{"component", "OpenChoreoComponentUID", "OpenChoreoComponent", sc.Component},
-		{"environment", "OpenChoreoEnvironmentUID", "OpenChoreoEnvironment", sc.Environment},
-	} {
+		name string
+		v    *string
+		dst  *string
+	}{{"project", sc.Project, &q.Project}, {"component", sc.Component, &q.Component}, {"environment", sc.Environment, &q.Environment}} {
 		if f.v == nil || *f.v == "" {
 			continue
 		}
 		if len(*f.v) > MaxScopeValue {
-			return nil, httpx.BadRequest("searchScope.%s is longer than %d characters", f.name, MaxScopeValue)
+			return TracesQuery{}, httpx.BadRequest("searchScope.%s is longer than %d characters", f.name, MaxScopeValue)
 		}
-		p.where = append(p.where, fmt.Sprintf("%s = {%s:String} OR %s = {%s:String}", f.uidCol, f.name, f.nameCol, f.name))
-		p.params[f.name] = *f.v
+		*f.dst = *f.v
 	}
-	return p, nil
+	return q, nil
+}
+
+// parse reads and validates the request body and checks that the caller may
+// read its namespace.
+func (h *Handler) parse(r *http.Request) (TracesQuery, error) {
+	var req TracesQueryRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return TracesQuery{}, err
+	}
+	q, err := ParseTracesQuery(req, h.MaxRange)
+	if err != nil {
+		return TracesQuery{}, err
+	}
+	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
+		return TracesQuery{}, err
+	}
+	return q, nil
 }
 
 func parseDateTime(name, v string) (time.Time, error) {
@@ -181,8 +172,6 @@ func parseDateTime(name, v string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
-
-func cond(where []string) string { return "(" + strings.Join(where, ") AND (") + ")" }
 
 // TraceSummary is one item of TracesListResponse.traces.
 type TraceSummary struct {
@@ -248,60 +237,6 @@ func (t TraceRow) Summary() TraceSummary {
 	return s
 }
 
-func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.parse(r)
-	if err != nil {
-		return err
-	}
-	began := time.Now()
-	dir := "DESC"
-	if !p.desc {
-		dir = "ASC"
-	}
-	c := cond(p.where)
-	rows, err := h.Store.Query(r.Context(), TraceListSQL(c, dir, p.limit), p.params, h.Limits.Settings()...)
-	if err != nil {
-		return fmt.Errorf("traces query: %w", err)
-	}
-	defer rows.Close()
-	out := TracesListResponse{Traces: []TraceSummary{}}
-	for rows.Next() {
-		var t TraceRow
-		if err := rows.Scan(&t); err != nil {
-			return fmt.Errorf("traces query: decode: %w", err)
-		}
-		out.Traces = append(out.Traces, t.Summary())
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("traces query: %w", err)
-	}
-	total, err := h.count(r.Context(), `SELECT count() AS n FROM (SELECT DISTINCT TraceId FROM otel.otel_traces WHERE `+c+
-		` AND ParentSpanId = '' LIMIT `+strconv.Itoa(TotalCap)+`)`, p.params)
-	if err != nil {
-		return err
-	}
-	out.Total, out.TookMs = total, time.Since(began).Milliseconds()
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (h *Handler) count(ctx context.Context, sql string, params store.Params) (int, error) {
-	rows, err := h.Store.Query(ctx, sql, params, h.Limits.Settings()...)
-	if err != nil {
-		return 0, fmt.Errorf("count: %w", err)
-	}
-	defer rows.Close()
-	var n struct {
-		N int `json:"n"`
-	}
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n.N, rows.Err()
-}
-
 var hexID = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
 
 // ValidTraceID checks a trace id (hex, as the exporter writes it).
@@ -358,7 +293,7 @@ func (s SpanRow) Span(attrs bool) Span {
 	st := httpx.ParseCHTime(s.StartTime)
 	out := Span{SpanID: s.SpanID, SpanName: s.SpanName, SpanKind: s.SpanKind, StartTime: st,
 		EndTime: st.Add(time.Duration(s.Duration)), DurationNs: s.Duration, ParentSpanID: s.ParentSpanID,
-		Status: SpanStatus{Code: statusCode(s.StatusCode), Message: s.StatusMessage}}
+		Status: SpanStatus{Code: StatusCode(s.StatusCode), Message: s.StatusMessage}}
 	if attrs {
 		out.Attributes = nonNil(s.SpanAttributes)
 		out.ResourceAttributes = nonNil(s.ResourceAttributes)
@@ -373,9 +308,9 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
-// statusCode maps the exporter's status names (Unset, Ok, Error, or the
+// StatusCode maps the exporter's status names (Unset, Ok, Error, or the
 // STATUS_CODE_* forms) to the contract's ok, error, unset.
-func statusCode(c string) string {
+func StatusCode(c string) string {
 	switch strings.ToLower(strings.TrimPrefix(strings.ToUpper(c), "STATUS_CODE_")) {
 	case "error":
 		return "error"
@@ -392,49 +327,6 @@ type TraceSpansListResponse struct {
 	TookMs int64  `json:"tookMs"`
 }
 
-func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
-	id, err := ValidTraceID(r.PathValue("traceId"))
-	if err != nil {
-		return err
-	}
-	p, err := h.parse(r)
-	if err != nil {
-		return err
-	}
-	p.where = append(p.where, "TraceId = {trace:String}")
-	p.params["trace"] = id
-	dir := "DESC"
-	if !p.desc {
-		dir = "ASC"
-	}
-	began := time.Now()
-	c := cond(p.where)
-	rows, err := h.Store.Query(r.Context(), "SELECT "+SpanCols+" FROM otel.otel_traces WHERE "+c+
-		" ORDER BY Timestamp "+dir+", SpanId "+dir+" LIMIT "+strconv.Itoa(p.limit), p.params, h.Limits.Settings()...)
-	if err != nil {
-		return fmt.Errorf("spans query: %w", err)
-	}
-	defer rows.Close()
-	out := TraceSpansListResponse{Spans: []Span{}}
-	for rows.Next() {
-		var s SpanRow
-		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("spans query: decode: %w", err)
-		}
-		out.Spans = append(out.Spans, s.Span(p.attrs))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("spans query: %w", err)
-	}
-	total, err := h.count(r.Context(), "SELECT count() AS n FROM (SELECT 1 FROM otel.otel_traces WHERE "+c+" LIMIT "+strconv.Itoa(TotalCap)+")", p.params)
-	if err != nil {
-		return err
-	}
-	out.Total, out.TookMs = total, time.Since(began).Milliseconds()
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
 // TraceWindow narrows a trace-id lookup to the trace's time span using the
 // otel_traces_trace_id_ts table, so only that day's parts are read.
 //
@@ -442,43 +334,3 @@ func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
 // twice and the engine evaluates it once.
 const TraceWindow = `Timestamp >= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 1)
 	AND Timestamp <= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 2)`
-
-func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
-	id, err := ValidTraceID(r.PathValue("traceId"))
-	if err != nil {
-		return err
-	}
-	spanID := r.PathValue("spanId")
-	if !hexID.MatchString(spanID) || len(spanID) > 32 {
-		return httpx.BadRequest("spanId %q is not a hex span id", httpx.Truncate(spanID, 80))
-	}
-	params := store.Params{"trace": id, "span": strings.ToLower(spanID)}
-	tenant, err := httpx.TenantClause(auth.FromContext(r.Context()), "OpenChoreoNamespace", params)
-	if err != nil {
-		return err
-	}
-	rows, err := h.Store.Query(r.Context(), "SELECT "+SpanCols+" FROM otel.otel_traces WHERE ("+tenant+
-		") AND TraceId = {trace:String} AND SpanId = {span:String} AND "+TraceWindow+" LIMIT 1", params, h.Limits.Settings()...)
-	if err != nil {
-		return fmt.Errorf("span details: %w", err)
-	}
-	defer rows.Close()
-	var found *SpanRow
-	for rows.Next() {
-		var s SpanRow
-		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("span details: decode: %w", err)
-		}
-		found = &s
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("span details: %w", err)
-	}
-	if found == nil {
-		// The OpenSearch module answers 500 "span not found"; a missing span
-		// is the caller's input, so obsplane answers 404 with that text.
-		return httpx.NotFound("span not found")
-	}
-	httpx.WriteJSON(w, http.StatusOK, found.Span(true))
-	return nil
-}

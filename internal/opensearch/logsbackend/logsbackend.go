@@ -23,15 +23,8 @@
 package logsbackend
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -251,109 +244,14 @@ func (b *Backend) filters(q logsadapter.LogsQuery) []any {
 	return f
 }
 
-type searchResult struct {
-	TimedOut bool `json:"timed_out"`
-	Shards   struct {
-		Total, Successful, Skipped, Failed int
-		Failures                           []json.RawMessage `json:"failures"`
-	} `json:"_shards"`
-	Hits struct {
-		Total struct {
-			Value    int    `json:"value"`
-			Relation string `json:"relation"`
-		} `json:"total"`
-		Hits []struct {
-			Index  string          `json:"_index"`
-			ID     string          `json:"_id"`
-			Source json.RawMessage `json:"_source"`
-		} `json:"hits"`
-	} `json:"hits"`
-}
+// ErrPartial is opensearch.ErrPartial: a search some shards failed.
+var ErrPartial = opensearch.ErrPartial
 
-// ErrPartial is wrapped by the error of a search that some shards failed or
-// that timed out: a partial answer would look like missing logs.
-var ErrPartial = errors.New("opensearch: partial search result")
-
-// search posts body to indices, retrying 429 and 503 with backoff.
-func (b *Backend) search(ctx context.Context, indices []string, body any) (*searchResult, error) {
-	payload, err := json.Marshal(body)
+// search runs body on indices with the backend's retry settings.
+func (b *Backend) search(ctx context.Context, indices []string, body any) (*opensearch.SearchResult, error) {
+	res, err := b.Client.Search(ctx, indices, body, opensearch.SearchOptions{MaxAttempts: b.MaxAttempts, Backoff: b.Backoff})
 	if err != nil {
-		return nil, fmt.Errorf("opensearch logs query: encode: %w", err)
+		return nil, fmt.Errorf("opensearch logs query: %w", err)
 	}
-	names := make([]string, len(indices))
-	for i, n := range indices {
-		names[i] = url.PathEscape(n)
-	}
-	path := "/" + strings.Join(names, ",") + "/_search?ignore_unavailable=true&allow_no_indices=true"
-	attempts, backoff := b.MaxAttempts, b.Backoff
-	if attempts <= 0 {
-		attempts = 4
-	}
-	if backoff <= 0 {
-		backoff = 100 * time.Millisecond
-	}
-	for attempt := 1; ; attempt++ {
-		status, data, err := b.post(ctx, path, payload)
-		retryable := err == nil && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable)
-		if err == nil && status/100 == 2 {
-			var res searchResult
-			if err := json.Unmarshal(data, &res); err != nil {
-				return nil, fmt.Errorf("opensearch logs query: decode response: %w", err)
-			}
-			if res.Shards.Failed > 0 {
-				return nil, fmt.Errorf("%w: %d of %d shards failed: %s", ErrPartial, res.Shards.Failed, res.Shards.Total, firstFailure(res.Shards.Failures))
-			}
-			if res.TimedOut {
-				return nil, fmt.Errorf("%w: the search timed out", ErrPartial)
-			}
-			return &res, nil
-		}
-		if err == nil {
-			err = fmt.Errorf("opensearch logs query at %s: status %d: %s", b.Client.URL, status, truncate(data, 500))
-		}
-		if !retryable || attempt >= attempts {
-			return nil, err
-		}
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("opensearch logs query: %w (after: %v)", ctx.Err(), err)
-		case <-t.C:
-		}
-		backoff *= 2
-	}
-}
-
-func (b *Backend) post(ctx context.Context, path string, payload []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(payload))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.Client.API.Client.Perform(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("opensearch logs query at %s: %w", b.Client.URL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("opensearch logs query at %s: read response: %w", b.Client.URL, err)
-	}
-	return resp.StatusCode, data, nil
-}
-
-func firstFailure(f []json.RawMessage) string {
-	if len(f) == 0 {
-		return "no reason given"
-	}
-	return truncate(f[0], 500)
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) <= n {
-		return string(b)
-	}
-	return string(b[:n]) + "..."
+	return res, nil
 }

@@ -1,0 +1,166 @@
+package tracingadapter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/router"
+)
+
+// This file is the seam between the tracing adapter's HTTP side and the
+// store that answers it, so the router can send one validated query to
+// ClickHouse or to OpenSearch (internal/opensearch/tracesbackend) and
+// compare the answers.
+
+// TracesQuery is a validated traces or spans query, the input every Backend
+// answers.
+type TracesQuery struct {
+	// A span is in range when it starts at or after Start and ends at or
+	// before End.
+	Start, End time.Time
+	// Limit is 1..MaxLimit; Desc sorts newest first.
+	Limit int
+	Desc  bool
+	// Attrs includes span and resource attributes in span lists.
+	Attrs bool
+	// Namespace is always set; Project, Component and Environment narrow
+	// it when not empty (OpenChoreo uids; ClickHouse also accepts names).
+	Namespace                       string
+	Project, Component, Environment string
+	// TraceID, lower-case hex, selects one trace's spans (QuerySpans).
+	TraceID string
+}
+
+// Backend answers tracing adapter queries from one store. The caller has
+// checked that the principal in ctx (auth.FromContext) may read
+// q.Namespace; SpanDetails scopes itself to the principal's namespaces.
+type Backend interface {
+	QueryTraces(ctx context.Context, q TracesQuery) (*TracesListResponse, error)
+	QuerySpans(ctx context.Context, q TracesQuery) (*TraceSpansListResponse, error)
+	// SpanDetails returns the span, or an error wrapping a 404
+	// *httpx.Error when the caller can see no such span.
+	SpanDetails(ctx context.Context, traceID, spanID string) (*Span, error)
+}
+
+// errSpanNotFound is a span the caller cannot see. The OpenSearch module
+// answers 500 "span not found"; a missing span is the caller's input, so
+// obsplane answers 404 with that text, and the router does not count it
+// against the backend.
+func errSpanNotFound() error { return router.ClientError(httpx.NotFound("span not found")) }
+
+func (h *Handler) backends() (ch, os Backend) {
+	ch = &ClickHouse{Store: h.Store, Limits: h.Limits}
+	return ch, h.OpenSearch
+}
+
+func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
+	q, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	ch, os := h.backends()
+	route := func(b Backend) router.Func {
+		if b == nil {
+			return nil
+		}
+		return func(ctx context.Context) (any, router.Result, error) {
+			resp, err := b.QueryTraces(ctx, q)
+			if err != nil {
+				return nil, router.Result{}, err
+			}
+			return resp, router.Result{Total: resp.Total, IDs: digestItems(resp.Traces)}, nil
+		}
+	}
+	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "traces.query", route(ch), route(os))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	q, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	q.TraceID = id
+	ch, os := h.backends()
+	route := func(b Backend) router.Func {
+		if b == nil {
+			return nil
+		}
+		return func(ctx context.Context) (any, router.Result, error) {
+			resp, err := b.QuerySpans(ctx, q)
+			if err != nil {
+				return nil, router.Result{}, err
+			}
+			return resp, router.Result{Total: resp.Total, IDs: digestItems(resp.Spans)}, nil
+		}
+	}
+	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "spans.query", route(ch), route(os))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	spanID := r.PathValue("spanId")
+	if !hexID.MatchString(spanID) || len(spanID) > 32 {
+		return httpx.BadRequest("spanId %q is not a hex span id", httpx.Truncate(spanID, 80))
+	}
+	spanID = strings.ToLower(spanID)
+	ch, os := h.backends()
+	route := func(b Backend) router.Func {
+		if b == nil {
+			return nil
+		}
+		return func(ctx context.Context) (any, router.Result, error) {
+			s, err := b.SpanDetails(ctx, id, spanID)
+			if err != nil {
+				return nil, router.Result{}, err
+			}
+			return s, router.Result{Total: 1, IDs: digestItems([]*Span{s})}, nil
+		}
+	}
+	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "span.get", route(ch), route(os))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// digestItems identifies each item by a hash of its JSON, so answers from
+// two stores compare by content (times, counts, status, attributes) and
+// order, not by id alone.
+func digestItems[T any](items []T) []string {
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			ids = append(ids, "unencodable")
+			continue
+		}
+		sum := sha256.Sum256(b)
+		ids = append(ids, hex.EncodeToString(sum[:8]))
+	}
+	return ids
+}
