@@ -33,6 +33,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
+	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/server"
 )
@@ -89,6 +90,7 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	}
 	var osLogs obsplaneapi.LogsBackend
 	var osBackend logsadapter.Backend
+	var osTraces tracingadapter.Backend
 	if cfg.OpenSearch.URL != "" {
 		c, err := opensearch.New(cfg.OpenSearch.URL)
 		if err != nil {
@@ -96,6 +98,7 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 		}
 		b := &logsbackend.Backend{Client: c}
 		osLogs, osBackend = b, b
+		osTraces = &tracesbackend.Backend{Client: c}
 	}
 	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am, OpenSearch: osLogs}).Mount(env.Mux)
 	// The router's flag and mismatch endpoints authenticate the same way.
@@ -115,7 +118,7 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
 	}
 	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
-		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter")}
+		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter"), OpenSearch: osTraces}
 		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), env.Logger))
 	}
 	return comps, nil

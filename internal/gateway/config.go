@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,7 +58,9 @@ type Params struct {
 	// LogExporters are extra exporters for the logs pipeline, e.g.
 	// "opensearch" during the dual-write migration phases; their configs go
 	// in ExporterConfigs. Their factories must be passed to Run.
-	LogExporters    []string
+	LogExporters []string
+	// TraceExporters are the same for the traces pipeline.
+	TraceExporters  []string
 	ExporterConfigs map[string]any
 
 	// Database is where the exporter writes (default "otel").
@@ -189,7 +192,8 @@ func DefaultConfig(p Params) (string, error) {
 		exporters[name] = c
 	}
 	logExp := append([]string{"clickhousestore"}, p.LogExporters...)
-	for _, name := range p.LogExporters {
+	traceExp := append([]string{"clickhousestore"}, p.TraceExporters...)
+	for _, name := range append(slices.Clone(p.LogExporters), p.TraceExporters...) {
 		if _, ok := exporters[name]; !ok {
 			exporters[name] = nil
 		}
@@ -212,7 +216,7 @@ func DefaultConfig(p Params) (string, error) {
 		pipelines["logs"] = map[string]any{"receivers": logRecv, "processors": procs, "exporters": logExp}
 	}
 	if len(otlpRecv) > 0 {
-		pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+		pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
 		pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
 	}
 

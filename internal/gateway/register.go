@@ -46,10 +46,12 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 		ln.Close()
 		env.AddGatherer(server.ScrapeGatherer{URL: "http://" + p.TelemetryAddr + "/metrics"})
 		if cfg.Migration.ShadowWrite.Enabled == "true" {
-			// Dual write: the logs pipeline also feeds OpenChoreo's
-			// container-logs-* indices, through the exporter's own disk
-			// queue, so an OpenSearch outage never holds up ClickHouse.
+			// Dual write: the logs and traces pipelines also feed
+			// OpenChoreo's container-logs-* and otel-traces-* indices,
+			// through the exporter's own disk queue, so an OpenSearch
+			// outage never holds up ClickHouse.
 			p.LogExporters = []string{"opensearch"}
+			p.TraceExporters = []string{"opensearch"}
 			p.ExporterConfigs = map[string]any{"opensearch": map[string]any{
 				"enabled":       true,
 				"endpoint":      cfg.OpenSearch.URL,

@@ -49,11 +49,11 @@ type Backend interface {
 	SpanDetails(ctx context.Context, traceID, spanID string) (*Span, error)
 }
 
-// errSpanNotFound is a span the caller cannot see. The OpenSearch module
+// SpanNotFound is the error for a span the caller cannot see. The OpenSearch module
 // answers 500 "span not found"; a missing span is the caller's input, so
 // obsplane answers 404 with that text, and the router does not count it
 // against the backend.
-func errSpanNotFound() error { return router.ClientError(httpx.NotFound("span not found")) }
+func SpanNotFound() error { return router.ClientError(httpx.NotFound("span not found")) }
 
 func (h *Handler) backends() (ch, os Backend) {
 	ch = &ClickHouse{Store: h.Store, Limits: h.Limits}

@@ -143,7 +143,7 @@ func (b *ClickHouse) SpanDetails(ctx context.Context, traceID, spanID string) (*
 		return nil, fmt.Errorf("span details: %w", err)
 	}
 	if found == nil {
-		return nil, errSpanNotFound()
+		return nil, SpanNotFound()
 	}
 	return found, nil
 }

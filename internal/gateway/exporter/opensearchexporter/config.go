@@ -45,6 +45,14 @@ type Config struct {
 	// IndexDateFormat is a Go time layout; default "2006-01-02".
 	IndexDateFormat string `mapstructure:"index_date_format"`
 
+	// TracesIndex is the daily traces index's prefix: spans go to
+	// <traces_index>-<UTC date of the span's start in
+	// TracesIndexDateFormat>. Default "otel-traces" with "2006-01-02", what
+	// OpenChoreo's collector writes (traces_index, yyyy-MM-dd) and its
+	// tracing module reads.
+	TracesIndex           string `mapstructure:"traces_index"`
+	TracesIndexDateFormat string `mapstructure:"traces_index_date_format"`
+
 	// EnsureTemplates installs OpenChoreo's index templates before the
 	// first write, so a daily index the exporter creates gets the mapping
 	// the Observer's queries need (log as wildcard, labels as keyword).
@@ -58,6 +66,7 @@ type Config struct {
 
 const (
 	defaultIndex        = "container-logs"
+	defaultTracesIndex  = "otel-traces"
 	defaultDateFormat   = "2006-01-02"
 	defaultQueueSize    = 5000
 	defaultNumConsumers = 2
@@ -80,13 +89,15 @@ func createDefaultConfigStruct() *Config {
 	timeout := exporterhelper.NewDefaultTimeoutConfig()
 	timeout.Timeout = defaultTimeout
 	return &Config{
-		TimeoutConfig:   timeout,
-		BackOffConfig:   retry,
-		QueueConfig:     configoptional.Some(q),
-		Index:           defaultIndex,
-		IndexDateFormat: defaultDateFormat,
-		EnsureTemplates: true,
-		BulkMaxAttempts: defaultBulkAttempts,
+		TimeoutConfig:         timeout,
+		BackOffConfig:         retry,
+		QueueConfig:           configoptional.Some(q),
+		Index:                 defaultIndex,
+		IndexDateFormat:       defaultDateFormat,
+		TracesIndex:           defaultTracesIndex,
+		TracesIndexDateFormat: defaultDateFormat,
+		EnsureTemplates:       true,
+		BulkMaxAttempts:       defaultBulkAttempts,
 	}
 }
 
@@ -121,11 +132,16 @@ func (c *Config) Validate() error {
 	if len(c.Endpoints) > 1 {
 		errs = append(errs, errors.New("endpoints lists more than one URL; one is supported (put a load balancer or the cluster's service in front)"))
 	}
-	if c.Index == "" || strings.ContainsAny(c.Index, `*?"<>|\/, #:`) || strings.ToLower(c.Index) != c.Index {
-		errs = append(errs, fmt.Errorf("index %q is not a valid lower-case OpenSearch index prefix", c.Index))
-	}
-	if c.IndexDateFormat == "" || time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).Format(c.IndexDateFormat) == c.IndexDateFormat {
-		errs = append(errs, fmt.Errorf("index_date_format %q is not a Go date layout (e.g. 2006-01-02)", c.IndexDateFormat))
+	for _, ix := range []struct{ key, prefix, keyFormat, format string }{
+		{"index", c.Index, "index_date_format", c.IndexDateFormat},
+		{"traces_index", c.TracesIndex, "traces_index_date_format", c.TracesIndexDateFormat},
+	} {
+		if ix.prefix == "" || strings.ContainsAny(ix.prefix, `*?"<>|\/, #:`) || strings.ToLower(ix.prefix) != ix.prefix {
+			errs = append(errs, fmt.Errorf("%s %q is not a valid lower-case OpenSearch index prefix", ix.key, ix.prefix))
+		}
+		if ix.format == "" || time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).Format(ix.format) == ix.format {
+			errs = append(errs, fmt.Errorf("%s %q is not a Go date layout (e.g. 2006-01-02)", ix.keyFormat, ix.format))
+		}
 	}
 	if !c.QueueConfig.HasValue() {
 		errs = append(errs, errors.New("sending_queue must be enabled: without it an OpenSearch outage would block the logs pipeline, ClickHouse included"))

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
@@ -110,6 +111,53 @@ func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if unencodable > 0 {
 		e.tel.Docs.WithLabelValues("failed").Add(float64(unencodable))
 	}
+	return e.write(ctx, docs, n)
+}
+
+// pushTraces writes one batch of spans into OpenChoreo's otel-traces-*
+// indices as the collector's opensearch exporter does (ss4o documents), one
+// index per UTC day of the span's start. The _id is the trace and span id,
+// so a retried batch overwrites rather than doubles.
+func (e *osExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	n := td.SpanCount()
+	if n == 0 {
+		return nil
+	}
+	if err := e.ensureTemplates(ctx); err != nil {
+		e.tel.Requests.WithLabelValues("retryable").Inc()
+		return fmt.Errorf("opensearch exporter: install index templates at %s: %w", e.client.URL, err)
+	}
+	docs := make([]opensearch.BulkDoc, 0, n)
+	unencodable := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				sp := ss.Spans().At(k)
+				src, err := opensearch.EncodeSpanDocument(rs.Resource(), ss.Scope(), sp)
+				if err != nil {
+					unencodable++
+					e.logger.Error("span cannot become an OpenSearch document; not dual-written", zap.Error(err))
+					continue
+				}
+				docs = append(docs, opensearch.BulkDoc{
+					Index:  e.cfg.TracesIndex + "-" + sp.StartTimestamp().AsTime().UTC().Format(e.cfg.TracesIndexDateFormat),
+					ID:     sp.TraceID().String() + "-" + sp.SpanID().String(),
+					Source: src,
+				})
+			}
+		}
+	}
+	if unencodable > 0 {
+		e.tel.Docs.WithLabelValues("failed").Add(float64(unencodable))
+	}
+	return e.write(ctx, docs, n)
+}
+
+// write bulk-indexes docs, the encoded part of a batch of n records.
+func (e *osExporter) write(ctx context.Context, docs []opensearch.BulkDoc, n int) error {
 	res, err := e.client.Bulk(ctx, docs, opensearch.BulkOptions{MaxAttempts: e.cfg.BulkMaxAttempts})
 	e.tel.Docs.WithLabelValues("created").Add(float64(res.Created))
 	e.tel.Docs.WithLabelValues("existing").Add(float64(res.Existing))
@@ -155,6 +203,29 @@ type trackedLogs struct {
 	tr     *lagTracker
 	tel    *Telemetry
 	logger *zap.Logger
+}
+
+// trackedTraces is trackedLogs for spans.
+type trackedTraces struct {
+	exporter.Traces
+	tr     *lagTracker
+	tel    *Telemetry
+	logger *zap.Logger
+}
+
+func (t *trackedTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	n := td.SpanCount()
+	if n == 0 {
+		return nil
+	}
+	entry := t.tr.add(n)
+	if err := t.Traces.ConsumeTraces(ctx, td); err != nil {
+		t.tr.cancel(entry)
+		t.tel.Docs.WithLabelValues("dropped").Add(float64(n))
+		t.logger.Error("dual-write queue refused spans; they are not written to OpenSearch",
+			zap.Int("spans", n), zap.Error(err))
+	}
+	return nil
 }
 
 func (t *trackedLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {

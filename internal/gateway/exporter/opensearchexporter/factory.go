@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 )
 
@@ -45,7 +46,7 @@ func WithTelemetry(t *Telemetry) Option {
 	return func(o *factoryOptions) { o.tel = t }
 }
 
-// NewFactory returns the factory of the dual-write exporter (logs only).
+// NewFactory returns the factory of the dual-write exporter (logs and traces).
 func NewFactory(opts ...Option) exporter.Factory {
 	var o factoryOptions
 	for _, f := range opts {
@@ -58,6 +59,9 @@ func NewFactory(opts ...Option) exporter.Factory {
 		func() component.Config { return createDefaultConfigStruct() },
 		exporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 			return createLogs(ctx, set, cfg.(*Config), o.tel)
+		}, component.StabilityLevelBeta),
+		exporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+			return createTraces(ctx, set, cfg.(*Config), o.tel)
 		}, component.StabilityLevelBeta),
 	)
 }
@@ -89,4 +93,27 @@ func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Tele
 		return nil, err
 	}
 	return &trackedLogs{Logs: inner, tr: e.tr, tel: tel, logger: set.Logger}, nil
+}
+
+func createTraces(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Traces, error) {
+	if !c.Enabled {
+		return exporterhelper.NewTraces(ctx, set, c, func(context.Context, ptrace.Traces) error { return nil },
+			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	}
+	e, err := newExporter(c, tel, set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	set.Logger.Info("OpenSearch dual write of traces is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.TracesIndex+"-"+c.TracesIndexDateFormat))
+	inner, err := exporterhelper.NewTraces(ctx, set, c, e.pushTraces,
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithRetry(c.BackOffConfig),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	if err != nil {
+		return nil, err
+	}
+	return &trackedTraces{Traces: inner, tr: e.tr, tel: tel, logger: set.Logger}, nil
 }
