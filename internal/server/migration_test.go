@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -43,8 +46,9 @@ func openSearchURL(t *testing.T) string {
 func TestShadowWriteAndRoutedReads(t *testing.T) {
 	osURL := openSearchURL(t)
 	data := t.TempDir()
-	grpcAddr, httpAddr, adapterAddr := freePort(t), freePort(t), freePort(t)
+	grpcAddr, httpAddr, adapterAddr, tracingAddr := freePort(t), freePort(t), freePort(t), freePort(t)
 	_, logs := startServe(t, httpAddr, "--data", data, "--otlp-grpc-addr", grpcAddr, "--logs-adapter-addr", adapterAddr,
+		"--tracing-adapter-addr", tracingAddr,
 		"--opensearch-url", osURL, "--shadow-write", "true", "--backend", "opensearch", "--dual-read", "true")
 
 	ns := fmt.Sprintf("mig-%d", rand.Uint32())
@@ -125,6 +129,57 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	if code := getJSON(t, "http://"+httpAddr+"/api/logs?namespace="+ns+"&since=2h&tail=1000&q=shadow", &api); code != 200 || len(api.Logs) != n {
 		t.Fatalf("/api/logs with q: %d, %d lines", code, len(api.Logs))
 	}
+	// Traces take the same path: dual-written into otel-traces-*, read by
+	// the unmodified tracing adapter request from OpenSearch, compared with
+	// ClickHouse in the background until the two agree.
+	const traces = 12
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("openchoreo.dev/namespace", ns)
+	rs.Resource().Attributes().PutStr("service.name", "api")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i := range traces {
+		var tid pcommon.TraceID
+		var sid pcommon.SpanID
+		// Random ids: the dual write's _id is trace-span and a second
+		// run's spans must not be taken for replays of this one's.
+		binary.BigEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(tid[8:], rand.Uint64())
+		binary.BigEndian.PutUint64(sid[:], rand.Uint64()|1)
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(tid)
+		sp.SetSpanID(sid)
+		sp.SetName("GET /")
+		sp.SetKind(ptrace.SpanKindServer)
+		start := now.Add(-time.Minute + time.Duration(i)*time.Second)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(5 * time.Millisecond)))
+	}
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
+		t.Fatal(err)
+	}
+	treq, _ := json.Marshal(map[string]any{"startTime": now.Add(-time.Hour).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339),
+		"searchScope": map[string]any{"namespace": ns}})
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp, err := http.Post("http://"+tracingAddr+"/api/v1alpha1/traces/query", "application/json", bytes.NewReader(treq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out struct {
+			Total int `json:"total"`
+		}
+		if resp.StatusCode == 200 && json.Unmarshal(b, &out) == nil && out.Total == traces && metric(t, httpAddr,
+			`obsplane_router_dualread_total{op="traces.query",outcome="match"}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("traces never answered by OpenSearch and matched by ClickHouse; last answer %d %.300s\n%s", resp.StatusCode, b, logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	// The router served the reads from OpenSearch and shadowed them on
 	// ClickHouse.
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
@@ -136,9 +191,23 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	for _, want := range []string{`obsplane_router_requests_total{backend="opensearch",op="logs.query",outcome="ok",role="primary"}`,
 		`obsplane_router_requests_total{backend="opensearch",op="api.logs",outcome="ok",role="primary"}`,
 		`obsplane_router_requests_total{backend="clickhouse",op="api.logs",outcome="ok",role="primary"}`, `obsplane_gateway_dualwrite_records_total{outcome="created"}`,
+		`obsplane_router_requests_total{backend="opensearch",op="traces.query",outcome="ok",role="primary"}`,
+		`obsplane_router_requests_total{backend="clickhouse",op="traces.query",outcome="ok",role="secondary"}`,
 		`otelcol_exporter_queue_capacity{data_type="logs",exporter="clickhousestore"}`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// metric reports whether serve's /metrics has the series.
+func metric(t *testing.T, httpAddr, series string) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.Contains(string(b), series)
 }
