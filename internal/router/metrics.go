@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"backend", "op", "role"}),
 		dualRead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "obsplane_router_dualread_total",
-			Help: "Dual reads by operation and outcome: match, mismatch, error (either side failed), skipped (concurrency limit reached).",
+			Help: "Dual reads by operation and outcome: match, mismatch, error (either side failed), skipped (concurrency limit reached), incomparable (answers differ by design, not compared).",
 		}, []string{"op", "outcome"}),
 		mismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "obsplane_router_dualread_mismatches_total",

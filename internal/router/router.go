@@ -63,6 +63,12 @@ import (
 type Result struct {
 	Total int
 	IDs   []string
+	// Incomparable, when set, says why this read's two answers differ by
+	// design (e.g. a level filter: OpenSearch matches level words in the
+	// text, ClickHouse the line's parsed level). Dual read then runs both
+	// reads but counts the pair as "incomparable" instead of comparing it,
+	// so it never feeds the inconsistency trigger.
+	Incomparable string
 }
 
 // Func answers a read from one backend: the response to return to the
@@ -252,6 +258,10 @@ func (r *Router) shadow(ctx context.Context, user, op string, primary, secondary
 	p := <-primaryDone
 	if p.err != nil || serr != nil {
 		r.m.dualRead.WithLabelValues(op, "error").Inc()
+		return
+	}
+	if p.res.Incomparable != "" || sres.Incomparable != "" {
+		r.m.dualRead.WithLabelValues(op, "incomparable").Inc()
 		return
 	}
 	kinds, detail := Compare(p.res, sres)
@@ -483,4 +493,24 @@ func (r *Router) updateGauges() {
 		}
 		r.m.flagEnabled.WithLabelValues(f.Name).Set(v)
 	}
+}
+
+// SortTies sorts ids within each run of equal keys (keys[i] is ids[i]'s
+// sort key, e.g. its timestamp) and returns ids. Rows that share their sort
+// key come back in an order each store picks its own way (OpenSearch by
+// _id, ClickHouse by a row hash), so a digest built with SortTies makes
+// Compare report only order differences between distinct keys.
+func SortTies(ids, keys []string) []string {
+	if len(ids) != len(keys) {
+		return ids
+	}
+	for i := 0; i < len(ids); {
+		j := i + 1
+		for j < len(ids) && keys[j] == keys[i] {
+			j++
+		}
+		slices.Sort(ids[i:j])
+		i = j
+	}
+	return ids
 }

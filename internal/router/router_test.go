@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,13 +222,13 @@ func TestCompare(t *testing.T) {
 		a, b Result
 		want []string
 	}{
-		{Result{2, []string{"a", "b"}}, Result{2, []string{"a", "b"}}, nil},
-		{Result{3, []string{"a", "b"}}, Result{2, []string{"a", "b"}}, []string{KindCount}},
-		{Result{2, []string{"a", "b"}}, Result{2, []string{"a", "c"}}, []string{KindIDs}},
-		{Result{2, []string{"a", "b"}}, Result{2, []string{"b", "a"}}, []string{KindOrder}},
-		{Result{2, []string{"a", "a"}}, Result{2, []string{"a", "b"}}, []string{KindIDs}},
-		{Result{5, []string{"a"}}, Result{4, []string{"a", "b"}}, []string{KindCount, KindIDs}},
-		{Result{0, nil}, Result{0, []string{}}, nil},
+		{Result{Total: 2, IDs: []string{"a", "b"}}, Result{Total: 2, IDs: []string{"a", "b"}}, nil},
+		{Result{Total: 3, IDs: []string{"a", "b"}}, Result{Total: 2, IDs: []string{"a", "b"}}, []string{KindCount}},
+		{Result{Total: 2, IDs: []string{"a", "b"}}, Result{Total: 2, IDs: []string{"a", "c"}}, []string{KindIDs}},
+		{Result{Total: 2, IDs: []string{"a", "b"}}, Result{Total: 2, IDs: []string{"b", "a"}}, []string{KindOrder}},
+		{Result{Total: 2, IDs: []string{"a", "a"}}, Result{Total: 2, IDs: []string{"a", "b"}}, []string{KindIDs}},
+		{Result{Total: 5, IDs: []string{"a"}}, Result{Total: 4, IDs: []string{"a", "b"}}, []string{KindCount, KindIDs}},
+		{Result{Total: 0, IDs: nil}, Result{Total: 0, IDs: []string{}}, nil},
 	} {
 		got, detail := Compare(c.a, c.b)
 		if strings.Join(got, ",") != strings.Join(c.want, ",") {
@@ -430,3 +431,36 @@ func TestConfigValidate(t *testing.T) {
 // storeErr is what a failing ClickHouse read returns in these tests: a
 // real store error type, as the query layer would pass it up.
 var storeErr = &store.Error{Code: 210, Message: "Code: 210. NETWORK_ERROR"}
+
+func TestSortTiesComparesTiesAsSets(t *testing.T) {
+	keys := []string{"t1", "t2", "t2", "t2", "t3"}
+	a := SortTies([]string{"a", "d", "b", "c", "e"}, keys)
+	b := SortTies([]string{"a", "c", "d", "b", "e"}, slices.Clone(keys))
+	if kinds, _ := Compare(Result{IDs: a}, Result{IDs: b}); len(kinds) != 0 {
+		t.Errorf("same rows, ties in another order: %v, want no mismatch", kinds)
+	}
+	// An order difference across distinct keys is still one.
+	c := SortTies([]string{"e", "b", "c", "d", "a"}, keys)
+	if kinds, _ := Compare(Result{IDs: a}, Result{IDs: c}); !slices.Equal(kinds, []string{KindOrder}) {
+		t.Errorf("rows of distinct times swapped: %v, want order", kinds)
+	}
+	if got := SortTies([]string{"b", "a"}, []string{"k"}); !slices.Equal(got, []string{"b", "a"}) {
+		t.Errorf("keys of the wrong length must leave ids alone, got %v", got)
+	}
+}
+
+func TestDualReadSkipsIncomparableAnswers(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DualRead = true }, nil)
+	ctx := ctxT(t)
+	sec := Result{Total: 9, IDs: []string{"z"}, Incomparable: "by design"}
+	if _, err := h.r.Do(ctx, "dev-1", "logs.query", backend("ch", sec, nil), backend("os", Result{Total: 1, IDs: []string{"a"}}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	h.r.Wait()
+	if ms := h.r.Mismatches("", 0); len(ms) != 0 {
+		t.Errorf("an incomparable pair was recorded as a mismatch: %+v", ms)
+	}
+	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"op": "logs.query", "outcome": "incomparable"}); n != 1 {
+		t.Errorf("incomparable counter = %v, want 1", n)
+	}
+}

@@ -266,12 +266,17 @@ func routed(b Backend, q LogsQuery) router.Func {
 		if err != nil {
 			return nil, router.Result{}, err
 		}
-		return resp, Digest(resp), nil
+		d := Digest(resp)
+		if len(q.Levels) > 0 {
+			d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
+		}
+		return resp, d, nil
 	}
 }
 
 // Digest identifies each returned line by a hash of its JSON, so answers
-// from two stores compare by content and order.
+// from two stores compare by content and order; lines sharing a timestamp
+// are compared as a set (router.SortTies).
 func Digest(resp *LogsQueryResponse) router.Result {
 	res := router.Result{Total: resp.Total}
 	b, err := json.Marshal(resp.Logs)
@@ -282,10 +287,17 @@ func Digest(resp *LogsQueryResponse) router.Result {
 	if json.Unmarshal(b, &lines) != nil {
 		return res
 	}
+	keys := make([]string, 0, len(lines))
 	for _, l := range lines {
 		sum := sha256.Sum256(l)
 		res.IDs = append(res.IDs, hex.EncodeToString(sum[:8]))
+		var e struct {
+			Timestamp string `json:"timestamp"`
+		}
+		_ = json.Unmarshal(l, &e) // an entry without one sorts with its like
+		keys = append(keys, e.Timestamp)
 	}
+	res.IDs = router.SortTies(res.IDs, keys)
 	return res
 }
 

@@ -75,7 +75,12 @@ func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return nil, router.Result{}, err
 			}
-			return resp, router.Result{Total: resp.Total, IDs: digestItems(resp.Traces)}, nil
+			keys := make([]string, len(resp.Traces))
+			for i, t := range resp.Traces {
+				// OpenSearch orders traces by their start in milliseconds.
+				keys[i] = t.StartTime.Truncate(time.Millisecond).String()
+			}
+			return resp, router.Result{Total: resp.Total, IDs: router.SortTies(digestItems(resp.Traces), keys)}, nil
 		}
 	}
 	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "traces.query", route(ch), route(os))
