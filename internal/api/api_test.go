@@ -95,28 +95,38 @@ type logRow struct {
 	body   string
 	trace  string
 	res    map[string]string
+	attrs  map[string]string // LogAttributes; a k8s.event.reason makes the row a Kubernetes event
 }
 
 func insertLogs(t *testing.T) {
 	var rows []logRow
 	for i := 0; i < nSameTS; i++ {
-		rows = append(rows, logRow{sameTS, "", 0, "gateway", fmt.Sprintf("same-ts line %02d", i), "", resA("gateway")})
+		rows = append(rows, logRow{sameTS, "", 0, "gateway", fmt.Sprintf("same-ts line %02d", i), "", resA("gateway"), nil})
 	}
 	rows = append(rows,
-		logRow{base.Add(-10 * time.Minute), "ERROR", 17, "gateway", "upstream connect error: timeout", traceA, resA("gateway")},
-		logRow{base.Add(-11 * time.Minute), "", 0, "gateway", `level=warn msg="slow request"`, "", resA("gateway")},
-		logRow{base.Add(-12 * time.Minute), "INFO", 9, "gateway", "GET /healthz 200", "", resA("gateway")},
-		logRow{base.Add(-13 * time.Minute), "", 0, "api", "E0501 12:34:56 failed to sync", "", resA("api")},
-		logRow{base.Add(-14 * time.Minute), "ERROR", 17, "gateway", "secret tenant-b error", traceB, resB()},
-		logRow{base.Add(-15 * time.Minute), "INFO", 9, "gateway", "tenant-b hello", "", resB()},
+		logRow{base.Add(-10 * time.Minute), "ERROR", 17, "gateway", "upstream connect error: timeout", traceA, resA("gateway"), nil},
+		logRow{base.Add(-11 * time.Minute), "", 0, "gateway", `level=warn msg="slow request"`, "", resA("gateway"), nil},
+		logRow{base.Add(-12 * time.Minute), "INFO", 9, "gateway", "GET /healthz 200", "", resA("gateway"), nil},
+		logRow{base.Add(-13 * time.Minute), "", 0, "api", "E0501 12:34:56 failed to sync", "", resA("api"), nil},
+		logRow{base.Add(-14 * time.Minute), "ERROR", 17, "gateway", "secret tenant-b error", traceB, resB(), nil},
+		logRow{base.Add(-15 * time.Minute), "INFO", 9, "gateway", "tenant-b hello", "", resB(), nil},
 	)
 	// Workflow run pods: Kubernetes namespace workflows-ns-a, pods named
 	// after the run; init/wait containers are excluded by the adapter.
 	wf := func(container, body string, ts time.Time) logRow {
 		return logRow{ts, "", 0, "", body, "", map[string]string{"k8s.namespace.name": "workflows-ns-a", "k8s.pod.name": "build-42-step-1",
-			"k8s.container.name": container, "k8s.pod.annotations.workflows.argoproj.io/node-name": "build-42.compile"}}
+			"k8s.container.name": container, "k8s.pod.annotations.workflows.argoproj.io/node-name": "build-42.compile"}, nil}
 	}
 	rows = append(rows, wf("main", "compiling", base.Add(-20*time.Minute)), wf("wait", "waiting", base.Add(-19*time.Minute)))
+	// Kubernetes events of each tenant, as the k8s events receiver and
+	// OpenChoreo's enrich processor shape them.
+	ev := func(ns, reason string, ts time.Time) logRow {
+		return logRow{ts, "Warning", 0, "", "Back-off restarting failed container", "",
+			map[string]string{"k8s.object.kind": "Pod", "k8s.object.name": "gateway-1", "k8s.object.label.openchoreo.dev/namespace": ns},
+			map[string]string{"k8s.event.reason": reason, "k8s.namespace.name": "dp-" + ns}}
+	}
+	// Three hours back: outside the ranges the logs tests query.
+	rows = append(rows, ev("ns-a", "BackOff", base.Add(-3*time.Hour)), ev("ns-b", "Failed", base.Add(-3*time.Hour-time.Minute)))
 	b := &store.Batch{Database: "otel", Table: "otel_logs", Rows: len(rows)}
 	var ts []time.Time
 	var trace, span, sevT, svc, body []string
@@ -132,7 +142,10 @@ func insertLogs(t *testing.T) {
 		svc = append(svc, r.svc)
 		body = append(body, r.body)
 		res = append(res, r.res)
-		attrs = append(attrs, map[string]string{})
+		if r.attrs == nil {
+			r.attrs = map[string]string{}
+		}
+		attrs = append(attrs, r.attrs)
 	}
 	b.Columns = []store.Column{
 		{Name: "Timestamp", Type: "DateTime64(9)", Values: ts},
@@ -316,6 +329,12 @@ func logsReq(scope map[string]any, extra map[string]any) map[string]any {
 		m[k] = v
 	}
 	return m
+}
+
+// eventsReq is logsReq over the last four hours, where the fixture's
+// Kubernetes events are.
+func eventsReq(scope map[string]any) map[string]any {
+	return logsReq(scope, map[string]any{"startTime": rfc(base.Add(-4 * time.Hour))})
 }
 
 // wantError checks a 4xx error body: {"title","errorCode","message"} with

@@ -181,9 +181,19 @@ func TestLogsAdapterBadInput(t *testing.T) {
 		t.Fatalf("GET query: %d %s", r.status, r.body)
 	}
 	wantError(t, do(t, "POST", s.logs.URL+"/api/v1/nope", "", "{}"), 404, "notFound", "no such endpoint")
-	// Events: validated, then 501 as the contract allows.
-	wantError(t, do(t, "POST", s.logs.URL+"/api/v1/events/query", "", logsReq(scope, nil)), 501, "notImplemented", "not implemented")
+	// Events: validated like logs, answered from the event rows of ns-a
+	// (parity with OpenSearch is tested in internal/opensearch/logsbackend).
+	ev := do(t, "POST", s.logs.URL+"/api/v1/events/query", "", eventsReq(scope))
+	if m := ev.json(t); ev.status != 200 || m["total"] != float64(1) || len(m["events"].([]any)) != 1 ||
+		m["events"].([]any)[0].(map[string]any)["reason"] != "BackOff" {
+		t.Errorf("events query: %d %s", ev.status, ev.body)
+	}
+	ev = do(t, "POST", s.logs.URL+"/api/v1/events/query", "", eventsReq(map[string]any{"namespace": "ns-a", "componentUid": compA}))
+	if m := ev.json(t); ev.status != 200 || m["total"] != float64(0) || len(m["events"].([]any)) != 0 {
+		t.Errorf("events query of a component with none: %d %s", ev.status, ev.body)
+	}
 	wantError(t, do(t, "POST", s.logs.URL+"/api/v1/events/query", "", "{"), 400, "badRequest", "invalid JSON")
+	wantError(t, do(t, "POST", s.logs.URL+"/api/v1/events/query", "", logsReq(scope, map[string]any{"limit": 0})), 400, "badRequest", "limit")
 }
 
 func bodies(t *testing.T, r resp) []string {

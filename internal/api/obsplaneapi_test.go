@@ -245,6 +245,11 @@ func TestTenancy(t *testing.T) {
 		// Adapters: the other namespace is 403, by every scope form.
 		wantError(t, do(t, "POST", s.logs.URL+"/api/v1/logs/query", tokA, logsReq(map[string]any{"namespace": "ns-b"}, nil)), 403, "forbidden", "ns-b")
 		wantError(t, do(t, "POST", s.logs.URL+"/api/v1/logs/query", tokA, logsReq(map[string]any{"namespace": "ns-b", "workflowRunName": "x"}, nil)), 403, "forbidden", "ns-b")
+		wantError(t, do(t, "POST", s.logs.URL+"/api/v1/events/query", tokA, logsReq(map[string]any{"namespace": "ns-b"}, nil)), 403, "forbidden", "ns-b")
+		if r := do(t, "POST", s.logs.URL+"/api/v1/events/query", tokA, eventsReq(map[string]any{"namespace": "ns-a"})); r.status != 200 ||
+			strings.Contains(string(r.body), "Failed") || !strings.Contains(string(r.body), "BackOff") {
+			t.Errorf("ns-a events for a ns-a token: %d %s", r.status, r.body)
+		}
 		wantError(t, do(t, "POST", s.tracing.URL+"/api/v1alpha1/traces/query", tokA, logsReq(map[string]any{"namespace": "ns-b"}, nil)), 403, "forbidden", "ns-b")
 		wantError(t, do(t, "POST", s.tracing.URL+"/api/v1alpha1/traces/"+traceB+"/spans/query", tokA, logsReq(map[string]any{"namespace": "ns-b"}, nil)), 403, "forbidden", "ns-b")
 		// Own namespace but the other tenant's uids/trace: nothing.

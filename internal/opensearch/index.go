@@ -56,6 +56,11 @@ func LegacyKubernetesIndices(start, end time.Time) ([]string, error) {
 	return dailyIndices(start, end, LegacyKubernetesIndex)
 }
 
+// K8sEventsIndices is ContainerLogsIndices for Kubernetes events.
+func K8sEventsIndices(start, end time.Time) ([]string, error) {
+	return dailyIndices(start, end, K8sEventsIndex)
+}
+
 // maxDays bounds a range so a typo in a year cannot make a million names.
 const maxDays = 3660
 

@@ -45,6 +45,9 @@ func (q *LogsQuery) Workflow() bool { return q.WorkflowRunName != "" }
 // the principal in ctx (auth.FromContext) may read q.Namespace.
 type Backend interface {
 	QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResponse, error)
+	// QueryEvents answers POST /api/v1/events/query; q has no Levels or
+	// Phrase.
+	QueryEvents(ctx context.Context, q LogsQuery) (*EventsQueryResponse, error)
 }
 
 var validLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true}

@@ -310,27 +310,3 @@ func uuidOrEmpty(s string) string {
 	}
 	return s
 }
-
-// EventsQueryRequest is the contract's EventsQueryRequest.
-type EventsQueryRequest struct {
-	StartTime   *string          `json:"startTime"`
-	EndTime     *string          `json:"endTime"`
-	Limit       *int             `json:"limit"`
-	SortOrder   *string          `json:"sortOrder"`
-	SearchScope *json.RawMessage `json:"searchScope"`
-}
-
-// queryEvents validates the request as the contract says, then answers 501:
-// Kubernetes events are not ingested into ClickHouse yet, and the contract
-// gives adapters 501 for exactly this (the Observer then reports that the
-// adapter does not implement events).
-func (h *Handler) queryEvents(w http.ResponseWriter, r *http.Request) error {
-	var req EventsQueryRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	if _, err := parseCommon(req.StartTime, req.EndTime, req.Limit, req.SortOrder, req.SearchScope, h.MaxRange); err != nil {
-		return err
-	}
-	return &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented, Message: "Events query is not implemented by this adapter"}
-}

@@ -52,6 +52,10 @@ type Config struct {
 	// tracing module reads.
 	TracesIndex           string `mapstructure:"traces_index"`
 	TracesIndexDateFormat string `mapstructure:"traces_index_date_format"`
+	// EventsIndex is the prefix of the daily index of Kubernetes events
+	// (log records with a k8s.event.reason attribute), dated like traces.
+	// Default "k8s-events", what the logs module reads.
+	EventsIndex string `mapstructure:"events_index"`
 
 	// EnsureTemplates installs OpenChoreo's index templates before the
 	// first write, so a daily index the exporter creates gets the mapping
@@ -67,6 +71,7 @@ type Config struct {
 const (
 	defaultIndex        = "container-logs"
 	defaultTracesIndex  = "otel-traces"
+	defaultEventsIndex  = "k8s-events"
 	defaultDateFormat   = "2006-01-02"
 	defaultQueueSize    = 5000
 	defaultNumConsumers = 2
@@ -96,6 +101,7 @@ func createDefaultConfigStruct() *Config {
 		IndexDateFormat:       defaultDateFormat,
 		TracesIndex:           defaultTracesIndex,
 		TracesIndexDateFormat: defaultDateFormat,
+		EventsIndex:           defaultEventsIndex,
 		EnsureTemplates:       true,
 		BulkMaxAttempts:       defaultBulkAttempts,
 	}
@@ -135,6 +141,7 @@ func (c *Config) Validate() error {
 	for _, ix := range []struct{ key, prefix, keyFormat, format string }{
 		{"index", c.Index, "index_date_format", c.IndexDateFormat},
 		{"traces_index", c.TracesIndex, "traces_index_date_format", c.TracesIndexDateFormat},
+		{"events_index", c.EventsIndex, "traces_index_date_format", c.TracesIndexDateFormat},
 	} {
 		if ix.prefix == "" || strings.ContainsAny(ix.prefix, `*?"<>|\/, #:`) || strings.ToLower(ix.prefix) != ix.prefix {
 			errs = append(errs, fmt.Errorf("%s %q is not a valid lower-case OpenSearch index prefix", ix.key, ix.prefix))

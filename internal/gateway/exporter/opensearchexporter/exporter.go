@@ -98,13 +98,20 @@ func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 			sl := rl.ScopeLogs().At(j)
 			for k := 0; k < sl.LogRecords().Len(); k++ {
 				rec := opensearch.RecordFromOTel(rl.Resource(), sl.Scope(), sl.LogRecords().At(k))
-				src, err := opensearch.EncodeLogDocument(rec)
+				// Kubernetes events go where OpenChoreo's collector puts
+				// them (k8s-events-*, ss4o documents); container logs
+				// where Fluent Bit does.
+				encode, index := opensearch.EncodeLogDocument, e.indexFor(rec.Timestamp)
+				if opensearch.IsEvent(rec) {
+					encode, index = opensearch.EncodeEventDocument, e.cfg.EventsIndex+"-"+rec.Timestamp.UTC().Format(e.cfg.TracesIndexDateFormat)
+				}
+				src, err := encode(rec)
 				if err != nil {
 					unencodable++
 					e.logger.Error("log record cannot become an OpenSearch document; not dual-written", zap.Error(err))
 					continue
 				}
-				docs = append(docs, opensearch.BulkDoc{Index: e.indexFor(rec.Timestamp), Source: src})
+				docs = append(docs, opensearch.BulkDoc{Index: index, Source: src})
 			}
 		}
 	}

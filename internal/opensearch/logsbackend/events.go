@@ -1,0 +1,78 @@
+package logsbackend
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+)
+
+// Field paths of the k8s-events template (dots kept: the collector's
+// exporter, not Fluent Bit, writes these).
+const (
+	evObjectLabel     = "resource.k8s.object.label.openchoreo.dev/"
+	evObjectName      = "resource.k8s.object.name"
+	evObjectNamespace = "attributes.k8s.namespace.name"
+)
+
+// QueryEvents runs an events query on the daily k8s-events-* indices, as
+// the logs module does, with _id breaking timestamp ties.
+func (b *Backend) QueryEvents(ctx context.Context, q logsadapter.LogsQuery) (*logsadapter.EventsQueryResponse, error) {
+	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+		return nil, err
+	}
+	indices, err := opensearch.K8sEventsIndices(q.Start, q.End)
+	if err != nil {
+		return nil, httpx.BadRequest("%v", err)
+	}
+	var f []any
+	if q.Workflow() {
+		f = append(f, obj{"term": obj{evObjectNamespace: "workflows-" + q.Namespace}},
+			obj{"prefix": obj{evObjectName: q.WorkflowRunName}})
+		if q.TaskName != "" {
+			f = append(f, obj{"wildcard": obj{evObjectName: obj{"value": "*" + escapeWildcard(q.TaskName) + "*"}}})
+		}
+	} else {
+		f = append(f, obj{"term": obj{evObjectLabel + "namespace": q.Namespace}})
+		for _, s := range []struct{ label, v string }{
+			{"project-uid", q.ProjectUID}, {"component-uid", q.ComponentUID}, {"environment-uid", q.EnvironmentUID},
+		} {
+			if s.v != "" {
+				f = append(f, obj{"term": obj{evObjectLabel + s.label: s.v}})
+			}
+		}
+	}
+	f = append(f, obj{"range": obj{"@timestamp": obj{
+		"gt": q.Start.UTC().Format(time.RFC3339Nano), "lt": q.End.UTC().Format(time.RFC3339Nano),
+		"format": "strict_date_optional_time_nanos",
+	}}})
+	order := "desc"
+	if !q.Desc {
+		order = "asc"
+	}
+	began := time.Now()
+	res, err := b.Client.Search(ctx, indices, obj{
+		"query":            obj{"bool": obj{"filter": f}},
+		"size":             q.Limit,
+		"track_total_hits": logsadapter.TotalCap,
+		"sort":             []any{obj{"@timestamp": obj{"order": order}}, obj{"_id": obj{"order": order}}},
+	}, opensearch.SearchOptions{MaxAttempts: b.MaxAttempts, Backoff: b.Backoff})
+	if err != nil {
+		return nil, fmt.Errorf("opensearch events query: %w", err)
+	}
+	out := &logsadapter.EventsQueryResponse{Events: []logsadapter.EventEntry{}, Total: min(res.Hits.Total.Value, logsadapter.TotalCap)}
+	for _, h := range res.Hits.Hits {
+		rec, err := opensearch.DecodeEventDocument(h.Source)
+		if err != nil {
+			return nil, fmt.Errorf("opensearch events query: document %s/%s: %w", h.Index, h.ID, err)
+		}
+		out.Events = append(out.Events, logsadapter.NewEventEntry(rec.Timestamp, rec.Body, rec.SeverityText,
+			rec.LogAttributes[opensearch.AttrEventReason], rec.LogAttributes["k8s.namespace.name"], rec.ResourceAttributes))
+	}
+	out.TookMs = time.Since(began).Milliseconds()
+	return out, nil
+}
