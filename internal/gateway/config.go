@@ -184,6 +184,9 @@ func DefaultConfig(p Params) (string, error) {
 	}
 
 	store := map[string]any{"sending_queue": queue}
+	if p.DataDir != "" {
+		store["state_dir"] = filepath.Join(p.DataDir, "queue")
+	}
 	if p.Database != "" {
 		store["database"] = p.Database
 	}

@@ -108,6 +108,25 @@ type Batch struct {
 	// DedupToken, when not empty, makes the insert idempotent: the engine
 	// remembers recent tokens per table and skips a batch it has seen.
 	DedupToken string
+	// SkipStored leaves out rows equal, in every column of the batch, to a
+	// row the table already holds within the batch's Timestamp range. It
+	// makes a replay idempotent when the token cannot: after a crash the
+	// persistent queue re-batches the requests that were in flight, so a
+	// replayed batch can mix rows already stored with new ones under a new
+	// token. It costs a read of that time range, so the gateway sets it
+	// only while recovering from a crash. Batches without a Timestamp
+	// column ignore it; a store that cannot do it says so in its docs.
+	SkipStored bool
+}
+
+// HasColumn reports whether the batch has a column named name.
+func (b *Batch) HasColumn(name string) bool {
+	for _, c := range b.Columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks that every column has Rows values. It does not check types;

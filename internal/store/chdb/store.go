@@ -316,7 +316,16 @@ func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
 	}
-	q, err := withSettings("INSERT INTO "+b.TableName()+" "+b.ColumnList()+" SELECT * FROM file({path:String}, 'Native')", settings)
+	sql := "INSERT INTO " + b.TableName() + " " + b.ColumnList() + " SELECT * FROM file({path:String}, 'Native')"
+	if b.SkipStored && b.HasColumn("Timestamp") {
+		// A row is its batch columns' hash; the stored side is read only
+		// over the batch's own time range.
+		row := "cityHash64" + b.ColumnList()
+		sql += " WHERE " + row + " NOT IN (SELECT " + row + " FROM " + b.TableName() +
+			" WHERE Timestamp >= (SELECT min(Timestamp) FROM file({path:String}, 'Native'))" +
+			" AND Timestamp <= (SELECT max(Timestamp) FROM file({path:String}, 'Native')))"
+	}
+	q, err := withSettings(sql, settings)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,15 @@ type Config struct {
 	// written twice. On by default.
 	Dedup bool `mapstructure:"dedup"`
 
+	// StateDir, when set (the gateway sets it beside its disk queue), holds
+	// a marker per signal that is there while the exporter runs. Finding
+	// it at start means the last run was killed: the queue then replays
+	// the batches that were in flight, re-grouped so their tokens differ,
+	// and for RecoveryWindow every insert also skips rows already stored
+	// (store.Batch.SkipStored), so each acknowledged record is stored once.
+	StateDir       string        `mapstructure:"state_dir"`
+	RecoveryWindow time.Duration `mapstructure:"recovery_window"`
+
 	// Endpoint and AsyncInsert are accepted so a config written for the
 	// contrib clickhouse exporter (the whitepaper's, for one) loads with
 	// only the exporter's name changed. They have no effect: the connection
@@ -100,8 +109,11 @@ func createDefaultConfigStruct() *Config {
 			Histogram:            TableName{defaultHistTable},
 			ExponentialHistogram: TableName{defaultExpHistTable},
 		},
-		Dedup:       true,
-		AsyncInsert: true,
+		Dedup: true,
+		// The replayed batches come first out of the queue when it holds
+		// little; a backlog can take longer to reach them.
+		RecoveryWindow: 10 * time.Minute,
+		AsyncInsert:    true,
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -23,9 +25,39 @@ type storeExporter struct {
 	st     store.Store
 	tel    *Telemetry
 	logger *zap.Logger
+	signal string
+	// recoverUntil is when crash recovery (SkipStored inserts) ends; zero
+	// when the last run shut down cleanly.
+	recoverUntil time.Time
+}
+
+// marker is the file that exists while the exporter runs.
+func (e *storeExporter) marker() string {
+	return filepath.Join(e.cfg.StateDir, "clickhousestore-"+e.signal+".running")
+}
+
+func (e *storeExporter) recovering() bool {
+	return !e.recoverUntil.IsZero() && time.Now().Before(e.recoverUntil)
 }
 
 func (e *storeExporter) start(ctx context.Context, _ component.Host) error {
+	if e.cfg.StateDir != "" {
+		if err := os.MkdirAll(e.cfg.StateDir, 0o755); err != nil {
+			return fmt.Errorf("clickhousestore: state dir: %w", err)
+		}
+		if _, err := os.Stat(e.marker()); err == nil && e.cfg.RecoveryWindow > 0 {
+			e.recoverUntil = time.Now().Add(e.cfg.RecoveryWindow)
+			e.logger.Warn("the last run did not shut down cleanly; replayed batches skip rows already stored",
+				zap.String("signal", e.signal), zap.Duration("for", e.cfg.RecoveryWindow))
+		}
+		f, err := os.Create(e.marker())
+		if err != nil {
+			return fmt.Errorf("clickhousestore: run marker: %w", err)
+		}
+		if err := errors.Join(f.Sync(), f.Close()); err != nil {
+			return fmt.Errorf("clickhousestore: run marker: %w", err)
+		}
+	}
 	// A store that is down at start is not fatal: batches wait in the
 	// (persistent) queue and are retried. Say so, though.
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -73,9 +105,10 @@ func (e *storeExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) err
 }
 
 // token derives the batch's deduplication token from its serialized
-// content. The persistent queue stores a request as exactly these bytes, so
-// a request replayed after a crash hashes to the same token and the engine
-// skips the rows it already has. Identical content sent twice on purpose is
+// content, so a batch retried as it is (a failed insert, a retry after a
+// time-out the engine completed) hashes to the same token and the engine
+// skips the rows it already has. A crash is different: the queue re-batches
+// what was in flight, which SkipStored covers (see Config.StateDir). Identical content sent twice on purpose is
 // also written once, which for telemetry (same timestamps, same ids) is the
 // right answer.
 func (e *storeExporter) token(signal string, marshal func() ([]byte, error)) string {
@@ -97,10 +130,23 @@ func (e *storeExporter) token(signal string, marshal func() ([]byte, error)) str
 // retries are exhausted or shutdown comes, stay in the persistent queue);
 // anything else is permanent, because retrying a batch the engine rejects
 // for what it is would block the queue forever.
+// shutdown runs after the queue has stopped: nothing is in flight, so the
+// next start needs no recovery.
+func (e *storeExporter) shutdown(context.Context) error {
+	if e.cfg.StateDir == "" {
+		return nil
+	}
+	if err := os.Remove(e.marker()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("clickhousestore: run marker: %w", err)
+	}
+	return nil
+}
+
 func (e *storeExporter) insert(ctx context.Context, b *store.Batch, token string) error {
 	if token != "" {
 		b.DedupToken = token + "-" + b.Table
 	}
+	b.SkipStored = e.recovering()
 	start := time.Now()
 	err := e.st.Insert(ctx, b)
 	e.tel.Latency.WithLabelValues(b.Table).Observe(time.Since(start).Seconds())

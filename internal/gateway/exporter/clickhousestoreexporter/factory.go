@@ -50,7 +50,7 @@ func NewFactory(st store.Store, opts ...Option) exporter.Factory {
 	if o.tel == nil {
 		o.tel = NewTelemetry(o.reg)
 	}
-	newExp := func(set exporter.Settings, cfg component.Config) (*storeExporter, *Config, error) {
+	newExp := func(set exporter.Settings, cfg component.Config, signal string) (*storeExporter, *Config, error) {
 		if st == nil {
 			return nil, nil, errors.New("clickhousestore exporter: no store (the gateway must be started with one)")
 		}
@@ -58,11 +58,12 @@ func NewFactory(st store.Store, opts ...Option) exporter.Factory {
 		if c.Endpoint != "" {
 			set.Logger.Info("clickhousestore: 'endpoint' is ignored; writing to the process's store", zap.String("store", st.Kind()))
 		}
-		return &storeExporter{cfg: c, st: st, tel: o.tel, logger: set.Logger}, c, nil
+		return &storeExporter{cfg: c, st: st, tel: o.tel, logger: set.Logger, signal: signal}, c, nil
 	}
 	helperOpts := func(e *storeExporter, c *Config) []exporterhelper.Option {
 		return []exporterhelper.Option{
 			exporterhelper.WithStart(e.start),
+			exporterhelper.WithShutdown(e.shutdown),
 			exporterhelper.WithTimeout(c.TimeoutConfig),
 			exporterhelper.WithQueue(c.QueueConfig),
 			exporterhelper.WithRetry(c.BackOffConfig),
@@ -72,21 +73,21 @@ func NewFactory(st store.Store, opts ...Option) exporter.Factory {
 	return exporter.NewFactory(Type,
 		func() component.Config { return createDefaultConfigStruct() },
 		exporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
-			e, c, err := newExp(set, cfg)
+			e, c, err := newExp(set, cfg, "logs")
 			if err != nil {
 				return nil, err
 			}
 			return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOpts(e, c)...)
 		}, component.StabilityLevelBeta),
 		exporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
-			e, c, err := newExp(set, cfg)
+			e, c, err := newExp(set, cfg, "traces")
 			if err != nil {
 				return nil, err
 			}
 			return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOpts(e, c)...)
 		}, component.StabilityLevelBeta),
 		exporter.WithMetrics(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
-			e, c, err := newExp(set, cfg)
+			e, c, err := newExp(set, cfg, "metrics")
 			if err != nil {
 				return nil, err
 			}
