@@ -200,7 +200,9 @@ func WhitepaperQueries(ds *QueryDataset) []QueryCase {
 			API: "/api/v1/ppl", APIBody: ppl(pplRange + " | stats count() by service, level"),
 			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":0,"query":` + logRange + `,"aggs":{"service":{"terms":{"field":"kubernetes.labels.openchoreo_dev/component","size":100},"aggs":{"level":{"filters":{"filters":{` + strings.Join(levelFilters, ",") + `}}}}}}}`,
 				Note: "`terms` on the component label, `filters` sub-aggregation of `wildcard *LEVEL*` on `log` (no level field is indexed; this is how OpenChoreo's logs module filters levels)"}},
-		{Name: "trace by id", SQL: `WITH (SELECT min(Start), max(End) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {t:String}) AS b
+		// End is whole seconds: +1 keeps the spans of the trace's last
+		// partial second (without it the query returned a partial trace).
+		{Name: "trace by id", SQL: `WITH (SELECT min(Start), max(End) + 1 FROM otel.otel_traces_trace_id_ts WHERE TraceId = {t:String}) AS b
 SELECT Timestamp, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode FROM otel.otel_traces
 WHERE TraceId = {t:String} AND Timestamp >= b.1 AND Timestamp <= b.2 ORDER BY Timestamp`, Params: store.Params{"t": tid},
 			API: "/api/traces/" + tid,

