@@ -92,7 +92,7 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	var osBackend logsadapter.Backend
 	var osTraces tracingadapter.Backend
 	if cfg.OpenSearch.URL != "" {
-		c, err := opensearch.New(cfg.OpenSearch.URL)
+		c, err := opensearch.New(cfg.OpenSearch.URL, opensearch.Options{Timeout: opensearch.ReadTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("--opensearch-url: %w", err)
 		}

@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// ReadTimeout is the client time-out of the read backends (Options.Timeout
+// for the client they use): a read whose primary is OpenSearch fails within
+// it with a clear error rather than hold the caller while a node hangs.
+const ReadTimeout = 15 * time.Second
+
 // SearchResult is the part of a _search response the read backends use.
 type SearchResult struct {
 	Took     int  `json:"took"`

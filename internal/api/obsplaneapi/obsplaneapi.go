@@ -751,6 +751,10 @@ func (a *API) topology(w http.ResponseWriter, r *http.Request) error {
 	// Parent/child self-join of otel_traces_edges (one narrow row per span,
 	// its key and its parent's pre-hashed from the trace and span ids by a
 	// view at insert; schema migration 7): the join reads no id strings.
+	// Edges are what ClickStack's service map draws: a call received
+	// (Server or Consumer span) under a call made (Client or Producer) in
+	// another service; the table is sorted by that side, so each side of
+	// the join reads only its own spans (78 ms against 166 ms at 1M).
 	// Services travel through the join and the grouping as 64-bit hashes
 	// too, and get their names back from the range's (few) distinct
 	// services, read at the same time: at 1M spans this measured 150 ms
@@ -760,8 +764,8 @@ func (a *API) topology(w http.ResponseWriter, r *http.Request) error {
 	// could at worst misattribute one call among billions.
 	edgesSQL := `SELECT toString(p.sk) AS parent, toString(c.sk) AS child, count() AS calls, sum(c.IsError) AS errors,
 		quantiles(0.5, 0.95, 0.99)(c.Duration) AS q, q[1] / 1e6 AS p50, q[2] / 1e6 AS p95, q[3] / 1e6 AS p99
-		FROM (SELECT ParentKey, cityHash64(ServiceName) AS sk, IsError, Duration FROM otel.otel_traces_edges WHERE ` + c + ` AND ParentKey != 0) AS c
-		INNER JOIN (SELECT SpanKey, cityHash64(ServiceName) AS sk FROM otel.otel_traces_edges WHERE ` + c + `) AS p
+		FROM (SELECT ParentKey, cityHash64(ServiceName) AS sk, IsError, Duration FROM otel.otel_traces_edges WHERE Side = 1 AND ` + c + ` AND ParentKey != 0) AS c
+		INNER JOIN (SELECT SpanKey, cityHash64(ServiceName) AS sk FROM otel.otel_traces_edges WHERE Side = 2 AND ` + c + `) AS p
 		ON c.ParentKey = p.SpanKey
 		WHERE p.sk != c.sk
 		GROUP BY p.sk, c.sk ORDER BY calls DESC LIMIT 10000`

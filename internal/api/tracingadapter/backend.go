@@ -55,9 +55,30 @@ type Backend interface {
 // against the backend.
 func SpanNotFound() error { return router.ClientError(httpx.NotFound("span not found")) }
 
-func (h *Handler) backends() (ch, os Backend) {
-	ch = &ClickHouse{Store: h.Store, Limits: h.Limits}
-	return ch, h.OpenSearch
+// serve answers one read through the router: call runs on ClickHouse and,
+// when configured, on OpenSearch; digest is the answer's comparable form for
+// dual read.
+func serve[T any](h *Handler, w http.ResponseWriter, r *http.Request, op string,
+	call func(Backend, context.Context) (T, error), digest func(T) router.Result) error {
+	route := func(b Backend) router.Func {
+		if b == nil {
+			return nil
+		}
+		return func(ctx context.Context) (any, router.Result, error) {
+			v, err := call(b, ctx)
+			if err != nil {
+				return nil, router.Result{}, err
+			}
+			return v, digest(v), nil
+		}
+	}
+	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, op,
+		route(&ClickHouse{Store: h.Store, Limits: h.Limits}), route(h.OpenSearch))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
@@ -65,30 +86,16 @@ func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ch, os := h.backends()
-	route := func(b Backend) router.Func {
-		if b == nil {
-			return nil
-		}
-		return func(ctx context.Context) (any, router.Result, error) {
-			resp, err := b.QueryTraces(ctx, q)
-			if err != nil {
-				return nil, router.Result{}, err
-			}
+	return serve(h, w, r, "traces.query",
+		func(b Backend, ctx context.Context) (*TracesListResponse, error) { return b.QueryTraces(ctx, q) },
+		func(resp *TracesListResponse) router.Result {
 			keys := make([]string, len(resp.Traces))
 			for i, t := range resp.Traces {
 				// OpenSearch orders traces by their start in milliseconds.
 				keys[i] = t.StartTime.Truncate(time.Millisecond).String()
 			}
-			return resp, router.Result{Total: resp.Total, IDs: router.SortTies(digestItems(resp.Traces), keys)}, nil
-		}
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "traces.query", route(ch), route(os))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+			return router.Result{Total: resp.Total, IDs: router.SortTies(digestItems(resp.Traces), keys)}
+		})
 }
 
 func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
@@ -101,25 +108,11 @@ func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q.TraceID = id
-	ch, os := h.backends()
-	route := func(b Backend) router.Func {
-		if b == nil {
-			return nil
-		}
-		return func(ctx context.Context) (any, router.Result, error) {
-			resp, err := b.QuerySpans(ctx, q)
-			if err != nil {
-				return nil, router.Result{}, err
-			}
-			return resp, router.Result{Total: resp.Total, IDs: digestItems(resp.Spans)}, nil
-		}
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "spans.query", route(ch), route(os))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return serve(h, w, r, "spans.query",
+		func(b Backend, ctx context.Context) (*TraceSpansListResponse, error) { return b.QuerySpans(ctx, q) },
+		func(resp *TraceSpansListResponse) router.Result {
+			return router.Result{Total: resp.Total, IDs: digestItems(resp.Spans)}
+		})
 }
 
 func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
@@ -132,25 +125,9 @@ func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
 		return httpx.BadRequest("spanId %q is not a hex span id", httpx.Truncate(spanID, 80))
 	}
 	spanID = strings.ToLower(spanID)
-	ch, os := h.backends()
-	route := func(b Backend) router.Func {
-		if b == nil {
-			return nil
-		}
-		return func(ctx context.Context) (any, router.Result, error) {
-			s, err := b.SpanDetails(ctx, id, spanID)
-			if err != nil {
-				return nil, router.Result{}, err
-			}
-			return s, router.Result{Total: 1, IDs: digestItems([]*Span{s})}, nil
-		}
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "span.get", route(ch), route(os))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return serve(h, w, r, "span.get",
+		func(b Backend, ctx context.Context) (*Span, error) { return b.SpanDetails(ctx, id, spanID) },
+		func(s *Span) router.Result { return router.Result{Total: 1, IDs: digestItems([]*Span{s})} })
 }
 
 // digestItems identifies each item by a hash of its JSON, so answers from

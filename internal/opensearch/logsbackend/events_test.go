@@ -9,15 +9,12 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
-	"github.com/openchoreo/obsplane/internal/gateway/exporter/clickhousestoreexporter"
-	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
+	"github.com/openchoreo/obsplane/internal/gateway/dualwritetest"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/schema"
@@ -89,37 +86,7 @@ func TestEventsParityWithClickHouse(t *testing.T) {
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Minute)))
 	lr.Body().SetStr("a container log line, not an event")
 
-	chExp, err := clickhousestoreexporter.NewFactory(st).CreateLogs(ctx, exportertest.NewNopSettings(clickhousestoreexporter.Type),
-		clickhousestoreexporter.NewFactory(st).CreateDefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	osF := opensearchexporter.NewFactory()
-	osCfg := osF.CreateDefaultConfig().(*opensearchexporter.Config)
-	osCfg.Enabled, osCfg.Endpoint = true, osURL
-	osExp, err := osF.CreateLogs(ctx, exportertest.NewNopSettings(opensearchexporter.Type), osCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := componenttest.NewNopHost()
-	if err := chExp.Start(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.Start(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if err := chExp.ConsumeLogs(ctx, ld); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.ConsumeLogs(ctx, ld); err != nil {
-		t.Fatal(err)
-	}
-	if err := chExp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dualwritetest.Logs(t, st, osURL, ld)
 	c := client(t)
 	indices := []string{opensearch.K8sEventsIndex(day), opensearch.ContainerLogsIndex(day)}
 	if _, err := c.API.Indices.Refresh(ctx, &opensearchapi.IndicesRefreshReq{Index: indices}); err != nil {

@@ -13,16 +13,13 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
-	"github.com/openchoreo/obsplane/internal/gateway/exporter/clickhousestoreexporter"
-	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
+	"github.com/openchoreo/obsplane/internal/gateway/dualwritetest"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
@@ -179,38 +176,7 @@ func load(t *testing.T) fixture {
 	}
 	td, fx := build(rand.Uint64())
 
-	chCfg := clickhousestoreexporter.NewFactory(st).CreateDefaultConfig()
-	chExp, err := clickhousestoreexporter.NewFactory(st).CreateTraces(ctx, exportertest.NewNopSettings(clickhousestoreexporter.Type), chCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	osFactory := opensearchexporter.NewFactory()
-	osCfg := osFactory.CreateDefaultConfig().(*opensearchexporter.Config)
-	osCfg.Enabled, osCfg.Endpoint = true, osURL
-	osExp, err := osFactory.CreateTraces(ctx, exportertest.NewNopSettings(opensearchexporter.Type), osCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := componenttest.NewNopHost()
-	if err := chExp.Start(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.Start(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if err := chExp.ConsumeTraces(ctx, td); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.ConsumeTraces(ctx, td); err != nil {
-		t.Fatal(err)
-	}
-	// Shutdown drains both queues.
-	if err := chExp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := osExp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dualwritetest.Traces(t, st, osURL, td)
 	c := client(t)
 	idx := opensearch.OtelTracesIndex(fx.start)
 	if _, err := c.API.Indices.Refresh(ctx, &opensearchapi.IndicesRefreshReq{Index: []string{idx}}); err != nil {

@@ -1,11 +1,14 @@
 -- Service topology: one narrow row per span with its own key and its
 -- parent's pre-hashed (cityHash64 of trace and span id), so the topology
 -- joins two UInt64 columns instead of reading and hashing the trace and
--- span id strings of every span in the range at query time. Filled by a
--- view on otel_traces; the spans stored before this migration are copied
--- once below.
+-- span id strings of every span in the range at query time. Side sorts the
+-- table so the join reads only the spans ClickStack's service map pairs: a
+-- call received (Server, Consumer: 1) under a call made (Client, Producer:
+-- 2). Filled by a view on otel_traces; the spans stored before this
+-- migration are copied once below.
 CREATE TABLE IF NOT EXISTS {{local "otel_traces_edges"}} {{on_cluster}} (
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    Side UInt8 CODEC(ZSTD(1)),
     SpanKey UInt64 CODEC(ZSTD(1)),
     ParentKey UInt64 CODEC(ZSTD(1)),
     ServiceName LowCardinality(String) CODEC(ZSTD(1)),
@@ -21,7 +24,7 @@ CREATE TABLE IF NOT EXISTS {{local "otel_traces_edges"}} {{on_cluster}} (
     OpenChoreoEnvironmentUID LowCardinality(String) CODEC(ZSTD(1))
 ) ENGINE = {{engine "MergeTree"}}
 PARTITION BY toDate(Timestamp)
-ORDER BY Timestamp
+ORDER BY (Side, Timestamp)
 {{ttl "toDateTime(Timestamp)"}}
 {{settings}};
 
@@ -31,6 +34,8 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {{public "otel_traces_edges_mv"}} {{on_cl
 TO {{public "otel_traces_edges"}}
 AS SELECT
     Timestamp,
+    multiIf(SpanKind IN ('Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'), 1,
+        SpanKind IN ('Client', 'Producer', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER'), 2, 0) AS Side,
     cityHash64(TraceId, SpanId) AS SpanKey,
     if(ParentSpanId = '', 0, cityHash64(TraceId, ParentSpanId)) AS ParentKey,
     ServiceName,
@@ -43,6 +48,8 @@ FROM {{local "otel_traces"}};
 INSERT INTO {{public "otel_traces_edges"}}
 SELECT
     Timestamp,
+    multiIf(SpanKind IN ('Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'), 1,
+        SpanKind IN ('Client', 'Producer', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER'), 2, 0),
     cityHash64(TraceId, SpanId),
     if(ParentSpanId = '', 0, cityHash64(TraceId, ParentSpanId)),
     ServiceName,

@@ -66,29 +66,39 @@ func NewFactory(opts ...Option) exporter.Factory {
 	)
 }
 
-func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Logs, error) {
-	if !c.Enabled {
-		// Shadow write off: accept and discard, with no connection and no
-		// queue, so listing the exporter costs nothing until it is enabled.
-		return exporterhelper.NewLogs(ctx, set, c, func(context.Context, plog.Logs) error { return nil },
-			exporterhelper.WithStart(func(context.Context, component.Host) error {
-				set.Logger.Info("OpenSearch dual write is disabled (migration.shadowWrite.enabled=false); logs go to ClickHouse only")
-				return nil
-			}),
-			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
-	}
-	e, err := newExporter(c, tel, set.Logger)
-	if err != nil {
-		return nil, err
-	}
-	set.Logger.Info("OpenSearch dual write is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.Index+"-"+c.IndexDateFormat))
-	inner, err := exporterhelper.NewLogs(ctx, set, c, e.pushLogs,
+// Shadow write off: accept and discard, with no connection and no queue, so
+// listing the exporter costs nothing until it is enabled.
+func disabledOptions(extra ...exporterhelper.Option) []exporterhelper.Option {
+	return append([]exporterhelper.Option{exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false})}, extra...)
+}
+
+// options are an enabled exporter's: its own queue (never blocking the
+// pipeline, see Config.Validate), retries and time-out.
+func options(e *osExporter, c *Config) []exporterhelper.Option {
+	return []exporterhelper.Option{
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+	}
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Logs, error) {
+	if !c.Enabled {
+		return exporterhelper.NewLogs(ctx, set, c, func(context.Context, plog.Logs) error { return nil },
+			disabledOptions(exporterhelper.WithStart(func(context.Context, component.Host) error {
+				set.Logger.Info("OpenSearch dual write is disabled (migration.shadowWrite.enabled=false); logs and traces go to ClickHouse only")
+				return nil
+			}))...)
+	}
+	e, err := newExporter(c, tel, set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	set.Logger.Info("OpenSearch dual write of logs is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.Index+"-"+c.IndexDateFormat))
+	inner, err := exporterhelper.NewLogs(ctx, set, c, e.pushLogs, options(e, c)...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,21 +107,14 @@ func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Tele
 
 func createTraces(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Traces, error) {
 	if !c.Enabled {
-		return exporterhelper.NewTraces(ctx, set, c, func(context.Context, ptrace.Traces) error { return nil },
-			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+		return exporterhelper.NewTraces(ctx, set, c, func(context.Context, ptrace.Traces) error { return nil }, disabledOptions()...)
 	}
 	e, err := newExporter(c, tel, set.Logger)
 	if err != nil {
 		return nil, err
 	}
 	set.Logger.Info("OpenSearch dual write of traces is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.TracesIndex+"-"+c.TracesIndexDateFormat))
-	inner, err := exporterhelper.NewTraces(ctx, set, c, e.pushTraces,
-		exporterhelper.WithStart(e.start),
-		exporterhelper.WithShutdown(e.shutdown),
-		exporterhelper.WithTimeout(c.TimeoutConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
-		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	inner, err := exporterhelper.NewTraces(ctx, set, c, e.pushTraces, options(e, c)...)
 	if err != nil {
 		return nil, err
 	}
