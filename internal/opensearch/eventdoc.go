@@ -89,6 +89,9 @@ func DecodeEventDocument(source []byte) (LogRecord, error) {
 	if err != nil {
 		return LogRecord{}, fmt.Errorf("%w: @timestamp %q: %v", ErrEventDocument, truncateStr(d.Timestamp, 64), err)
 	}
+	if ts.Before(minTime) || !ts.Before(maxTime) {
+		return LogRecord{}, fmt.Errorf("%w: @timestamp %s is outside what DateTime64(9) holds", ErrEventDocument, ts.Format(time.RFC3339))
+	}
 	rec := LogRecord{Timestamp: ts.UTC(), Body: scalarText(d.Body), SeverityText: d.Severity.Text,
 		ResourceAttributes: map[string]string{}, LogAttributes: map[string]string{}}
 	if n, err := d.Severity.Number.Int64(); err == nil && n >= 0 && n <= 24 {

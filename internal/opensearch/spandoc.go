@@ -136,6 +136,11 @@ func DecodeSpanDocument(source []byte) (SpanRecord, error) {
 	if rec.End, err = time.Parse(time.RFC3339Nano, d.EndTime); err != nil {
 		return SpanRecord{}, fmt.Errorf("%w: endTime %q: %v", ErrSpanDocument, truncateStr(d.EndTime, 64), err)
 	}
+	for _, t := range []time.Time{rec.Start, rec.End} {
+		if t.Before(minTime) || !t.Before(maxTime) {
+			return SpanRecord{}, fmt.Errorf("%w: time %s is outside what DateTime64(9) holds", ErrSpanDocument, t.Format(time.RFC3339))
+		}
+	}
 	for k, v := range d.Attributes {
 		rec.Attributes[k] = scalarText(v)
 	}
