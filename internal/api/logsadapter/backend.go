@@ -87,9 +87,15 @@ func ParseLogsQuery(req LogsQueryRequest, maxRange time.Duration) (LogsQuery, er
 	return q, nil
 }
 
-// rowKey orders rows that share a timestamp: a hash of the row's content,
-// so the sort is total and stable across queries.
-const rowKey = `cityHash64(ServiceName, Body, TraceId, SpanId, SeverityText, ResourceAttributes, LogAttributes)`
+// RowKey orders otel_logs rows that share a timestamp: a hash of the row's
+// content, so the sort is total and stable across queries (and the obsplane
+// API's cursors can resume inside a run of equal timestamps). The resource
+// is represented by its Kubernetes columns rather than the whole
+// ResourceAttributes map: reading and hashing that map made the newest-100
+// query 76 ms instead of 56 at 1M logs. Two lines equal in every hashed
+// field at the same nanosecond, differing only in other resource
+// attributes, share a key; a cursor between them could skip one.
+const RowKey = `cityHash64(ServiceName, K8sNamespace, K8sPodName, K8sContainerName, Body, TraceId, SpanId, SeverityText, LogAttributes)`
 
 // ClickHouse is the Backend on otel.otel_logs.
 type ClickHouse struct {
@@ -163,7 +169,7 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 		OpenChoreoComponentUID, OpenChoreoProjectUID, OpenChoreoEnvironmentUID,
 		K8sContainerName, K8sPodName, K8sNamespace
 		FROM otel.otel_logs WHERE ` + cond + `
-		ORDER BY Timestamp ` + dir + `, ` + rowKey + ` ` + dir + `
+		ORDER BY Timestamp ` + dir + `, ` + RowKey + ` ` + dir + `
 		LIMIT ` + strconv.Itoa(q.Limit)
 	rows, err := b.Store.Query(ctx, sql, params, b.Limits.Settings()...)
 	if err != nil {

@@ -180,7 +180,7 @@ func (b *ClickHouse) QueryEvents(ctx context.Context, q LogsQuery) (*EventsQuery
 	rows, err := b.Store.Query(ctx, `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText,
 		LogAttributes['`+attrEventReason+`'] AS reason, LogAttributes['`+attrEventNS+`'] AS objectNamespace, ResourceAttributes
 		FROM otel.otel_logs WHERE `+cond+`
-		ORDER BY Timestamp `+dir+`, `+rowKey+` `+dir+`
+		ORDER BY Timestamp `+dir+`, `+RowKey+` `+dir+`
 		LIMIT `+strconv.Itoa(q.Limit), params, b.Limits.Settings()...)
 	if err != nil {
 		return nil, fmt.Errorf("events query: %w", err)

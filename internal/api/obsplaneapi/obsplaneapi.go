@@ -278,7 +278,8 @@ func decodeCursor(s string) (*cursor, error) {
 	return &c, nil
 }
 
-const logRowKey = `cityHash64(ServiceName, Body, TraceId, SpanId, SeverityText, ResourceAttributes, LogAttributes)`
+// logRowKey is the row key of the logs adapter, which cursors encode.
+const logRowKey = logsadapter.RowKey
 
 var logLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true, "FATAL": true, "SEVERE": true}
 
