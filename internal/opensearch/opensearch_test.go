@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -27,15 +26,7 @@ var (
 // Only OBSPLANE_SKIP_OPENSEARCH=1 skips the server tests; a node that cannot
 // start fails the run.
 func TestMain(m *testing.M) {
-	var err error
-	osURL, skipReason, err = opensearchtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "internal/opensearch: cannot start OpenSearch:", err)
-		os.Exit(1)
-	}
-	if skipReason != "" {
-		fmt.Fprintln(os.Stderr, skipReason)
-	}
+	osURL, skipReason = opensearchtest.ForMain("internal/opensearch")
 	// The node is left running for the other packages of this `go test`
 	// run; `scripts/opensearch.sh stop` ends it.
 	os.Exit(m.Run())

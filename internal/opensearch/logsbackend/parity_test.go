@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,15 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	osURL, skipReason, err = opensearchtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "logsbackend: cannot start OpenSearch:", err)
-		os.Exit(1)
-	}
-	if skipReason != "" {
-		fmt.Fprintln(os.Stderr, skipReason)
-	}
+	osURL, skipReason = opensearchtest.ForMain("logsbackend")
 	chdbtest.Main(m, &st)
 }
 

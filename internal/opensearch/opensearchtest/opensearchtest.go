@@ -37,6 +37,22 @@ func Start() (url, skip string, err error) {
 	return url, "", nil
 }
 
+// ForMain is Start for a TestMain: it exits the test binary when the node
+// cannot start (a node that cannot start fails the run; only SkipEnv skips),
+// and says on stderr when the tests will skip. pkg names the package in the
+// message.
+func ForMain(pkg string) (url, skip string) {
+	url, skip, err := Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: cannot start OpenSearch: %v\n", pkg, err)
+		os.Exit(1)
+	}
+	if skip != "" {
+		fmt.Fprintln(os.Stderr, skip)
+	}
+	return url, skip
+}
+
 // Script runs scripts/opensearch.sh with args and extra environment (a second
 // node takes OPENSEARCH_PORT and OPENSEARCH_HOME_DIR) and returns the last word
 // it printed on stdout, which for start is the node's URL. Its log goes to

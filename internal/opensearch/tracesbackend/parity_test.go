@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -41,15 +40,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	osURL, skipReason, err = opensearchtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tracesbackend: cannot start OpenSearch:", err)
-		os.Exit(1)
-	}
-	if skipReason != "" {
-		fmt.Fprintln(os.Stderr, skipReason)
-	}
+	osURL, skipReason = opensearchtest.ForMain("tracesbackend")
 	chdbtest.Main(m, &st)
 }
 

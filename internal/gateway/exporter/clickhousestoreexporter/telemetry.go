@@ -1,9 +1,9 @@
 package clickhousestoreexporter
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openchoreo/obsplane/internal/gateway/internal/metricreg"
 )
 
 // Telemetry is the exporter's own Prometheus metrics. They are
@@ -46,23 +46,11 @@ func NewTelemetry(reg prometheus.Registerer) *Telemetry {
 		}, []string{"signal"}),
 	}
 	if reg != nil {
-		t.Rows = registerOrReuse(reg, t.Rows)
-		t.Batches = registerOrReuse(reg, t.Batches)
-		t.Latency = registerOrReuse(reg, t.Latency)
-		t.Skipped = registerOrReuse(reg, t.Skipped)
-		t.Payload = registerOrReuse(reg, t.Payload)
+		t.Rows = metricreg.RegisterOrReuse(reg, t.Rows)
+		t.Batches = metricreg.RegisterOrReuse(reg, t.Batches)
+		t.Latency = metricreg.RegisterOrReuse(reg, t.Latency)
+		t.Skipped = metricreg.RegisterOrReuse(reg, t.Skipped)
+		t.Payload = metricreg.RegisterOrReuse(reg, t.Payload)
 	}
 	return t
-}
-
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

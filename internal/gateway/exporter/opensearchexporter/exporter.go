@@ -81,44 +81,27 @@ func (e *osExporter) indexFor(t time.Time) string {
 // "existing", so nothing is doubled. Documents OpenSearch rejects for good
 // are counted, logged with their reasons and the batch is then done.
 func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	n := ld.LogRecordCount()
-	if n == 0 {
-		return nil
-	}
-	if err := e.ensureTemplates(ctx); err != nil {
-		e.tel.Requests.WithLabelValues("retryable").Inc()
-		return fmt.Errorf("opensearch exporter: install index templates at %s: %w", e.client.URL, err)
-	}
-	docs := make([]opensearch.BulkDoc, 0, n)
-	unencodable := 0
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		for j := 0; j < rl.ScopeLogs().Len(); j++ {
-			sl := rl.ScopeLogs().At(j)
-			for k := 0; k < sl.LogRecords().Len(); k++ {
-				rec := opensearch.RecordFromOTel(rl.Resource(), sl.Scope(), sl.LogRecords().At(k))
-				// Kubernetes events go where OpenChoreo's collector puts
-				// them (k8s-events-*, ss4o documents); container logs
-				// where Fluent Bit does.
-				encode, index := opensearch.EncodeLogDocument, e.indexFor(rec.Timestamp)
-				if opensearch.IsEvent(rec) {
-					encode, index = opensearch.EncodeEventDocument, e.cfg.EventsIndex+"-"+rec.Timestamp.UTC().Format(e.cfg.TracesIndexDateFormat)
+	return e.export(ctx, ld.LogRecordCount(), "log record", func(add func(opensearch.BulkDoc, error)) {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			rl := rls.At(i)
+			for j := 0; j < rl.ScopeLogs().Len(); j++ {
+				sl := rl.ScopeLogs().At(j)
+				for k := 0; k < sl.LogRecords().Len(); k++ {
+					rec := opensearch.RecordFromOTel(rl.Resource(), sl.Scope(), sl.LogRecords().At(k))
+					// Kubernetes events go where OpenChoreo's collector puts
+					// them (k8s-events-*, ss4o documents); container logs
+					// where Fluent Bit does.
+					encode, index := opensearch.EncodeLogDocument, e.indexFor(rec.Timestamp)
+					if opensearch.IsEvent(rec) {
+						encode, index = opensearch.EncodeEventDocument, e.cfg.EventsIndex+"-"+rec.Timestamp.UTC().Format(e.cfg.TracesIndexDateFormat)
+					}
+					src, err := encode(rec)
+					add(opensearch.BulkDoc{Index: index, Source: src}, err)
 				}
-				src, err := encode(rec)
-				if err != nil {
-					unencodable++
-					e.logger.Error("log record cannot become an OpenSearch document; not dual-written", zap.Error(err))
-					continue
-				}
-				docs = append(docs, opensearch.BulkDoc{Index: index, Source: src})
 			}
 		}
-	}
-	if unencodable > 0 {
-		e.tel.Docs.WithLabelValues("failed").Add(float64(unencodable))
-	}
-	return e.write(ctx, docs, n)
+	})
 }
 
 // pushTraces writes one batch of spans into OpenChoreo's otel-traces-*
@@ -126,7 +109,31 @@ func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 // index per UTC day of the span's start. The _id is the trace and span id,
 // so a retried batch overwrites rather than doubles.
 func (e *osExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	n := td.SpanCount()
+	return e.export(ctx, td.SpanCount(), "span", func(add func(opensearch.BulkDoc, error)) {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			rs := rss.At(i)
+			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				ss := rs.ScopeSpans().At(j)
+				for k := 0; k < ss.Spans().Len(); k++ {
+					sp := ss.Spans().At(k)
+					src, err := opensearch.EncodeSpanDocument(rs.Resource(), ss.Scope(), sp)
+					add(opensearch.BulkDoc{
+						Index:  e.cfg.TracesIndex + "-" + sp.StartTimestamp().AsTime().UTC().Format(e.cfg.TracesIndexDateFormat),
+						ID:     sp.TraceID().String() + "-" + sp.SpanID().String(),
+						Source: src,
+					}, err)
+				}
+			}
+		}
+	})
+}
+
+// export is what every signal's push shares: the templates are in place
+// before the first document; encode hands each of the batch's n records to
+// add, with its document or the reason it has none (such a record is
+// counted and logged, and the rest go on); the documents are then written.
+func (e *osExporter) export(ctx context.Context, n int, what string, encode func(add func(opensearch.BulkDoc, error))) error {
 	if n == 0 {
 		return nil
 	}
@@ -136,27 +143,14 @@ func (e *osExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	}
 	docs := make([]opensearch.BulkDoc, 0, n)
 	unencodable := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			ss := rs.ScopeSpans().At(j)
-			for k := 0; k < ss.Spans().Len(); k++ {
-				sp := ss.Spans().At(k)
-				src, err := opensearch.EncodeSpanDocument(rs.Resource(), ss.Scope(), sp)
-				if err != nil {
-					unencodable++
-					e.logger.Error("span cannot become an OpenSearch document; not dual-written", zap.Error(err))
-					continue
-				}
-				docs = append(docs, opensearch.BulkDoc{
-					Index:  e.cfg.TracesIndex + "-" + sp.StartTimestamp().AsTime().UTC().Format(e.cfg.TracesIndexDateFormat),
-					ID:     sp.TraceID().String() + "-" + sp.SpanID().String(),
-					Source: src,
-				})
-			}
+	encode(func(d opensearch.BulkDoc, err error) {
+		if err != nil {
+			unencodable++
+			e.logger.Error(what+" cannot become an OpenSearch document; not dual-written", zap.Error(err))
+			return
 		}
-	}
+		docs = append(docs, d)
+	})
 	if unencodable > 0 {
 		e.tel.Docs.WithLabelValues("failed").Add(float64(unencodable))
 	}

@@ -36,15 +36,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	osURL, skipReason, err = opensearchtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "opensearchexporter: cannot start OpenSearch:", err)
-		os.Exit(1)
-	}
-	if skipReason != "" {
-		fmt.Fprintln(os.Stderr, skipReason)
-	}
+	osURL, skipReason = opensearchtest.ForMain("opensearchexporter")
 	os.Exit(m.Run())
 }
 

@@ -1,11 +1,12 @@
 package opensearchexporter
 
 import (
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openchoreo/obsplane/internal/gateway/internal/metricreg"
 )
 
 // Telemetry is the exporter's Prometheus metrics (client_golang, so they
@@ -37,23 +38,11 @@ func NewTelemetry(reg prometheus.Registerer) *Telemetry {
 		lag: newLagCollector(),
 	}
 	if reg != nil {
-		t.Docs = registerOrReuse(reg, t.Docs)
-		t.Requests = registerOrReuse(reg, t.Requests)
-		t.lag = registerOrReuse(reg, t.lag)
+		t.Docs = metricreg.RegisterOrReuse(reg, t.Docs)
+		t.Requests = metricreg.RegisterOrReuse(reg, t.Requests)
+		t.lag = metricreg.RegisterOrReuse(reg, t.lag)
 	}
 	return t
-}
-
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // lagTracker follows the records one exporter accepted and OpenSearch has
