@@ -32,7 +32,7 @@ func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = (&Backend{Client: c, Backoff: time.Millisecond}).QueryLogs(ctx, q)
+	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{Backoff: time.Millisecond}}).QueryLogs(ctx, q)
 	if err == nil || !strings.Contains(err.Error(), "opensearch") || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("down: err %v, want an OpenSearch error naming %s", err, down)
 	}
@@ -61,7 +61,7 @@ func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	_, err = (&Backend{Client: c, MaxAttempts: 1}).QueryLogs(ctx, q)
+	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{MaxAttempts: 1}}).QueryLogs(ctx, q)
 	if err == nil || !strings.Contains(err.Error(), "opensearch") {
 		t.Errorf("slow: err %v, want an OpenSearch error", err)
 	}

@@ -60,7 +60,7 @@ func (b *Backend) QueryEvents(ctx context.Context, q logsadapter.LogsQuery) (*lo
 		"size":             q.Limit,
 		"track_total_hits": logsadapter.TotalCap,
 		"sort":             []any{obj{"@timestamp": obj{"order": order}}, obj{"_id": obj{"order": order}}},
-	}, opensearch.SearchOptions{MaxAttempts: b.MaxAttempts, Backoff: b.Backoff})
+	}, b.Search)
 	if err != nil {
 		return nil, fmt.Errorf("opensearch events query: %w", err)
 	}

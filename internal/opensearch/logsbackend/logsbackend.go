@@ -39,11 +39,9 @@ type Backend struct {
 	Client *opensearch.Client
 	// SkipLegacy leaves the pre-Dec-2025 kubernetes-* indices out.
 	SkipLegacy bool
-	// MaxAttempts bounds tries of a search OpenSearch rejects with 429 or
-	// 503 (default 4), with exponential backoff from Backoff (default
-	// 100ms).
-	MaxAttempts int
-	Backoff     time.Duration
+	// Search bounds the retries of searches OpenSearch rejects with 429 or
+	// 503.
+	Search opensearch.SearchOptions
 }
 
 var _ logsadapter.Backend = (*Backend)(nil)
@@ -249,7 +247,7 @@ var ErrPartial = opensearch.ErrPartial
 
 // search runs body on indices with the backend's retry settings.
 func (b *Backend) search(ctx context.Context, indices []string, body any) (*opensearch.SearchResult, error) {
-	res, err := b.Client.Search(ctx, indices, body, opensearch.SearchOptions{MaxAttempts: b.MaxAttempts, Backoff: b.Backoff})
+	res, err := b.Client.Search(ctx, indices, body, b.Search)
 	if err != nil {
 		return nil, fmt.Errorf("opensearch logs query: %w", err)
 	}

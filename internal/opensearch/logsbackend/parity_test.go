@@ -318,7 +318,7 @@ func TestPartialResultsAndRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Backend{Client: c, Backoff: time.Millisecond}
+	b := &Backend{Client: c, Search: opensearch.SearchOptions{Backoff: time.Millisecond}}
 	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
 	q := logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
 	ok := func(w http.ResponseWriter) {
