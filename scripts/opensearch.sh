@@ -260,6 +260,22 @@ start() {
   if health >/dev/null; then
     die "something else answers on $URL; set OPENSEARCH_PORT to a free port"
   fi
+  # A node of this run dir that is alive but has not written its pid file yet
+  # (a start killed mid-way): adopt it rather than start a second one on the
+  # same data.
+  if pid="$(pgrep -f -- "-Dopensearch.path.conf=$RUN/config" | head -n 1)" && [ -n "$pid" ]; then
+    log "a node of $RUN is booting (pid $pid); waiting for it"
+    wait_ready "$pid" >/dev/null
+    echo "$pid" >"$PIDFILE"
+    echo "$URL"; return 0
+  fi
+  # The node deletes its pid file only on a clean shutdown: one that was
+  # killed (kill -9, the end of a session) leaves a stale file behind, and the
+  # wait below would read the dead pid and report a failed start.
+  if [ -e "$PIDFILE" ]; then
+    log "removing stale pid file $PIDFILE ($(cat "$PIDFILE" 2>/dev/null || true): not running)"
+    rm -f "$PIDFILE"
+  fi
   install
   local java_home; java_home="$(pick_java)"
   mkdir -p "$RUN/data" "$RUN/logs" "$RUN/snapshots" "$RUN/config" "$RUN/tmp"
