@@ -35,7 +35,7 @@ test: deps build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
-	$(GO) test -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
 	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
 ## bench: every benchmark, against the raw engine and a dedicated real OpenSearch

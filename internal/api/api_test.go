@@ -37,17 +37,21 @@ func TestMain(m *testing.M) { chdbtest.Main(m, &testStore) }
 // The fixture: two tenants (namespaces ns-a and ns-b), logs and traces in
 // both, all within the hour before base.
 var (
-	base    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	projA   = "11111111-1111-4111-8111-111111111111"
-	compA   = "22222222-2222-4222-8222-222222222222"
-	envA    = "33333333-3333-4333-8333-333333333333"
-	projB   = "44444444-4444-4444-8444-444444444444"
-	compB   = "55555555-5555-4555-8555-555555555555"
-	envB    = "66666666-6666-4666-8666-666666666666"
-	traceA  = "0af7651916cd43dd8448eb211c80319c"
-	traceB  = "1bf7651916cd43dd8448eb211c80319d"
-	sameTS  = base.Add(-30 * time.Minute)
-	nSameTS = 25
+	base   = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	projA  = "11111111-1111-4111-8111-111111111111"
+	compA  = "22222222-2222-4222-8222-222222222222"
+	envA   = "33333333-3333-4333-8333-333333333333"
+	projB  = "44444444-4444-4444-8444-444444444444"
+	compB  = "55555555-5555-4555-8555-555555555555"
+	envB   = "66666666-6666-4666-8666-666666666666"
+	traceA = "0af7651916cd43dd8448eb211c80319c"
+	traceB = "1bf7651916cd43dd8448eb211c80319d"
+	// traceC runs across midnight: its spans are in two daily partitions.
+	traceC = "2cf7651916cd43dd8448eb211c80319e"
+	sameTS = base.Add(-30 * time.Minute)
+	// midnight starts base's day.
+	midnight = base.Truncate(24 * time.Hour)
+	nSameTS  = 25
 )
 
 var setupOnce sync.Once
@@ -180,6 +184,8 @@ func insertTraces(t *testing.T) {
 		{t0.Add(5 * time.Millisecond), traceA, "a000000000000002", "a000000000000001", "call gateway", "Client", "frontend", 100 * time.Millisecond, "Unset", "", resA("frontend")},
 		{t0.Add(6 * time.Millisecond), traceA, "a000000000000003", "a000000000000002", "POST /pay", "Server", "gateway", 90 * time.Millisecond, "Error", "upstream timeout", resA("gateway")},
 		{t0, traceB, "b000000000000001", "", "GET /secret", "Server", "gateway", 50 * time.Millisecond, "Error", "tenant-b failure", resB()},
+		{midnight.Add(-100 * time.Millisecond), traceC, "c000000000000001", "", "GET /nightly", "Server", "frontend", 300 * time.Millisecond, "Ok", "", resA("frontend")},
+		{midnight.Add(100 * time.Millisecond), traceC, "c000000000000002", "c000000000000001", "POST /report", "Server", "gateway", 50 * time.Millisecond, "Ok", "", resA("gateway")},
 	}
 	b := &store.Batch{Database: "otel", Table: "otel_traces", Rows: len(rows)}
 	cols := map[string][]string{}

@@ -22,9 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -347,18 +349,16 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		where = append(where, "(Timestamp < {c_ts:DateTime64(9, 'UTC')} OR (Timestamp = {c_ts:DateTime64(9, 'UTC')} AND "+logRowKey+" < {c_key:UInt64}))")
 		sp["c_ts"], sp["c_key"] = cur.TS, strconv.FormatUint(cur.Key, 10)
 	}
-	// The newest tail rows all have a timestamp at or after the tail-th
-	// newest one, so that bound is found first from the Timestamp column
-	// alone, and the row key (a hash over the row) is computed only for the
-	// few rows past it rather than for every match.
 	c := cond(where)
-	sql := `SELECT toString(Timestamp) AS ts, ` + logRowKey + ` AS rowKey, Body, SeverityText, SeverityNumber, ServiceName,
-		OpenChoreoNamespace, OpenChoreoProject, OpenChoreoComponent, OpenChoreoEnvironment, K8sPodName, K8sContainerName,
-		TraceId, SpanId, LogAttributes
-		FROM otel.otel_logs WHERE ` + c + ` AND Timestamp >= (SELECT min(Timestamp) FROM (SELECT Timestamp FROM otel.otel_logs WHERE ` + c + `
+	if ndjson {
+		// A stream cannot be reordered after the fact, so the engine orders
+		// ties itself. The newest tail rows all have a timestamp at or after
+		// the tail-th newest one, so that bound is found first from the
+		// Timestamp column alone, and the row key (a hash over the row) is
+		// computed only for the rows past it rather than for every match.
+		sql := `SELECT ` + logCols + ` FROM otel.otel_logs WHERE ` + c + ` AND Timestamp >= (SELECT min(Timestamp) FROM (SELECT Timestamp FROM otel.otel_logs WHERE ` + c + `
 			ORDER BY Timestamp DESC LIMIT ` + strconv.Itoa(tail) + `))
 		ORDER BY Timestamp DESC, rowKey DESC LIMIT ` + strconv.Itoa(tail)
-	if ndjson {
 		rows, err := a.Store.Query(r.Context(), sql, sp, streamSettings(a.Limits)...)
 		if err != nil {
 			return fmt.Errorf("logs: %w", err)
@@ -367,7 +367,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		return streamLogs(w, rows, tail)
 	}
 	ch := func(ctx context.Context) (any, router.Result, error) {
-		out, err := a.logsFromClickHouse(ctx, sql, sp, tail)
+		out, err := a.logsFromClickHouse(ctx, c, sp, tail)
 		if err != nil {
 			return nil, router.Result{}, err
 		}
@@ -393,25 +393,78 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) logsFromClickHouse(ctx context.Context, sql string, sp store.Params, tail int) (*LogsResponse, error) {
-	rows, err := a.Store.Query(ctx, sql, sp, a.Limits.Settings()...)
+// logCols are the columns of a LogLine, with the row key that orders rows
+// sharing a timestamp and that cursors carry.
+const logCols = `toString(Timestamp) AS ts, ` + logRowKey + ` AS rowKey, Body, SeverityText, SeverityNumber, ServiceName,
+	OpenChoreoNamespace, OpenChoreoProject, OpenChoreoComponent, OpenChoreoEnvironment, K8sPodName, K8sContainerName,
+	TraceId, SpanId, LogAttributes`
+
+// logsFromClickHouse reads the newest tail rows matching cond in (Timestamp,
+// row key) order, descending.
+//
+// The engine's top-N by Timestamp alone reads the wide columns only for the
+// rows it returns; ordering by the row key as well would hash every match
+// (at 1M logs 53 ms against 35 ms, and 48 ms with a subquery that bounds the
+// timestamp first). So it asks for tail+1 rows by Timestamp, orders ties by
+// key here, and only when the rows past the cut share its timestamp (rows
+// the engine may have cut arbitrarily) reads that timestamp's rows in key
+// order to complete the answer.
+func (a *API) logsFromClickHouse(ctx context.Context, cond string, sp store.Params, tail int) (*LogsResponse, error) {
+	rows, err := a.readLogs(ctx, `SELECT `+logCols+` FROM otel.otel_logs WHERE `+cond+`
+		ORDER BY Timestamp DESC LIMIT `+strconv.Itoa(tail+1), sp)
 	if err != nil {
-		return nil, fmt.Errorf("logs: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := &LogsResponse{Logs: []LogLine{}}
-	for rows.Next() {
-		l, err := scanLog(rows)
+	if len(rows) > tail && rows[tail].Ts == rows[tail-1].Ts {
+		edge := rows[tail-1].Ts
+		keep := rows[:0]
+		for _, r := range rows {
+			if r.Ts != edge {
+				keep = append(keep, r)
+			}
+		}
+		tsp := maps.Clone(sp)
+		tsp["edge_ts"] = edge
+		ties, err := a.readLogs(ctx, `SELECT `+logCols+` FROM otel.otel_logs WHERE `+cond+`
+			AND Timestamp = {edge_ts:DateTime64(9, 'UTC')} ORDER BY rowKey DESC LIMIT `+strconv.Itoa(tail), tsp)
 		if err != nil {
 			return nil, err
 		}
-		out.Logs = append(out.Logs, l)
+		rows = append(keep, ties...)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("logs: %w", err)
+	// Timestamps are toString(DateTime64(9)): fixed width, so they sort as
+	// strings.
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Ts != rows[j].Ts {
+			return rows[i].Ts > rows[j].Ts
+		}
+		return rows[i].RowKey > rows[j].RowKey
+	})
+	if len(rows) > tail {
+		rows = rows[:tail]
+	}
+	out := &LogsResponse{Logs: make([]LogLine, 0, len(rows))}
+	for _, r := range rows {
+		out.Logs = append(out.Logs, r.line())
 	}
 	if len(out.Logs) == tail {
 		out.NextCursor = out.Logs[len(out.Logs)-1].Cursor
+	}
+	return out, nil
+}
+
+func (a *API) readLogs(ctx context.Context, sql string, sp store.Params) ([]logRow, error) {
+	var out []logRow
+	err := a.query(ctx, sql, sp, func(rows store.Rows) error {
+		var r logRow
+		if err := rows.Scan(&r); err != nil {
+			return fmt.Errorf("decode row: %w", err)
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
 	}
 	return out, nil
 }
@@ -505,6 +558,10 @@ func scanLog(rows store.Rows) (LogLine, error) {
 	if err := rows.Scan(&r); err != nil {
 		return LogLine{}, fmt.Errorf("logs: decode row: %w", err)
 	}
+	return r.line(), nil
+}
+
+func (r *logRow) line() LogLine {
 	l := LogLine{Timestamp: httpx.ParseCHTime(r.Ts), Level: logsadapter.DeriveLevel(r.SeverityNumber, r.SeverityText, r.Body),
 		Log: r.Body, Service: r.ServiceName, Namespace: r.Namespace, Project: r.Project, Component: r.Component,
 		Environment: r.Environment, Pod: r.Pod, Container: r.Container, TraceID: r.TraceID, SpanID: r.SpanID,
@@ -512,7 +569,7 @@ func scanLog(rows store.Rows) (LogLine, error) {
 	if len(r.LogAttributes) > 0 {
 		l.Attributes = r.LogAttributes
 	}
-	return l, nil
+	return l
 }
 
 // searchTerm translates q (Lucene-style: terms, "phrases", AND/OR/NOT,
@@ -628,9 +685,7 @@ func (a *API) traceLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := LogsResponse{Logs: []LogLine{}}
-	err = a.query(r.Context(), `SELECT toString(Timestamp) AS ts, `+logRowKey+` AS rowKey, Body, SeverityText, SeverityNumber, ServiceName,
-		OpenChoreoNamespace, OpenChoreoProject, OpenChoreoComponent, OpenChoreoEnvironment, K8sPodName, K8sContainerName,
-		TraceId, SpanId, LogAttributes FROM otel.otel_logs WHERE (`+tenant+`) AND TraceId = {trace:String}
+	err = a.query(r.Context(), `SELECT `+logCols+` FROM otel.otel_logs WHERE (`+tenant+`) AND TraceId = {trace:String}
 		ORDER BY Timestamp ASC, rowKey ASC LIMIT `+strconv.Itoa(tail), sp, func(rows store.Rows) error {
 		l, err := scanLog(rows)
 		out.Logs = append(out.Logs, l)

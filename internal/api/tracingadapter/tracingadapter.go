@@ -327,10 +327,14 @@ type TraceSpansListResponse struct {
 	TookMs int64  `json:"tookMs"`
 }
 
-// TraceWindow narrows a trace-id lookup to the trace's time span using the
-// otel_traces_trace_id_ts table, so only that day's parts are read.
+// TraceWindow narrows a trace-id lookup to the days the trace spans, using
+// the otel_traces_trace_id_ts table, so only those days' partitions are
+// read.
 //
-// Both bounds come from one lookup: the same scalar subquery text appears
-// twice and the engine evaluates it once.
-const TraceWindow = `Timestamp >= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 1)
-	AND Timestamp <= tupleElement((SELECT (min(Start), max(End) + 1) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 2)`
+// Whole days, not the trace's exact span: the exact bounds made the lookup
+// slower, not faster (9 spans at 900k spans: 60 ms against 39 ms, the same
+// granules read), while partitions are days anyway. Both bounds come from
+// one lookup: the same scalar subquery text appears twice and the engine
+// evaluates it once.
+const TraceWindow = `toDate(Timestamp) >= tupleElement((SELECT (toDate(min(Start)), toDate(max(End))) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 1)
+	AND toDate(Timestamp) <= tupleElement((SELECT (toDate(min(Start)), toDate(max(End))) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 2)`
