@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -19,22 +20,7 @@ import (
 // repeatable; start is the first row's timestamp, rows are 1 ms apart.
 func LogRows(n int, seed uint64, start time.Time) *store.Batch {
 	r := rand.New(rand.NewPCG(seed, 1))
-	ts := make([]time.Time, n)
-	traceID := make([]string, n)
-	spanID := make([]string, n)
-	flags := make([]uint8, n)
-	sevText := make([]string, n)
-	sevNum := make([]uint8, n)
-	svc := make([]string, n)
-	body := make([]string, n)
-	resURL := make([]string, n)
-	resAttrs := make([]map[string]string, n)
-	scopeURL := make([]string, n)
-	scopeName := make([]string, n)
-	scopeVer := make([]string, n)
-	scopeAttrs := make([]map[string]string, n)
-	logAttrs := make([]map[string]string, n)
-	event := make([]string, n)
+	rows := schema.NewLogRows[map[string]string](n)
 	components := []string{"gateway", "orders", "payments", "catalog", "users", "search", "cart", "auth"}
 	namespaces := []string{"default", "acme", "globex"}
 	levels := []struct {
@@ -64,42 +50,23 @@ func LogRows(n int, seed uint64, start time.Time) *store.Batch {
 		ns := namespaces[r.IntN(len(namespaces))]
 		c := components[r.IntN(len(components))]
 		lv := levels[r.IntN(len(levels))]
-		ts[i] = start.Add(time.Duration(i) * time.Millisecond)
+		row := schema.LogRow[map[string]string]{Timestamp: start.Add(time.Duration(i) * time.Millisecond),
+			SeverityText: lv.text, SeverityNumber: lv.num, ServiceName: c, ResourceAttributes: res[ns+"/"+c],
+			ScopeAttributes: map[string]string{}, LogAttributes: map[string]string{"log.iostream": "stdout"}}
 		if r.IntN(4) == 0 {
-			traceID[i] = fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64())
-			spanID[i] = fmt.Sprintf("%016x", r.Uint64())
-			flags[i] = 1
+			row.TraceID = fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64())
+			row.SpanID = fmt.Sprintf("%016x", r.Uint64())
+			row.TraceFlags = 1
 		}
-		sevText[i], sevNum[i] = lv.text, lv.num
-		svc[i] = c
 		b := make([]byte, 0, 200)
-		b = fmt.Appendf(b, "%s %s", ts[i].Format(time.RFC3339Nano), lv.text)
+		b = fmt.Appendf(b, "%s %s", row.Timestamp.Format(time.RFC3339Nano), lv.text)
 		for w := 0; w < 8+r.IntN(12); w++ {
 			b = append(b, ' ')
 			b = append(b, words[r.IntN(len(words))]...)
 		}
 		b = fmt.Appendf(b, " id=%d", r.IntN(1_000_000))
-		body[i] = string(b)
-		resAttrs[i] = res[ns+"/"+c]
-		scopeAttrs[i] = map[string]string{}
-		logAttrs[i] = map[string]string{"log.iostream": "stdout"}
+		row.Body = string(b)
+		rows.Append(row)
 	}
-	return &store.Batch{Database: "otel", Table: "otel_logs", Rows: n, Columns: []store.Column{
-		{Name: "Timestamp", Type: "DateTime64(9)", Values: ts},
-		{Name: "TraceId", Type: "String", Values: traceID},
-		{Name: "SpanId", Type: "String", Values: spanID},
-		{Name: "TraceFlags", Type: "UInt8", Values: flags},
-		{Name: "SeverityText", Type: "LowCardinality(String)", Values: sevText},
-		{Name: "SeverityNumber", Type: "UInt8", Values: sevNum},
-		{Name: "ServiceName", Type: "LowCardinality(String)", Values: svc},
-		{Name: "Body", Type: "String", Values: body},
-		{Name: "ResourceSchemaUrl", Type: "LowCardinality(String)", Values: resURL},
-		{Name: "ResourceAttributes", Type: "Map(LowCardinality(String), String)", Values: resAttrs},
-		{Name: "ScopeSchemaUrl", Type: "LowCardinality(String)", Values: scopeURL},
-		{Name: "ScopeName", Type: "String", Values: scopeName},
-		{Name: "ScopeVersion", Type: "LowCardinality(String)", Values: scopeVer},
-		{Name: "ScopeAttributes", Type: "Map(LowCardinality(String), String)", Values: scopeAttrs},
-		{Name: "LogAttributes", Type: "Map(LowCardinality(String), String)", Values: logAttrs},
-		{Name: "EventName", Type: "String", Values: event},
-	}}
+	return rows.Batch("otel", "otel_logs")
 }

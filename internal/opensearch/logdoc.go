@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -683,42 +684,14 @@ func attrStrings(m pcommon.Map) map[string]string {
 // column types the schema has; the tenant columns are materialized by the
 // table from ResourceAttributes.
 func LogsBatch(database string, recs []LogRecord) *store.Batch {
-	n := len(recs)
-	ts := make([]time.Time, n)
-	traceID, spanID, sevText, svc, body, scope := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	sevNum, flags := make([]uint8, n), make([]uint8, n)
-	empty := make([]string, n)
-	resAttrs, scopeAttrs, logAttrs := make([]map[string]string, n), make([]map[string]string, n), make([]map[string]string, n)
-	for i, r := range recs {
-		ts[i] = r.Timestamp
-		traceID[i], spanID[i], sevText[i], svc[i], body[i], scope[i] = r.TraceID, r.SpanID, r.SeverityText, r.ServiceName, r.Body, r.ScopeName
-		sevNum[i] = r.SeverityNumber
-		resAttrs[i], scopeAttrs[i], logAttrs[i] = nonNil(r.ResourceAttributes), map[string]string{}, nonNil(r.LogAttributes)
+	rows := schema.NewLogRows[map[string]string](len(recs))
+	for _, r := range recs {
+		rows.Append(schema.LogRow[map[string]string]{Timestamp: r.Timestamp, TraceID: r.TraceID, SpanID: r.SpanID,
+			SeverityText: r.SeverityText, SeverityNumber: r.SeverityNumber, ServiceName: r.ServiceName, Body: r.Body,
+			ResourceAttributes: nonNil(r.ResourceAttributes), ScopeName: r.ScopeName, ScopeAttributes: map[string]string{},
+			LogAttributes: nonNil(r.LogAttributes)})
 	}
-	const mapType = "Map(LowCardinality(String), String)"
-	return &store.Batch{
-		Database: database,
-		Table:    "otel_logs",
-		Rows:     n,
-		Columns: []store.Column{
-			{Name: "Timestamp", Type: "DateTime64(9)", Values: ts},
-			{Name: "TraceId", Type: "String", Values: traceID},
-			{Name: "SpanId", Type: "String", Values: spanID},
-			{Name: "TraceFlags", Type: "UInt8", Values: flags},
-			{Name: "SeverityText", Type: "LowCardinality(String)", Values: sevText},
-			{Name: "SeverityNumber", Type: "UInt8", Values: sevNum},
-			{Name: "ServiceName", Type: "LowCardinality(String)", Values: svc},
-			{Name: "Body", Type: "String", Values: body},
-			{Name: "ResourceSchemaUrl", Type: "LowCardinality(String)", Values: empty},
-			{Name: "ResourceAttributes", Type: mapType, Values: resAttrs},
-			{Name: "ScopeSchemaUrl", Type: "LowCardinality(String)", Values: empty},
-			{Name: "ScopeName", Type: "String", Values: scope},
-			{Name: "ScopeVersion", Type: "LowCardinality(String)", Values: empty},
-			{Name: "ScopeAttributes", Type: mapType, Values: scopeAttrs},
-			{Name: "LogAttributes", Type: mapType, Values: logAttrs},
-			{Name: "EventName", Type: "String", Values: empty},
-		},
-	}
+	return rows.Batch(database, "otel_logs")
 }
 
 func nonNil(m map[string]string) map[string]string {

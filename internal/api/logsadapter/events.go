@@ -113,25 +113,8 @@ func (h *Handler) queryEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	route := func(b Backend) router.Func {
-		if b == nil {
-			return nil
-		}
-		return func(ctx context.Context) (any, router.Result, error) {
-			resp, err := b.QueryEvents(ctx, q)
-			if err != nil {
-				return nil, router.Result{}, err
-			}
-			return resp, EventsDigest(resp), nil
-		}
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "events.query",
-		route(&ClickHouse{Store: h.Store, Limits: h.Limits}), route(h.OpenSearch))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return httpx.Routed(w, r, "events.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
+		func(ctx context.Context, b Backend) (*EventsQueryResponse, error) { return b.QueryEvents(ctx, q) }, EventsDigest)
 }
 
 // EventsDigest is Digest for events.

@@ -15,8 +15,6 @@ package logsadapter
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -245,33 +243,15 @@ func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	ch := &ClickHouse{Store: h.Store, Limits: h.Limits}
-	var os router.Func
-	if h.OpenSearch != nil {
-		os = routed(h.OpenSearch, q)
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "logs.query", routed(ch, q), os)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
-}
-
-// routed adapts a backend to the router: the answer and its digest (total,
-// and an id per line in order) for the dual-read comparison.
-func routed(b Backend, q LogsQuery) router.Func {
-	return func(ctx context.Context) (any, router.Result, error) {
-		resp, err := b.QueryLogs(ctx, q)
-		if err != nil {
-			return nil, router.Result{}, err
-		}
-		d := Digest(resp)
-		if len(q.Levels) > 0 {
-			d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
-		}
-		return resp, d, nil
-	}
+	return httpx.Routed(w, r, "logs.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
+		func(ctx context.Context, b Backend) (*LogsQueryResponse, error) { return b.QueryLogs(ctx, q) },
+		func(resp *LogsQueryResponse) router.Result {
+			d := Digest(resp)
+			if len(q.Levels) > 0 {
+				d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
+			}
+			return d
+		})
 }
 
 // Digest identifies each returned line by a hash of its JSON, so answers
@@ -289,15 +269,13 @@ func Digest(resp *LogsQueryResponse) router.Result {
 	}
 	keys := make([]string, 0, len(lines))
 	for _, l := range lines {
-		sum := sha256.Sum256(l)
-		res.IDs = append(res.IDs, hex.EncodeToString(sum[:8]))
 		var e struct {
 			Timestamp string `json:"timestamp"`
 		}
 		_ = json.Unmarshal(l, &e) // an entry without one sorts with its like
 		keys = append(keys, e.Timestamp)
 	}
-	res.IDs = router.SortTies(res.IDs, keys)
+	res.IDs = router.SortTies(router.DigestJSON(lines), keys)
 	return res
 }
 

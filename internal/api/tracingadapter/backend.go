@@ -2,14 +2,10 @@ package tracingadapter
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/router"
 )
@@ -55,30 +51,11 @@ type Backend interface {
 // against the backend.
 func SpanNotFound() error { return router.ClientError(httpx.NotFound("span not found")) }
 
-// serve answers one read through the router: call runs on ClickHouse and,
-// when configured, on OpenSearch; digest is the answer's comparable form for
-// dual read.
+// serve answers one read through the router, from ClickHouse and, when
+// configured, OpenSearch.
 func serve[T any](h *Handler, w http.ResponseWriter, r *http.Request, op string,
-	call func(Backend, context.Context) (T, error), digest func(T) router.Result) error {
-	route := func(b Backend) router.Func {
-		if b == nil {
-			return nil
-		}
-		return func(ctx context.Context) (any, router.Result, error) {
-			v, err := call(b, ctx)
-			if err != nil {
-				return nil, router.Result{}, err
-			}
-			return v, digest(v), nil
-		}
-	}
-	resp, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, op,
-		route(&ClickHouse{Store: h.Store, Limits: h.Limits}), route(h.OpenSearch))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	call func(context.Context, Backend) (T, error), digest func(T) router.Result) error {
+	return httpx.Routed(w, r, op, Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch, call, digest)
 }
 
 func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
@@ -87,14 +64,14 @@ func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return serve(h, w, r, "traces.query",
-		func(b Backend, ctx context.Context) (*TracesListResponse, error) { return b.QueryTraces(ctx, q) },
+		func(ctx context.Context, b Backend) (*TracesListResponse, error) { return b.QueryTraces(ctx, q) },
 		func(resp *TracesListResponse) router.Result {
 			keys := make([]string, len(resp.Traces))
 			for i, t := range resp.Traces {
 				// OpenSearch orders traces by their start in milliseconds.
 				keys[i] = t.StartTime.Truncate(time.Millisecond).String()
 			}
-			return router.Result{Total: resp.Total, IDs: router.SortTies(digestItems(resp.Traces), keys)}
+			return router.Result{Total: resp.Total, IDs: router.SortTies(router.DigestJSON(resp.Traces), keys)}
 		})
 }
 
@@ -109,9 +86,9 @@ func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
 	}
 	q.TraceID = id
 	return serve(h, w, r, "spans.query",
-		func(b Backend, ctx context.Context) (*TraceSpansListResponse, error) { return b.QuerySpans(ctx, q) },
+		func(ctx context.Context, b Backend) (*TraceSpansListResponse, error) { return b.QuerySpans(ctx, q) },
 		func(resp *TraceSpansListResponse) router.Result {
-			return router.Result{Total: resp.Total, IDs: digestItems(resp.Spans)}
+			return router.Result{Total: resp.Total, IDs: router.DigestJSON(resp.Spans)}
 		})
 }
 
@@ -126,23 +103,6 @@ func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
 	}
 	spanID = strings.ToLower(spanID)
 	return serve(h, w, r, "span.get",
-		func(b Backend, ctx context.Context) (*Span, error) { return b.SpanDetails(ctx, id, spanID) },
-		func(s *Span) router.Result { return router.Result{Total: 1, IDs: digestItems([]*Span{s})} })
-}
-
-// digestItems identifies each item by a hash of its JSON, so answers from
-// two stores compare by content (times, counts, status, attributes) and
-// order, not by id alone.
-func digestItems[T any](items []T) []string {
-	ids := make([]string, 0, len(items))
-	for _, it := range items {
-		b, err := json.Marshal(it)
-		if err != nil {
-			ids = append(ids, "unencodable")
-			continue
-		}
-		sum := sha256.Sum256(b)
-		ids = append(ids, hex.EncodeToString(sum[:8]))
-	}
-	return ids
+		func(ctx context.Context, b Backend) (*Span, error) { return b.SpanDetails(ctx, id, spanID) },
+		func(s *Span) router.Result { return router.Result{Total: 1, IDs: router.DigestJSON([]*Span{s})} })
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -48,18 +49,18 @@ func (c *commonCols) add(m *meta, attrs pcommon.Map, start, ts pcommon.Timestamp
 
 func (c *commonCols) columns() []store.Column {
 	return []store.Column{
-		{Name: "ResourceAttributes", Type: mapType, Values: c.resAttrs},
+		{Name: "ResourceAttributes", Type: schema.MapType, Values: c.resAttrs},
 		{Name: "ResourceSchemaUrl", Type: "String", Values: c.resURL},
 		{Name: "ScopeName", Type: "String", Values: c.scopeName},
 		{Name: "ScopeVersion", Type: "String", Values: c.scopeVersion},
-		{Name: "ScopeAttributes", Type: mapType, Values: c.scopeAttrs},
+		{Name: "ScopeAttributes", Type: schema.MapType, Values: c.scopeAttrs},
 		{Name: "ScopeDroppedAttrCount", Type: "UInt32", Values: c.scopeDropped},
 		{Name: "ScopeSchemaUrl", Type: "String", Values: c.scopeURL},
 		{Name: "ServiceName", Type: "LowCardinality(String)", Values: c.svc},
 		{Name: "MetricName", Type: "LowCardinality(String)", Values: c.name},
 		{Name: "MetricDescription", Type: "String", Values: c.desc},
 		{Name: "MetricUnit", Type: "String", Values: c.unit},
-		{Name: "Attributes", Type: mapType, Values: c.attrs},
+		{Name: "Attributes", Type: schema.MapType, Values: c.attrs},
 		{Name: "StartTimeUnix", Type: "DateTime", Values: c.start},
 		{Name: "TimeUnix", Type: "DateTime", Values: c.ts},
 		{Name: "Flags", Type: "UInt32", Values: c.flags},
@@ -99,7 +100,7 @@ func (e *exemplarCols) add(ex pmetric.ExemplarSlice) {
 
 func (e *exemplarCols) columns() []store.Column {
 	return []store.Column{
-		{Name: "Exemplars.FilteredAttributes", Type: "Array(" + mapType + ")", Values: e.attrs},
+		{Name: "Exemplars.FilteredAttributes", Type: "Array(" + schema.MapType + ")", Values: e.attrs},
 		{Name: "Exemplars.TimeUnix", Type: "Array(DateTime)", Values: e.times},
 		{Name: "Exemplars.Value", Type: "Array(Float64)", Values: e.values},
 		{Name: "Exemplars.SpanId", Type: "Array(String)", Values: e.spanIDs},

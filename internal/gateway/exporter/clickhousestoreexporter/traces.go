@@ -6,6 +6,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -93,20 +94,20 @@ func tracesBatch(database, table string, td ptrace.Traces) *store.Batch {
 			{Name: "SpanName", Type: "LowCardinality(String)", Values: name},
 			{Name: "SpanKind", Type: "LowCardinality(String)", Values: kind},
 			{Name: "ServiceName", Type: "LowCardinality(String)", Values: svc},
-			{Name: "ResourceAttributes", Type: mapType, Values: resAttrs},
+			{Name: "ResourceAttributes", Type: schema.MapType, Values: resAttrs},
 			{Name: "ScopeName", Type: "String", Values: scopeName},
 			{Name: "ScopeVersion", Type: "String", Values: scopeVersion},
-			{Name: "SpanAttributes", Type: mapType, Values: spanAttrs},
+			{Name: "SpanAttributes", Type: schema.MapType, Values: spanAttrs},
 			{Name: "Duration", Type: "UInt64", Values: duration},
 			{Name: "StatusCode", Type: "LowCardinality(String)", Values: statusCode},
 			{Name: "StatusMessage", Type: "String", Values: statusMsg},
 			{Name: "Events.Timestamp", Type: "Array(DateTime64(9))", Values: evTime},
 			{Name: "Events.Name", Type: "Array(LowCardinality(String))", Values: evName},
-			{Name: "Events.Attributes", Type: "Array(" + mapType + ")", Values: evAttrs},
+			{Name: "Events.Attributes", Type: "Array(" + schema.MapType + ")", Values: evAttrs},
 			{Name: "Links.TraceId", Type: "Array(String)", Values: lnTrace},
 			{Name: "Links.SpanId", Type: "Array(String)", Values: lnSpan},
 			{Name: "Links.TraceState", Type: "Array(String)", Values: lnState},
-			{Name: "Links.Attributes", Type: "Array(" + mapType + ")", Values: lnAttrs},
+			{Name: "Links.Attributes", Type: "Array(" + schema.MapType + ")", Values: lnAttrs},
 		},
 	}
 }
