@@ -109,14 +109,27 @@ type Batch struct {
 	// remembers recent tokens per table and skips a batch it has seen.
 	DedupToken string
 	// SkipStored leaves out rows equal, in every column of the batch, to a
-	// row the table already holds within the batch's Timestamp range. It
+	// row the table already holds within the batch's time range (its
+	// TimeColumn). It
 	// makes a replay idempotent when the token cannot: after a crash the
 	// persistent queue re-batches the requests that were in flight, so a
 	// replayed batch can mix rows already stored with new ones under a new
 	// token. It costs a read of that time range, so the gateway sets it
-	// only while recovering from a crash. Batches without a Timestamp
-	// column ignore it; a store that cannot do it says so in its docs.
+	// only while recovering from a crash. Batches without a time column
+	// ignore it; a store that cannot do it says so in its docs.
 	SkipStored bool
+}
+
+// TimeColumn is the batch's event-time column, the range SkipStored reads:
+// Timestamp (logs, traces) or TimeUnix (the metric tables); "" when it has
+// neither.
+func (b *Batch) TimeColumn() string {
+	for _, name := range []string{"Timestamp", "TimeUnix"} {
+		if b.HasColumn(name) {
+			return name
+		}
+	}
+	return ""
 }
 
 // HasColumn reports whether the batch has a column named name.

@@ -317,13 +317,13 @@ func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
 	}
 	sql := "INSERT INTO " + b.TableName() + " " + b.ColumnList() + " SELECT * FROM file({path:String}, 'Native')"
-	if b.SkipStored && b.HasColumn("Timestamp") {
+	if tc := b.TimeColumn(); b.SkipStored && tc != "" {
 		// A row is its batch columns' hash; the stored side is read only
 		// over the batch's own time range.
 		row := "cityHash64" + b.ColumnList()
 		sql += " WHERE " + row + " NOT IN (SELECT " + row + " FROM " + b.TableName() +
-			" WHERE Timestamp >= (SELECT min(Timestamp) FROM file({path:String}, 'Native'))" +
-			" AND Timestamp <= (SELECT max(Timestamp) FROM file({path:String}, 'Native')))"
+			" WHERE " + tc + " >= (SELECT min(" + tc + ") FROM file({path:String}, 'Native'))" +
+			" AND " + tc + " <= (SELECT max(" + tc + ") FROM file({path:String}, 'Native')))"
 	}
 	q, err := withSettings(sql, settings)
 	if err != nil {
