@@ -137,6 +137,29 @@ func TestAPILogsCursorNoLossNoRepeat(t *testing.T) {
 	if len(seen) != nSameTS {
 		t.Fatalf("saw %d distinct lines, want %d", len(seen), nSameTS)
 	}
+	// The last page says there is no more, even when it is full: 25 lines
+	// in pages of 5 end on a full page without a cursor.
+	var pages int
+	for cur, page := "", 0; page < 10; page++ {
+		path := "/api/logs?namespace=ns-a&since=2h&tail=5&q=" + url.QueryEscape(`"same-ts"`)
+		if cur != "" {
+			path += "&cursor=" + url.QueryEscape(cur)
+		}
+		var lr obsplaneapi.LogsResponse
+		if err := json.Unmarshal(validated(t, s, "", path).body, &lr); err != nil {
+			t.Fatal(err)
+		}
+		if len(lr.Logs) == 0 {
+			t.Fatalf("page %d is empty: the previous page's cursor promised more", page)
+		}
+		pages++
+		if cur = lr.NextCursor; cur == "" {
+			break
+		}
+	}
+	if pages != nSameTS/5 {
+		t.Fatalf("%d pages of 5 for %d lines, want %d", pages, nSameTS, nSameTS/5)
+	}
 	for l, n := range seen {
 		if n != 1 {
 			t.Fatalf("%q seen %d times", l, n)

@@ -415,7 +415,9 @@ func (a *API) logsFromClickHouse(ctx context.Context, cond string, sp store.Para
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) > tail && rows[tail].Ts == rows[tail-1].Ts {
+	// The extra row also tells whether a next page exists.
+	more := len(rows) > tail
+	if more && rows[tail].Ts == rows[tail-1].Ts {
 		edge := rows[tail-1].Ts
 		keep := rows[:0]
 		for _, r := range rows {
@@ -447,7 +449,7 @@ func (a *API) logsFromClickHouse(ctx context.Context, cond string, sp store.Para
 	for _, r := range rows {
 		out.Logs = append(out.Logs, r.line())
 	}
-	if len(out.Logs) == tail {
+	if more {
 		out.NextCursor = out.Logs[len(out.Logs)-1].Cursor
 	}
 	return out, nil
