@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -200,6 +202,18 @@ FROM otel.otel_logs WHERE Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:
 			API:    "/api/logs?since=" + mid.Format(time.RFC3339) + "&until=" + ds.End.Format(time.RFC3339) + "&tail=100",
 			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":100,"sort":[{"@timestamp":"desc"}],"query":` + osRange("@timestamp", mid, ds.End) + `}`,
 				Note: "range on `@timestamp`, sort desc, size 100, whole `_source` (as the logs module)"}},
+		// What OpenChoreo's Observer asks most: a namespace's newest lines
+		// through the logs adapter (:9098), rows and total (capped at
+		// logsadapter.TotalCap) in one answer.
+		{Name: "logs adapter: a namespace's newest 100", SQL: `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText, SeverityNumber,
+OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace, OpenChoreoComponentUID, OpenChoreoProjectUID,
+OpenChoreoEnvironmentUID, K8sContainerName, K8sPodName, K8sNamespace,
+(SELECT count() FROM (SELECT 1 FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme' AND Timestamp > {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} LIMIT ` + strconv.Itoa(logsadapter.TotalCap) + `)) AS total
+FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme' AND Timestamp > {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100`, Params: rng,
+			API:     LogsAdapterPrefix + "/api/v1/logs/query",
+			APIBody: `{"searchScope":{"namespace":"acme"},"startTime":"` + ds.Start.Format(time.RFC3339) + `","endTime":"` + ds.End.Format(time.RFC3339) + `","limit":100,"sortOrder":"desc"}`,
+			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":100,"track_total_hits":` + strconv.Itoa(logsadapter.TotalCap) + `,"sort":[{"@timestamp":"desc"},{"_id":"desc"}],"query":{"bool":{"filter":[{"term":{"kubernetes.labels.openchoreo_dev/namespace":"acme"}},` + logRange + `]}}}`,
+				Note: "the logs module's query: `term` on the namespace label, range on `@timestamp`, sort `@timestamp` then `_id` desc, size 100, `track_total_hits` 1000"}},
 		{Name: "group by service, level", SQL: "SELECT ServiceName, SeverityText, count() AS n FROM otel.otel_logs WHERE Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} GROUP BY ServiceName, SeverityText ORDER BY n DESC", Params: rng,
 			API: "/api/v1/ppl", APIBody: ppl(pplRange + " | stats count() by service, level"),
 			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":0,"query":` + logRange + `,"aggs":{"service":{"terms":{"field":"kubernetes.labels.openchoreo_dev/component","size":100},"aggs":{"level":{"filters":{"filters":{` + strings.Join(levelFilters, ",") + `}}}}}}}`,
@@ -350,11 +364,17 @@ func osTopology(ctx context.Context, c *opensearch.Client, index, rangeQuery str
 	return out, nil
 }
 
-// StartAPI serves obsplane's :8080 API over st on a loopback test server
+// LogsAdapterPrefix is where StartAPI serves the logs adapter (its own port,
+// :9098, in obsplane serve).
+const LogsAdapterPrefix = "/logs-adapter"
+
+// StartAPI serves obsplane's :8080 API, and the logs adapter under
+// LogsAdapterPrefix, over st on a loopback test server
 // (no authentication, default limits) and returns its base URL.
 func StartAPI(st store.Store) (base string, stop func()) {
 	mux := http.NewServeMux()
 	(&obsplaneapi.API{Store: st}).Mount(mux)
+	mux.Handle(LogsAdapterPrefix+"/", http.StripPrefix(LogsAdapterPrefix, (&logsadapter.Handler{Store: st}).Routes()))
 	srv := httptest.NewServer(mux)
 	return srv.URL, srv.Close
 }

@@ -100,6 +100,12 @@ func TestLogsAdapterFiltersSortLimit(t *testing.T) {
 			t.Fatalf("desc is not asc reversed at %d: %v / %v", i, d, a1)
 		}
 	}
+	// A limit that cuts a run of equal timestamps returns that order's
+	// prefix: asc 10 and desc 7 both cut the 25 same-ts lines.
+	d7 := bodies(t, do(t, "POST", url, "", logsReq(scope, map[string]any{"sortOrder": "desc", "limit": 7})))
+	if len(d7) != 7 || len(d) < 7 || strings.Join(d7, "|") != strings.Join(d[:7], "|") {
+		t.Fatalf("desc limit 7 is not the prefix of desc: %v / %v", d7, d)
+	}
 	// Time range ends are exclusive, as in the OpenSearch module.
 	r = do(t, "POST", url, "", map[string]any{"startTime": rfc(sameTS), "endTime": rfc(base), "searchScope": scope})
 	for _, b := range bodies(t, r) {

@@ -159,30 +159,17 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 		params["levels"] = httpx.ArrayParam(q.Levels)
 	}
 	cond := "(" + strings.Join(where, ") AND (") + ")"
-	dir := "DESC"
-	if !q.Desc {
-		dir = "ASC"
-	}
 	began := time.Now()
-	sql := `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText, SeverityNumber,
-		OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace,
-		OpenChoreoComponentUID, OpenChoreoProjectUID, OpenChoreoEnvironmentUID,
-		K8sContainerName, K8sPodName, K8sNamespace
-		FROM otel.otel_logs WHERE ` + cond + `
-		ORDER BY Timestamp ` + dir + `, ` + RowKey + ` ` + dir + `
-		LIMIT ` + strconv.Itoa(q.Limit)
-	rows, err := b.Store.Query(ctx, sql, params, b.Limits.Settings()...)
+	rows, _, err := ReadOrdered[logRow](ctx, b.Store, b.Limits.Settings(), `toString(toTimeZone(Timestamp, 'UTC')) AS ts, `+RowKey+` AS rowKey,
+		Body, SeverityText, SeverityNumber, OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace,
+		OpenChoreoComponentUID, OpenChoreoProjectUID, OpenChoreoEnvironmentUID, K8sContainerName, K8sPodName, K8sNamespace`,
+		cond, params, q.Limit, q.Desc)
 	if err != nil {
 		return nil, fmt.Errorf("logs query: %w", err)
 	}
-	defer rows.Close()
 	var comp []ComponentLogEntry
 	var wf []WorkflowLogEntry
-	for rows.Next() {
-		var row logRow
-		if err := rows.Scan(&row); err != nil {
-			return nil, fmt.Errorf("logs query: decode row: %w", err)
-		}
+	for _, row := range rows {
 		ts := httpx.ParseCHTime(row.Ts)
 		if workflow {
 			wf = append(wf, WorkflowLogEntry{Timestamp: ts, Log: row.Body})
@@ -198,9 +185,6 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 				ContainerName: row.Container, PodName: row.Pod, PodNamespace: row.PodNamespace,
 			},
 		})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("logs query: %w", err)
 	}
 	total, err := b.countCapped(ctx, "otel.otel_logs", cond, params)
 	if err != nil {
@@ -223,6 +207,7 @@ func (b *ClickHouse) QueryLogs(ctx context.Context, q LogsQuery) (*LogsQueryResp
 
 type logRow struct {
 	Ts             string `json:"ts"`
+	RowKey         uint64 `json:"rowKey"`
 	Body           string `json:"Body"`
 	SeverityText   string `json:"SeverityText"`
 	SeverityNumber int    `json:"SeverityNumber"`
@@ -237,6 +222,8 @@ type logRow struct {
 	Pod            string `json:"K8sPodName"`
 	PodNamespace   string `json:"K8sNamespace"`
 }
+
+func (r logRow) OrderKey() (string, uint64) { return r.Ts, r.RowKey }
 
 // countCapped counts rows of table matching cond, stopping at TotalCap.
 func (b *ClickHouse) countCapped(ctx context.Context, table, cond string, params store.Params) (int, error) {

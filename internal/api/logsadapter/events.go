@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -155,37 +154,16 @@ func (b *ClickHouse) QueryEvents(ctx context.Context, q LogsQuery) (*EventsQuery
 	}
 	where = append(where, "Timestamp > {start:DateTime64(9, 'UTC')}", "Timestamp < {end:DateTime64(9, 'UTC')}")
 	cond := "(" + strings.Join(where, ") AND (") + ")"
-	dir := "DESC"
-	if !q.Desc {
-		dir = "ASC"
-	}
 	began := time.Now()
-	rows, err := b.Store.Query(ctx, `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText,
-		LogAttributes['`+attrEventReason+`'] AS reason, LogAttributes['`+attrEventNS+`'] AS objectNamespace, ResourceAttributes
-		FROM otel.otel_logs WHERE `+cond+`
-		ORDER BY Timestamp `+dir+`, `+RowKey+` `+dir+`
-		LIMIT `+strconv.Itoa(q.Limit), params, b.Limits.Settings()...)
+	rows, _, err := ReadOrdered[eventRow](ctx, b.Store, b.Limits.Settings(), `toString(toTimeZone(Timestamp, 'UTC')) AS ts, `+RowKey+` AS rowKey,
+		Body, SeverityText, LogAttributes['`+attrEventReason+`'] AS reason, LogAttributes['`+attrEventNS+`'] AS objectNamespace, ResourceAttributes`,
+		cond, params, q.Limit, q.Desc)
 	if err != nil {
 		return nil, fmt.Errorf("events query: %w", err)
 	}
-	defer rows.Close()
 	out := &EventsQueryResponse{Events: []EventEntry{}}
-	for rows.Next() {
-		var row struct {
-			Ts                 string            `json:"ts"`
-			Body               string            `json:"Body"`
-			SeverityText       string            `json:"SeverityText"`
-			Reason             string            `json:"reason"`
-			ObjectNamespace    string            `json:"objectNamespace"`
-			ResourceAttributes map[string]string `json:"ResourceAttributes"`
-		}
-		if err := rows.Scan(&row); err != nil {
-			return nil, fmt.Errorf("events query: decode row: %w", err)
-		}
+	for _, row := range rows {
 		out.Events = append(out.Events, NewEventEntry(httpx.ParseCHTime(row.Ts), row.Body, row.SeverityText, row.Reason, row.ObjectNamespace, row.ResourceAttributes))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("events query: %w", err)
 	}
 	if out.Total, err = b.countCapped(ctx, "otel.otel_logs", cond, params); err != nil {
 		return nil, fmt.Errorf("events query: %w", err)
@@ -193,3 +171,15 @@ func (b *ClickHouse) QueryEvents(ctx context.Context, q LogsQuery) (*EventsQuery
 	out.TookMs = time.Since(began).Milliseconds()
 	return out, nil
 }
+
+type eventRow struct {
+	Ts                 string            `json:"ts"`
+	RowKey             uint64            `json:"rowKey"`
+	Body               string            `json:"Body"`
+	SeverityText       string            `json:"SeverityText"`
+	Reason             string            `json:"reason"`
+	ObjectNamespace    string            `json:"objectNamespace"`
+	ResourceAttributes map[string]string `json:"ResourceAttributes"`
+}
+
+func (r eventRow) OrderKey() (string, uint64) { return r.Ts, r.RowKey }
