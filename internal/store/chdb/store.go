@@ -127,6 +127,14 @@ func Open(cfg Config) (*Store, error) {
 			return nil, err
 		}
 		s.all = append(s.all, c)
+		// Times render in UTC, as the APIs parse them, whatever the
+		// machine's zone (TZ). A session setting: the engine ignores it as
+		// a connect argument, so each connection sets it once.
+		if _, err := c.query([]byte("SET session_timezone = 'UTC'"), "TSV", nil); err != nil {
+			s.closeConns()
+			unlockDir(lock)
+			return nil, fmt.Errorf("chdb: set session_timezone: %w", err)
+		}
 		if i < cfg.WriteConns {
 			s.writes <- c
 		} else {

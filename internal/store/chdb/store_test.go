@@ -201,6 +201,18 @@ func TestBadBatchIsAnErrorNamingTheColumn(t *testing.T) {
 	}
 }
 
+// TestTimesRenderInUTC: the APIs parse the engine's rendering of a
+// zone-less DateTime64 as UTC, so every connection renders in UTC whatever
+// the machine's TZ.
+func TestTimesRenderInUTC(t *testing.T) {
+	for i := 0; i < 4; i++ { // more queries than one pool's connections
+		got := count(t, "SELECT concat(getSetting('session_timezone'), ' ', toString(toDateTime64(86400, 9)))")
+		if got != "UTC 1970-01-02 00:00:00.000000000" {
+			t.Fatalf("session zone and rendering: %q, want UTC", got)
+		}
+	}
+}
+
 func TestConcurrentQueriesRunInParallel(t *testing.T) {
 	ctx := context.Background()
 	// A slow scan on one read connection must not hold an insert or a

@@ -52,6 +52,14 @@ func Options(cfg Config) (*clickhouse.Options, error) {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	// Times are UTC on the wire both ways (DateTime64 columns without a
+	// zone render in the session's zone), whatever the server's zone.
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	if _, set := opts.Settings["session_timezone"]; !set {
+		opts.Settings["session_timezone"] = "UTC"
+	}
 	return opts, nil
 }
 

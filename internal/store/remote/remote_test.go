@@ -31,6 +31,9 @@ func TestOptionsFromDSN(t *testing.T) {
 		if got := o.Compression != nil && o.Compression.Method == clickhouse.CompressionLZ4; got != tc.lz4 {
 			t.Errorf("%s: lz4 = %v", tc.dsn, got)
 		}
+		if o.Settings["session_timezone"] != "UTC" {
+			t.Errorf("%s: session_timezone = %v, want UTC", tc.dsn, o.Settings["session_timezone"])
+		}
 	}
 }
 
