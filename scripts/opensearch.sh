@@ -211,6 +211,10 @@ running_pid() {
   echo "$pid"
 }
 
+# orphan_pid: a node of this run dir that is alive without a pid file (a
+# start killed before the node wrote it, or the file removed).
+orphan_pid() { pgrep -f -- "-Dopensearch.path.conf=$RUN/config" | head -n 1 | grep .; }
+
 health() { curl -fsS --max-time 5 "$URL/_cluster/health${1:-}" 2>/dev/null; }
 
 # wait_ready: green within the deadline. A single node cannot place replicas,
@@ -257,17 +261,16 @@ start() {
     wait_ready "$pid" >/dev/null
     echo "$URL"; return 0
   fi
-  if health >/dev/null; then
-    die "something else answers on $URL; set OPENSEARCH_PORT to a free port"
-  fi
-  # A node of this run dir that is alive but has not written its pid file yet
-  # (a start killed mid-way): adopt it rather than start a second one on the
-  # same data.
-  if pid="$(pgrep -f -- "-Dopensearch.path.conf=$RUN/config" | head -n 1)" && [ -n "$pid" ]; then
-    log "a node of $RUN is booting (pid $pid); waiting for it"
+  # Adopt a node of this run dir that lost its pid file rather than start a
+  # second one on the same data.
+  if pid="$(orphan_pid)"; then
+    log "a node of $RUN runs without a pid file (pid $pid); adopting it"
     wait_ready "$pid" >/dev/null
     echo "$pid" >"$PIDFILE"
     echo "$URL"; return 0
+  fi
+  if health >/dev/null; then
+    die "something else answers on $URL; set OPENSEARCH_PORT to a free port"
   fi
   # The node deletes its pid file only on a clean shutdown: one that was
   # killed (kill -9, the end of a session) leaves a stale file behind, and the
@@ -336,7 +339,7 @@ EOF
 stop() {
   local pid
   lock
-  if ! pid="$(running_pid)"; then
+  if ! pid="$(running_pid)" && ! pid="$(orphan_pid)"; then
     rm -f "$PIDFILE"
     log "not running"; return 0
   fi
