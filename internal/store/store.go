@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -74,6 +75,36 @@ type Rows interface {
 	// Err returns the error that ended iteration, if any.
 	Err() error
 	Close() error
+}
+
+// Each runs sql on st and calls f for each row, closing the rows whatever
+// happens; an error from f ends the iteration and is returned as is.
+func Each(ctx context.Context, st Store, sql string, params Params, f func(Rows) error, settings ...Setting) error {
+	rows, err := st.Query(ctx, sql, params, settings...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ScanAll runs sql on st and decodes every row into an R.
+func ScanAll[R any](ctx context.Context, st Store, sql string, params Params, settings ...Setting) ([]R, error) {
+	var out []R
+	err := Each(ctx, st, sql, params, func(rows Rows) error {
+		var r R
+		if err := rows.Scan(&r); err != nil {
+			return fmt.Errorf("decode row: %w", err)
+		}
+		out = append(out, r)
+		return nil
+	}, settings...)
+	return out, err
 }
 
 // Setting is one ClickHouse setting applied to a single statement, such as

@@ -2,7 +2,6 @@ package logsadapter
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"sort"
 	"strconv"
@@ -35,24 +34,8 @@ func ReadOrdered[R OrderedRow](ctx context.Context, st store.Store, settings []s
 	if desc {
 		dir = "DESC"
 	}
-	read := func(sql string, params store.Params) ([]R, error) {
-		rs, err := st.Query(ctx, sql, params, settings...)
-		if err != nil {
-			return nil, err
-		}
-		defer rs.Close()
-		var out []R
-		for rs.Next() {
-			var r R
-			if err := rs.Scan(&r); err != nil {
-				return nil, fmt.Errorf("decode row: %w", err)
-			}
-			out = append(out, r)
-		}
-		return out, rs.Err()
-	}
-	rows, err = read(`SELECT `+cols+` FROM otel.otel_logs WHERE `+cond+`
-		ORDER BY Timestamp `+dir+` LIMIT `+strconv.Itoa(limit+1), params)
+	rows, err = store.ScanAll[R](ctx, st, `SELECT `+cols+` FROM otel.otel_logs WHERE `+cond+`
+		ORDER BY Timestamp `+dir+` LIMIT `+strconv.Itoa(limit+1), params, settings...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -68,8 +51,8 @@ func ReadOrdered[R OrderedRow](ctx context.Context, st store.Store, settings []s
 			}
 			tp := maps.Clone(params)
 			tp["order_edge_ts"] = edge
-			ties, err := read(`SELECT `+cols+` FROM otel.otel_logs WHERE `+cond+`
-				AND Timestamp = {order_edge_ts:DateTime64(9, 'UTC')} ORDER BY rowKey `+dir+` LIMIT `+strconv.Itoa(limit), tp)
+			ties, err := store.ScanAll[R](ctx, st, `SELECT `+cols+` FROM otel.otel_logs WHERE `+cond+`
+				AND Timestamp = {order_edge_ts:DateTime64(9, 'UTC')} ORDER BY rowKey `+dir+` LIMIT `+strconv.Itoa(limit), tp, settings...)
 			if err != nil {
 				return nil, false, err
 			}

@@ -554,17 +554,7 @@ func (a *API) scopedRange(r *http.Request, p *params) (where []string, sp store.
 }
 
 func (a *API) query(ctx context.Context, sql string, sp store.Params, each func(store.Rows) error) error {
-	rows, err := a.Store.Query(ctx, sql, sp, a.Limits.Settings()...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return store.Each(ctx, a.Store, sql, sp, each, a.Limits.Settings()...)
 }
 
 // TraceResponse is GET /api/traces/{traceId}.

@@ -149,17 +149,12 @@ func (b *ClickHouse) SpanDetails(ctx context.Context, traceID, spanID string) (*
 }
 
 func (b *ClickHouse) each(ctx context.Context, sql string, params store.Params, f func(store.Rows) error) error {
-	rows, err := b.Store.Query(ctx, sql, params, b.Limits.Settings()...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return store.Each(ctx, b.Store, sql, params, func(rows store.Rows) error {
 		if err := f(rows); err != nil {
 			return fmt.Errorf("decode: %w", err)
 		}
-	}
-	return rows.Err()
+		return nil
+	}, b.Limits.Settings()...)
 }
 
 func (b *ClickHouse) count(ctx context.Context, sql string, params store.Params) (int, error) {
