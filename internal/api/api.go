@@ -21,8 +21,11 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
@@ -40,18 +43,51 @@ import (
 
 func init() { server.Register(Hook) }
 
-// Authenticator returns the authenticator for mode (none or jwt).
-func Authenticator(cfg *config.Config, mode string) (auth.Authenticator, error) {
-	switch mode {
-	case "none", "":
-		return auth.None{}, nil
-	case "jwt":
-		if cfg.JWKSURL == "" {
-			return nil, fmt.Errorf("--auth=jwt needs --jwks-url")
+// Authenticators returns the authenticators of the :8080 API (--auth) and
+// of the adapter ports (--adapter-auth). Both JWT modes share one key set;
+// jwks is it (nil when neither port uses JWT), whose Run keeps it fresh.
+func Authenticators(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (api, adapters auth.Authenticator, jwks *auth.JWKS, err error) {
+	var jwt *auth.JWT
+	pick := func(flag, mode string) (auth.Authenticator, error) {
+		switch mode {
+		case "none", "":
+			return auth.None{}, nil
+		case "jwt":
+			if cfg.JWKSURL == "" {
+				return nil, fmt.Errorf("--%s=jwt needs --jwks-url", flag)
+			}
+			if jwt == nil {
+				jwks = auth.NewJWKS(cfg.JWKSURL, auth.JWKSOptions{
+					Refresh:      config.Duration(cfg.JWKSRefresh),
+					MinInterval:  config.Duration(cfg.JWKSMinInterval),
+					FetchTimeout: config.Duration(cfg.JWKSFetchTimeout),
+					Wait:         config.Duration(cfg.JWKSWait),
+					Log:          log,
+					Registerer:   reg,
+				})
+				var auds []string
+				for _, a := range strings.Split(cfg.JWTAudience, ",") {
+					if a = strings.TrimSpace(a); a != "" {
+						auds = append(auds, a)
+					}
+				}
+				jwt = auth.NewJWT(jwks, auth.JWTOptions{Issuer: cfg.JWTIssuer, Audiences: auds})
+				if cfg.JWTIssuer == "" || len(auds) == 0 {
+					log.Warn("JWT ISSUER OR AUDIENCE NOT CHECKED: without --jwt-issuer and --jwt-audience any token signed by a key in the JWKS is accepted, including tokens the identity provider issued to other services; set both in production",
+						"jwtIssuer", cfg.JWTIssuer, "jwtAudience", cfg.JWTAudience)
+				}
+			}
+			return jwt, nil
 		}
-		return auth.NewJWT(cfg.JWKSURL), nil
+		return nil, fmt.Errorf("--%s=%q: want jwt or none", flag, mode)
 	}
-	return nil, fmt.Errorf("auth mode %q: want jwt or none", mode)
+	if api, err = pick("auth", cfg.Auth); err != nil {
+		return nil, nil, nil, err
+	}
+	if adapters, err = pick("adapter-auth", cfg.AdapterAuth); err != nil {
+		return nil, nil, nil, err
+	}
+	return api, adapters, jwks, nil
 }
 
 // WebhookURL is where fired alerts are posted.
@@ -72,11 +108,7 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	if !cfg.Has("query") {
 		return nil, nil
 	}
-	a, err := Authenticator(cfg, cfg.Auth)
-	if err != nil {
-		return nil, err
-	}
-	adapterAuth, err := Authenticator(cfg, cfg.AdapterAuth)
+	a, adapterAuth, jwks, err := Authenticators(cfg, env.Registry, env.Logger.With("component", "auth"))
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +145,17 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 		})
 	})
 	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
+	if jwks != nil {
+		comps = append(comps, server.Component{Name: "jwks-refresh", Run: jwks.Run})
+	}
+	limits := server.ListenLimits(cfg)
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
 		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am, OpenSearch: osBackend}
-		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
+		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), limits, env.Logger))
 	}
 	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
 		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter"), OpenSearch: osTraces}
-		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), env.Logger))
+		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), limits, env.Logger))
 	}
 	return comps, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,18 @@ type Config struct {
 	Components    string `yaml:"components"`
 	Auth          string `yaml:"auth"`
 	JWKSURL       string `yaml:"jwksURL"`
-	AdapterAuth   string `yaml:"adapterAuth"`
+	// JWTIssuer and JWTAudience, when set, must match a token's iss and
+	// one of its aud (JWTAudience is comma-separated).
+	JWTIssuer   string `yaml:"jwtIssuer"`
+	JWTAudience string `yaml:"jwtAudience"`
+	// JWKS* bound the key set's fetches: refreshed at least every
+	// JWKSRefresh, at most one fetch per JWKSMinInterval, each within
+	// JWKSFetchTimeout, and a request needing one waits at most JWKSWait.
+	JWKSRefresh      string `yaml:"jwksRefresh"`
+	JWKSMinInterval  string `yaml:"jwksMinInterval"`
+	JWKSFetchTimeout string `yaml:"jwksFetchTimeout"`
+	JWKSWait         string `yaml:"jwksWait"`
+	AdapterAuth      string `yaml:"adapterAuth"`
 	// AlertWebhookURL receives fired alerts; ObserverURL is the fallback
 	// (its /api/v1alpha1/alerts/webhook, as OpenChoreo's module does).
 	AlertWebhookURL string `yaml:"alertWebhookURL"`
@@ -50,6 +62,12 @@ type Config struct {
 		OTLPHTTP       string `yaml:"otlpHTTP"`
 		Forward        string `yaml:"forward"`
 		ClickHouseHTTP string `yaml:"clickhouseHTTP"`
+		// Limits of every HTTP listener (server.ListenLimits).
+		ReadHeaderTimeout string `yaml:"readHeaderTimeout"`
+		ReadTimeout       string `yaml:"readTimeout"`
+		WriteTimeout      string `yaml:"writeTimeout"`
+		IdleTimeout       string `yaml:"idleTimeout"`
+		MaxConns          string `yaml:"maxConns"`
 	} `yaml:"listen"`
 
 	Retention struct {
@@ -82,6 +100,14 @@ type Config struct {
 		// Config is a collector config file that replaces the built-in
 		// pipeline (obsplane gateway --config).
 		Config string `yaml:"config"`
+		// OTLP receivers' credentials (docs/SECURITY.md).
+		OTLPBearerTokenFile string `yaml:"otlpBearerTokenFile"`
+		OTLPTLSCertFile     string `yaml:"otlpTLSCertFile"`
+		OTLPTLSKeyFile      string `yaml:"otlpTLSKeyFile"`
+		OTLPTLSClientCAFile string `yaml:"otlpTLSClientCAFile"`
+		// TrustedTenantLabels derives tenant labels only from trusted
+		// Kubernetes metadata.
+		TrustedTenantLabels string `yaml:"trustedTenantLabels"`
 	} `yaml:"gateway"`
 }
 
@@ -93,6 +119,9 @@ type key struct {
 	usage   string
 	secret  bool
 	listens bool
+	// kind, when set, is checked by Validate: "duration" (positive),
+	// "int" (positive), "bool".
+	kind string
 }
 
 var keys = []key{
@@ -102,6 +131,12 @@ var keys = []key{
 	{name: "components", field: func(c *Config) *string { return &c.Components }, def: "all", usage: "what this process runs: all, gateway, query (comma-separated)"},
 	{name: "auth", field: func(c *Config) *string { return &c.Auth }, def: "none", usage: "API authentication: jwt or none"},
 	{name: "jwks-url", field: func(c *Config) *string { return &c.JWKSURL }, usage: "JWKS URL for --auth=jwt"},
+	{name: "jwt-issuer", field: func(c *Config) *string { return &c.JWTIssuer }, usage: "required iss of JWTs (--auth=jwt, --adapter-auth=jwt); empty accepts any issuer, which serve warns about"},
+	{name: "jwt-audience", field: func(c *Config) *string { return &c.JWTAudience }, usage: "accepted aud values of JWTs, comma-separated (a token must carry one); empty accepts any audience, which serve warns about"},
+	{name: "jwks-refresh", field: func(c *Config) *string { return &c.JWKSRefresh }, def: "5m", usage: "refetch the JWKS at least this often (sooner when its Cache-Control says so); a key the JWKS stops listing is refused within this", kind: "duration"},
+	{name: "jwks-min-interval", field: func(c *Config) *string { return &c.JWKSMinInterval }, def: "10s", usage: "at most one JWKS fetch per this interval (unknown kids, failed fetches)", kind: "duration"},
+	{name: "jwks-fetch-timeout", field: func(c *Config) *string { return &c.JWKSFetchTimeout }, def: "10s", usage: "time limit of one JWKS fetch", kind: "duration"},
+	{name: "jwks-wait", field: func(c *Config) *string { return &c.JWKSWait }, def: "2s", usage: "longest a request waits for a JWKS fetch it needs (a kid not in the held set); requests with a known kid never wait", kind: "duration"},
 	{name: "adapter-auth", field: func(c *Config) *string { return &c.AdapterAuth }, def: "none", usage: "auth on the OpenChoreo adapter ports: none (the Observer authorizes its callers, as with upstream adapters; keep the ports private) or jwt"},
 	{name: "alert-webhook-url", field: func(c *Config) *string { return &c.AlertWebhookURL }, usage: "where fired alert rules are posted"},
 	{name: "observer-url", field: func(c *Config) *string { return &c.ObserverURL }, usage: "OpenChoreo Observer base URL; alerts go to its /api/v1alpha1/alerts/webhook when --alert-webhook-url is empty"},
@@ -114,6 +149,11 @@ var keys = []key{
 	{name: "otlp-http-addr", field: func(c *Config) *string { return &c.Listen.OTLPHTTP }, def: ":4318", usage: "OTLP HTTP receiver (off to disable)", listens: true},
 	{name: "forward-addr", field: func(c *Config) *string { return &c.Listen.Forward }, def: ":24224", usage: "Fluent forward receiver (off to disable)", listens: true},
 	{name: "clickhouse-http-addr", field: func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, def: "127.0.0.1:8123", usage: "ClickHouse HTTP interface over the embedded store (SPEC 4.3; reserved, not served yet)", listens: true},
+	{name: "listen-read-header-timeout", field: func(c *Config) *string { return &c.Listen.ReadHeaderTimeout }, def: "10s", usage: "HTTP listeners (API and adapter ports): time limit for a request's headers", kind: "duration"},
+	{name: "listen-read-timeout", field: func(c *Config) *string { return &c.Listen.ReadTimeout }, def: "30s", usage: "HTTP listeners: time limit for reading a whole request, headers and body; a slower body is cut off", kind: "duration"},
+	{name: "listen-write-timeout", field: func(c *Config) *string { return &c.Listen.WriteTimeout }, def: "60s", usage: "HTTP listeners: longest one write of an answer may block on a client that does not read", kind: "duration"},
+	{name: "listen-idle-timeout", field: func(c *Config) *string { return &c.Listen.IdleTimeout }, def: "120s", usage: "HTTP listeners: how long an idle keep-alive connection stays open", kind: "duration"},
+	{name: "listen-max-conns", field: func(c *Config) *string { return &c.Listen.MaxConns }, def: "1024", usage: "HTTP listeners: open connections per listener; further clients wait to be accepted", kind: "int"},
 	{name: "retention-hot", field: func(c *Config) *string { return &c.Retention.Hot }, def: "168h", usage: "age at which rows move TO VOLUME 'hot' (only with a storage policy)"},
 	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "age at which rows move TO VOLUME 'warm' (only with a storage policy)"},
 	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "age at which rows move TO VOLUME 'cold' (only with a storage policy)"},
@@ -122,6 +162,11 @@ var keys = []key{
 	{name: "backend", field: func(c *Config) *string { return &c.Observer.Telemetry.Backend }, def: "clickstack", usage: "primary read backend (observer.telemetry.backend): clickstack or opensearch"},
 	{name: "dual-read", field: func(c *Config) *string { return &c.Observer.Telemetry.DualRead }, def: "false", usage: "also read the other backend and compare (observer.telemetry.dualRead)"},
 	{name: "shadow-write", field: func(c *Config) *string { return &c.Migration.ShadowWrite.Enabled }, def: "false", usage: "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"},
+	{name: "otlp-bearer-token-file", field: func(c *Config) *string { return &c.Gateway.OTLPBearerTokenFile }, usage: "OTLP receivers require \"Authorization: Bearer <token>\" with the token in this file (reread when it changes)"},
+	{name: "otlp-tls-cert-file", field: func(c *Config) *string { return &c.Gateway.OTLPTLSCertFile }, usage: "OTLP receivers serve TLS with this certificate (PEM); needs --otlp-tls-key-file"},
+	{name: "otlp-tls-key-file", field: func(c *Config) *string { return &c.Gateway.OTLPTLSKeyFile }, usage: "private key (PEM) of --otlp-tls-cert-file"},
+	{name: "otlp-tls-client-ca-file", field: func(c *Config) *string { return &c.Gateway.OTLPTLSClientCAFile }, usage: "OTLP receivers require client certificates signed by this CA (mTLS); needs the TLS certificate and key"},
+	{name: "trusted-tenant-labels", field: func(c *Config) *string { return &c.Gateway.TrustedTenantLabels }, def: "false", usage: "derive OpenChoreo tenant labels only from trusted Kubernetes metadata (Fluent Bit's kubernetes record on forward, an authenticated collector's k8sattributes pod labels on OTLP) and drop those a sender set; OTLP then needs a bearer token or client certificates", kind: "bool"},
 	{name: "gateway-config", field: func(c *Config) *string { return &c.Gateway.Config }, usage: "collector config file replacing the built-in pipeline"},
 }
 
@@ -204,6 +249,28 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--%s=%q: want host:port or %q", k.name, v, Off)
 		}
 	}
+	for _, k := range keys {
+		v := *k.field(c)
+		switch k.kind {
+		case "duration":
+			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+				return fmt.Errorf("--%s=%q: want a positive duration such as 30s", k.name, v)
+			}
+		case "bool":
+			if v != "true" && v != "false" {
+				return fmt.Errorf("--%s=%q: want true or false", k.name, v)
+			}
+		case "int":
+			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+				return fmt.Errorf("--%s=%q: want a positive integer", k.name, v)
+			}
+		}
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--jwks-url=%q: want an http(s) URL", c.JWKSURL)
+		}
+	}
 	switch c.Auth {
 	case "none":
 	case "jwt":
@@ -235,6 +302,17 @@ func (c *Config) Validate() error {
 	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead == "true" || c.Migration.ShadowWrite.Enabled == "true"
 	if needOS && c.OpenSearch.URL == "" {
 		return errors.New("--backend=opensearch, --dual-read and --shadow-write need --opensearch-url")
+	}
+	g := c.Gateway
+	if (g.OTLPTLSCertFile == "") != (g.OTLPTLSKeyFile == "") {
+		return errors.New("--otlp-tls-cert-file and --otlp-tls-key-file go together")
+	}
+	if g.OTLPTLSClientCAFile != "" && g.OTLPTLSCertFile == "" {
+		return errors.New("--otlp-tls-client-ca-file needs --otlp-tls-cert-file and --otlp-tls-key-file (client certificates need TLS)")
+	}
+	otlpOn := c.Listen.OTLPGRPC != Off || c.Listen.OTLPHTTP != Off
+	if g.TrustedTenantLabels == "true" && otlpOn && g.OTLPBearerTokenFile == "" && g.OTLPTLSClientCAFile == "" && g.Config == "" {
+		return errors.New("--trusted-tenant-labels believes the pod labels OTLP senders carry, so OTLP must accept only your collector agents: set --otlp-bearer-token-file or --otlp-tls-client-ca-file, or turn OTLP off (--otlp-grpc-addr=off --otlp-http-addr=off)")
 	}
 	for _, comp := range strings.Split(c.Components, ",") {
 		switch strings.TrimSpace(comp) {
@@ -277,6 +355,12 @@ func (c *Config) Has(component string) bool {
 		}
 	}
 	return false
+}
+
+// Int returns a validated integer setting.
+func Int(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Duration returns a validated duration setting.

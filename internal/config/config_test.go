@@ -60,6 +60,14 @@ func TestBadInputNamesTheSetting(t *testing.T) {
 		{"", []string{"--clickhouse-dsn", "clickhouse:///otel"}, "no host"},
 		{"", []string{"--retention-delete", "13 months"}, "--retention-delete"},
 		{"", []string{"--log-level", "loud"}, "--log-level"},
+		{"", []string{"--listen-read-timeout", "0s"}, "--listen-read-timeout"},
+		{"", []string{"--listen-max-conns", "many"}, "--listen-max-conns"},
+		{"", []string{"--jwks-refresh", "-1m"}, "--jwks-refresh"},
+		{"", []string{"--jwks-url", "file:///etc/jwks.json"}, "--jwks-url"},
+		{"", []string{"--trusted-tenant-labels", "yes"}, "--trusted-tenant-labels"},
+		{"", []string{"--trusted-tenant-labels", "true"}, "--otlp-bearer-token-file"},
+		{"", []string{"--otlp-tls-cert-file", "c.pem"}, "--otlp-tls-key-file"},
+		{"", []string{"--otlp-tls-client-ca-file", "ca.pem"}, "client certificates need TLS"},
 		{"listen:\n  htp: x\n", nil, "htp"},
 		{"data: [1, 2\n", nil, "config"},
 	} {
@@ -119,4 +127,35 @@ func passwordOf(dsn string) string {
 		return dsn[i+3+c+1 : at]
 	}
 	return ""
+}
+
+// TestJWTAndListenerSettings: issuer, audience, JWKS and listener limits
+// come from YAML, env and flags like every other key.
+func TestJWTAndListenerSettings(t *testing.T) {
+	file := "jwtIssuer: https://idp.example/\njwtAudience: observer\njwksRefresh: 2m\nlisten:\n  readTimeout: 5s\n  maxConns: 64\n"
+	t.Setenv("OBSPLANE_JWT_AUDIENCE", "obsplane,observer")
+	t.Setenv("OBSPLANE_LISTEN_WRITE_TIMEOUT", "15s")
+	c, err := load(t, file, "--listen-max-conns", "32", "--auth", "jwt", "--jwks-url", "https://idp.example/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ got, want string }{
+		{c.JWTIssuer, "https://idp.example/"},
+		{c.JWTAudience, "obsplane,observer"},
+		{c.JWKSRefresh, "2m"},
+		{c.JWKSWait, "2s"},
+		{c.Listen.ReadTimeout, "5s"},
+		{c.Listen.WriteTimeout, "15s"},
+		{c.Listen.MaxConns, "32"},
+		{c.Listen.IdleTimeout, "120s"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	for _, k := range []string{"jwt-issuer: ", "jwt-audience: ", "listen-read-timeout: ", "jwks-refresh: "} {
+		if !strings.Contains(c.Print(), k) {
+			t.Errorf("config print lacks %s", k)
+		}
+	}
 }

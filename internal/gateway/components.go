@@ -5,12 +5,13 @@
 // openchoreo (our enrichment). Exporters: clickhousestore (ours, writing
 // through the process's store.Store) plus any the caller adds (the OpenSearch
 // dual-write exporter). Extensions: file_storage (persistent queues) and
-// health_check.
+// health_check, and bearertokenauth (senders' tokens on the OTLP receivers).
 package gateway
 
 import (
 	"fmt"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
@@ -79,6 +80,8 @@ func Components(o ComponentOptions) (otelcol.Factories, error) {
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		filestorage.NewFactory(),
 		healthcheckextension.NewFactory(),
+		// Senders' bearer tokens on the OTLP receivers.
+		bearertokenauthextension.NewFactory(),
 	)
 	if err != nil {
 		return f, fmt.Errorf("gateway extensions: %w", err)

@@ -68,6 +68,43 @@ type Params struct {
 
 	// LogLevel is the collector's log level (default info).
 	LogLevel string
+
+	// OTLPAuth is what the OTLP receivers require of a sender; the forward
+	// receiver takes no credentials (keep its port reachable only by
+	// Fluent Bit).
+	OTLPAuth OTLPAuth
+
+	// TrustedLabels derives the OpenChoreo tenant labels only from trusted
+	// metadata, dropping those a sender set: on the forward pipeline from
+	// Fluent Bit's kubernetes record, on the OTLP pipelines from the pod
+	// labels an upstream collector's k8sattributes processor added (so
+	// OTLP must be authenticated: only that collector may send).
+	TrustedLabels bool
+
+	// HTTP bounds the OTLP HTTP receiver's requests (zero: the
+	// collector's defaults).
+	HTTP HTTPLimits
+}
+
+// OTLPAuth are the OTLP receivers' credentials.
+type OTLPAuth struct {
+	// BearerTokenFile holds the token senders must present as
+	// "Authorization: Bearer <token>" (the contrib bearertokenauth
+	// extension, which rereads the file when it changes).
+	BearerTokenFile string
+	// CertFile and KeyFile make the receivers serve TLS.
+	CertFile, KeyFile string
+	// ClientCAFile makes them require a client certificate signed by it
+	// (mTLS).
+	ClientCAFile string
+}
+
+// On reports whether senders must authenticate.
+func (a OTLPAuth) On() bool { return a.BearerTokenFile != "" || a.ClientCAFile != "" }
+
+// HTTPLimits are the OTLP HTTP receiver's time limits.
+type HTTPLimits struct {
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
 func (p Params) withDefaults() Params {
@@ -116,19 +153,60 @@ func DefaultConfig(p Params) (string, error) {
 		}
 	}
 
+	a := p.OTLPAuth
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		return "", errors.New("gateway: OTLP TLS needs both a certificate and a key file")
+	}
+	if a.ClientCAFile != "" && a.CertFile == "" {
+		return "", errors.New("gateway: OTLP client certificates (mTLS) need the receivers to serve TLS: give a certificate and a key file")
+	}
+	otlpOn := on(p.OTLPGRPCAddr) || on(p.OTLPHTTPAddr)
+	if p.TrustedLabels && otlpOn && !a.On() {
+		return "", errors.New("gateway: trusted tenant labels believe the pod labels OTLP senders carry, so OTLP must take data only from your collector agents: require a bearer token or client certificates, or turn OTLP off")
+	}
+
+	extensions := map[string]any{}
+	var extNames []string
 	receivers := map[string]any{}
 	var logRecv, otlpRecv []string
-	if on(p.OTLPGRPCAddr) || on(p.OTLPHTTPAddr) {
+	if otlpOn {
+		// secure adds the credentials to one protocol's server settings.
+		secure := func(srv map[string]any) map[string]any {
+			if a.BearerTokenFile != "" {
+				srv["auth"] = map[string]any{"authenticator": "bearertokenauth"}
+			}
+			if a.CertFile != "" {
+				tls := map[string]any{"cert_file": a.CertFile, "key_file": a.KeyFile}
+				if a.ClientCAFile != "" {
+					tls["client_ca_file"] = a.ClientCAFile
+				}
+				srv["tls"] = tls
+			}
+			return srv
+		}
 		protocols := map[string]any{}
 		if on(p.OTLPGRPCAddr) {
-			protocols["grpc"] = map[string]any{"endpoint": p.OTLPGRPCAddr}
+			protocols["grpc"] = secure(map[string]any{"endpoint": p.OTLPGRPCAddr})
 		}
 		if on(p.OTLPHTTPAddr) {
-			protocols["http"] = map[string]any{"endpoint": p.OTLPHTTPAddr}
+			h := map[string]any{"endpoint": p.OTLPHTTPAddr}
+			for k, d := range map[string]time.Duration{"read_header_timeout": p.HTTP.ReadHeaderTimeout, "read_timeout": p.HTTP.ReadTimeout, "write_timeout": p.HTTP.WriteTimeout} {
+				if d > 0 {
+					h[k] = d.String()
+				}
+			}
+			if p.HTTP.IdleTimeout > 0 {
+				h["keepalive"] = map[string]any{"idle_timeout": p.HTTP.IdleTimeout.String()}
+			}
+			protocols["http"] = secure(h)
 		}
 		receivers["otlp"] = map[string]any{"protocols": protocols}
 		otlpRecv = []string{"otlp"}
 		logRecv = append(logRecv, "otlp")
+		if a.BearerTokenFile != "" {
+			extensions["bearertokenauth"] = map[string]any{"filename": a.BearerTokenFile}
+			extNames = append(extNames, "bearertokenauth")
+		}
 	}
 	if on(p.ForwardAddr) {
 		receivers["fluentforward"] = map[string]any{"endpoint": p.ForwardAddr}
@@ -153,8 +231,6 @@ func DefaultConfig(p Params) (string, error) {
 		"num_consumers":     p.QueueWorkers,
 		"block_on_overflow": true,
 	}
-	extensions := map[string]any{}
-	var extNames []string
 	if p.DataDir != "" {
 		extensions["file_storage"] = map[string]any{
 			"directory":        filepath.Join(p.DataDir, "queue"),
@@ -202,25 +278,48 @@ func DefaultConfig(p Params) (string, error) {
 		}
 	}
 
-	procs := []string{"memory_limiter", "openchoreo"}
-	processors := map[string]any{"memory_limiter": memLimiter, "openchoreo": nil}
-	if p.DataDir == "" {
-		// No disk queue (tests): nothing to lose that the queue would keep,
-		// so the whitepaper's batch processor does the batching.
-		procs = append(procs, "batch")
-		processors["batch"] = map[string]any{
-			"timeout":             p.BatchTimeout.String(),
-			"send_batch_size":     p.BatchSize,
-			"send_batch_max_size": p.BatchSize,
+	processors := map[string]any{"memory_limiter": memLimiter}
+	// procsWith is the processor chain around one openchoreo instance.
+	procsWith := func(openchoreo string) []string {
+		procs := []string{"memory_limiter", openchoreo}
+		if p.DataDir == "" {
+			// No disk queue (tests): nothing to lose that the queue would
+			// keep, so the whitepaper's batch processor does the batching.
+			procs = append(procs, "batch")
+			processors["batch"] = map[string]any{
+				"timeout":             p.BatchTimeout.String(),
+				"send_batch_size":     p.BatchSize,
+				"send_batch_max_size": p.BatchSize,
+			}
 		}
+		return procs
 	}
 	pipelines := map[string]any{}
-	if len(logRecv) > 0 {
-		pipelines["logs"] = map[string]any{"receivers": logRecv, "processors": procs, "exporters": logExp}
-	}
-	if len(otlpRecv) > 0 {
-		pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
-		pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+	if !p.TrustedLabels {
+		processors["openchoreo"] = nil
+		procs := procsWith("openchoreo")
+		if len(logRecv) > 0 {
+			pipelines["logs"] = map[string]any{"receivers": logRecv, "processors": procs, "exporters": logExp}
+		}
+		if len(otlpRecv) > 0 {
+			pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
+			pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+		}
+	} else {
+		// Each receiver trusts only what its own sender cannot forge: the
+		// forward pipeline Fluent Bit's kubernetes record, the OTLP ones
+		// the pod labels of the authenticated collector in front.
+		if on(p.ForwardAddr) {
+			processors["openchoreo/forward"] = map[string]any{"label_sources": []string{"kubernetes_record"}}
+			pipelines["logs/forward"] = map[string]any{"receivers": []string{"fluentforward"}, "processors": procsWith("openchoreo/forward"), "exporters": logExp}
+		}
+		if len(otlpRecv) > 0 {
+			processors["openchoreo/otlp"] = map[string]any{"label_sources": []string{"pod_labels"}}
+			procs := procsWith("openchoreo/otlp")
+			pipelines["logs"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": logExp}
+			pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
+			pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+		}
 	}
 
 	metricsTel := map[string]any{"level": "none"}

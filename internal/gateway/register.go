@@ -36,6 +36,9 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 		s.ConfigFile = cfg.Gateway.Config
 	} else {
 		p := paramsFor(cfg)
+		if l.Forward != config.Off && (p.OTLPAuth.On() || p.TrustedLabels) {
+			env.Logger.Warn("the forward port takes no credentials: keep it reachable only by Fluent Bit (a NetworkPolicy), or any sender can write logs (docs/SECURITY.md)", "addr", l.Forward)
+		}
 		// The collector's own telemetry on a loopback port, folded into
 		// serve's /metrics.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,10 +73,16 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 
 // paramsFor maps serve's config onto the default pipeline.
 func paramsFor(cfg *config.Config) Params {
+	g := cfg.Gateway
 	return Params{
 		OTLPGRPCAddr: cfg.Listen.OTLPGRPC,
 		OTLPHTTPAddr: cfg.Listen.OTLPHTTP,
 		ForwardAddr:  cfg.Listen.Forward,
 		DataDir:      cfg.DataDir,
+		OTLPAuth: OTLPAuth{BearerTokenFile: g.OTLPBearerTokenFile, CertFile: g.OTLPTLSCertFile,
+			KeyFile: g.OTLPTLSKeyFile, ClientCAFile: g.OTLPTLSClientCAFile},
+		TrustedLabels: g.TrustedTenantLabels == "true",
+		HTTP: HTTPLimits{ReadHeaderTimeout: config.Duration(cfg.Listen.ReadHeaderTimeout), ReadTimeout: config.Duration(cfg.Listen.ReadTimeout),
+			WriteTimeout: config.Duration(cfg.Listen.WriteTimeout), IdleTimeout: config.Duration(cfg.Listen.IdleTimeout)},
 	}
 }

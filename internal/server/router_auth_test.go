@@ -1,17 +1,10 @@
 package server_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -21,29 +14,11 @@ import (
 // an admin and may change the flag, a tenant may read it but not change it,
 // and no token is 401.
 func TestFlagAPIWithJWT(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-	}}})
-	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
-	defer jwksSrv.Close()
-	sign := func(sub string, ns []string) string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": sub, "namespaces": ns, "exp": time.Now().Add(time.Hour).Unix()})
-		tok.Header["kid"] = "k1"
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	f := newJWKSFixture(t)
+	sign := func(sub string, ns []string) string { return f.sign(jwt.MapClaims{"sub": sub, "namespaces": ns}) }
 
 	httpAddr := freePort(t)
-	_, logs := startServe(t, httpAddr, "--data", t.TempDir(), "--auth", "jwt", "--jwks-url", jwksSrv.URL)
+	_, logs := startServe(t, httpAddr, "--data", t.TempDir(), "--auth", "jwt", "--jwks-url", f.url)
 
 	call := func(method, tok, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+httpAddr+"/api/v1/flags/use_clickhouse", strings.NewReader(body))

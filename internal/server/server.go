@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/listener"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		comps = append(comps, cs...)
 	}
 	if cfg.Listen.HTTP != config.Off {
-		comps = append(comps, HTTPComponent("http", cfg.Listen.HTTP, env.Mux, log))
+		comps = append(comps, HTTPComponent("http", cfg.Listen.HTTP, env.Mux, ListenLimits(cfg), log))
 	}
 
 	errs := make(chan error, len(comps))
@@ -203,26 +203,22 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	return errors.Join(all...)
 }
 
-// HTTPComponent serves h on addr until ctx ends, then drains connections
-// for up to 10 s.
-func HTTPComponent(name, addr string, h http.Handler, log *slog.Logger) Component {
+// ListenLimits are the configured limits of every HTTP listener.
+func ListenLimits(cfg *config.Config) listener.Limits {
+	l := listener.DefaultLimits()
+	l.ReadHeaderTimeout = config.Duration(cfg.Listen.ReadHeaderTimeout)
+	l.ReadTimeout = config.Duration(cfg.Listen.ReadTimeout)
+	l.WriteTimeout = config.Duration(cfg.Listen.WriteTimeout)
+	l.IdleTimeout = config.Duration(cfg.Listen.IdleTimeout)
+	l.MaxConns = config.Int(cfg.Listen.MaxConns)
+	return l
+}
+
+// HTTPComponent serves h on addr with the listener limits until ctx ends,
+// then drains connections for up to 10 s.
+func HTTPComponent(name, addr string, h http.Handler, limits listener.Limits, log *slog.Logger) Component {
 	return Component{Name: name, Run: func(ctx context.Context) error {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		log.Info("listening", "component", name, "addr", ln.Addr().String())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ln) }()
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
+		return listener.Serve(ctx, name, addr, h, limits, log)
 	}}
 }
 

@@ -86,7 +86,17 @@ func serve(t *testing.T, data string) (*exec.Cmd, string, *strings.Builder) {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getWithToken(t, url, "")
+}
+
+// getWithToken GETs url with a bearer token ("" for none).
+func getWithToken(t *testing.T, url, tok string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

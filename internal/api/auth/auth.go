@@ -16,19 +16,11 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -93,6 +85,13 @@ func Middleware(a Authenticator, next http.Handler, onErr func(w http.ResponseWr
 		p, err := a.Authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="obsplane"`)
+			if r.ContentLength != 0 {
+				// The body of a refused request is never read: close the
+				// connection after the answer instead of draining what an
+				// unauthenticated client sends, and stop reading at once.
+				w.Header().Set("Connection", "close")
+				defer func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) }()
+			}
 			onErr(w, err.Error())
 			return
 		}
@@ -103,20 +102,30 @@ func Middleware(a Authenticator, next http.Handler, onErr func(w http.ResponseWr
 // JWT validates bearer tokens against a JWKS.
 type JWT struct {
 	keys *JWKS
-	// Audience and Issuer, when set, must match the token's claims.
-	Audience string
-	Issuer   string
-	// Leeway tolerates clock skew on exp/nbf/iat.
+	opts JWTOptions
+}
+
+// JWTOptions are the claim checks beyond the signature and exp.
+type JWTOptions struct {
+	// Issuer, when set, must equal the token's iss.
+	Issuer string
+	// Audiences, when any are set, must include one of the token's aud.
+	Audiences []string
+	// Leeway tolerates clock skew on exp/nbf/iat (default 30 s).
 	Leeway time.Duration
 }
 
-// NewJWT validates tokens with keys from the JWKS at url.
-func NewJWT(url string) *JWT {
-	return &JWT{keys: NewJWKS(url, nil), Leeway: 30 * time.Second}
+// NewJWT validates tokens with keys from k.
+func NewJWT(k *JWKS, o JWTOptions) *JWT {
+	if o.Leeway == 0 {
+		o.Leeway = 30 * time.Second
+	}
+	return &JWT{keys: k, opts: o}
 }
 
-// NewJWTWithKeys uses an existing key set (tests, static keys).
-func NewJWTWithKeys(k *JWKS) *JWT { return &JWT{keys: k, Leeway: 30 * time.Second} }
+// NewJWTWithKeys uses an existing key set and checks no iss or aud (tests,
+// static keys).
+func NewJWTWithKeys(k *JWKS) *JWT { return NewJWT(k, JWTOptions{}) }
 
 // Authenticate implements Authenticator.
 func (j *JWT) Authenticate(r *http.Request) (*Principal, error) {
@@ -130,14 +139,14 @@ func (j *JWT) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256", "ES256"}),
-		jwt.WithLeeway(j.Leeway),
+		jwt.WithLeeway(j.opts.Leeway),
 		jwt.WithExpirationRequired(),
 	}
-	if j.Audience != "" {
-		opts = append(opts, jwt.WithAudience(j.Audience))
+	if len(j.opts.Audiences) > 0 {
+		opts = append(opts, jwt.WithAudience(j.opts.Audiences...))
 	}
-	if j.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(j.Issuer))
+	if j.opts.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(j.opts.Issuer))
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(strings.TrimSpace(tok), claims, j.keys.Keyfunc(r.Context()), opts...)
@@ -191,167 +200,4 @@ func namespacesFrom(v any) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("invalid token: claim %q must be an array of strings", NamespacesClaim)
-}
-
-// JWKS is a JSON Web Key Set fetched from a URL and cached. An unknown key
-// id triggers a refetch (key rotation), at most once per MinRefresh.
-type JWKS struct {
-	url    string
-	client *http.Client
-
-	mu         sync.Mutex
-	keys       map[string]any // kid -> *rsa.PublicKey | *ecdsa.PublicKey
-	fetched    time.Time
-	lastTry    time.Time
-	MaxAge     time.Duration
-	MinRefresh time.Duration
-}
-
-// NewJWKS returns a key set read from url with client (nil: a 10 s client).
-func NewJWKS(url string, client *http.Client) *JWKS {
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	return &JWKS{url: url, client: client, MaxAge: time.Hour, MinRefresh: 10 * time.Second}
-}
-
-// StaticJWKS is a key set that never fetches.
-func StaticJWKS(keys map[string]any) *JWKS {
-	return &JWKS{keys: keys, fetched: time.Now().Add(100 * 365 * 24 * time.Hour)}
-}
-
-// Keyfunc returns the jwt.Keyfunc that picks a key by the token's kid and
-// checks that the key type fits the algorithm.
-func (k *JWKS) Keyfunc(ctx context.Context) jwt.Keyfunc {
-	return func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		key, err := k.key(ctx, kid)
-		if err != nil {
-			return nil, err
-		}
-		switch t.Method.Alg() {
-		case "RS256":
-			if _, ok := key.(*rsa.PublicKey); !ok {
-				return nil, errors.New("key " + kid + " is not an RSA key")
-			}
-		case "ES256":
-			if _, ok := key.(*ecdsa.PublicKey); !ok {
-				return nil, errors.New("key " + kid + " is not an EC key")
-			}
-		}
-		return key, nil
-	}
-}
-
-func (k *JWKS) key(ctx context.Context, kid string) (any, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	now := time.Now()
-	stale := k.keys == nil || (k.url != "" && now.Sub(k.fetched) > k.MaxAge)
-	_, known := k.lookup(kid)
-	if (stale || !known) && k.url != "" && now.Sub(k.lastTry) >= k.MinRefresh {
-		k.lastTry = now
-		keys, err := k.fetch(ctx)
-		if err != nil && k.keys == nil {
-			return nil, fmt.Errorf("fetching JWKS: %w", err)
-		}
-		if err == nil {
-			k.keys, k.fetched = keys, now
-		}
-	}
-	key, ok := k.lookup(kid)
-	if !ok {
-		return nil, fmt.Errorf("no key %q in the JWKS", kid)
-	}
-	return key, nil
-}
-
-// lookup finds kid; a token without kid matches a set of exactly one key.
-func (k *JWKS) lookup(kid string) (any, bool) {
-	if kid == "" && len(k.keys) == 1 {
-		for _, v := range k.keys {
-			return v, true
-		}
-	}
-	v, ok := k.keys[kid]
-	return v, ok
-}
-
-func (k *JWKS) fetch(ctx context.Context) (map[string]any, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", k.url, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	return ParseJWKS(b)
-}
-
-// ParseJWKS reads the RSA and P-256 EC signing keys of a JWKS document;
-// other keys are skipped.
-func ParseJWKS(b []byte) (map[string]any, error) {
-	var doc struct {
-		Keys []struct {
-			Kty string `json:"kty"`
-			Kid string `json:"kid"`
-			Use string `json:"use"`
-			N   string `json:"n"`
-			E   string `json:"e"`
-			Crv string `json:"crv"`
-			X   string `json:"x"`
-			Y   string `json:"y"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("JWKS is not JSON: %w", err)
-	}
-	out := map[string]any{}
-	for _, jk := range doc.Keys {
-		if jk.Use != "" && jk.Use != "sig" {
-			continue
-		}
-		switch jk.Kty {
-		case "RSA":
-			n, err1 := b64int(jk.N)
-			e, err2 := b64int(jk.E)
-			if err1 != nil || err2 != nil || !e.IsInt64() {
-				continue
-			}
-			out[jk.Kid] = &rsa.PublicKey{N: n, E: int(e.Int64())}
-		case "EC":
-			if jk.Crv != "P-256" {
-				continue
-			}
-			x, err1 := b64int(jk.X)
-			y, err2 := b64int(jk.Y)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			out[jk.Kid] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("JWKS has no usable RSA or P-256 signing key")
-	}
-	return out, nil
-}
-
-func b64int(s string) (*big.Int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return nil, err
-	}
-	return new(big.Int).SetBytes(b), nil
 }

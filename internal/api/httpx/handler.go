@@ -74,6 +74,9 @@ func (j *jsonErrWriter) Write(b []byte) (int, error) {
 	return j.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (j *jsonErrWriter) Unwrap() http.ResponseWriter { return j.ResponseWriter }
+
 // Flush lets streaming handlers flush through the wrapper.
 func (j *jsonErrWriter) Flush() {
 	if f, ok := j.ResponseWriter.(http.Flusher); ok {

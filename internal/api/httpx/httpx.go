@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,6 +130,11 @@ func DecodeJSON(r *http.Request, dst any) error {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The listener's read timeout cut off a body still arriving.
+			return &Error{Status: http.StatusRequestTimeout, Title: TitleBadRequest, Message: "the request body did not arrive within the read timeout"}
+		}
 		return BadRequest("reading request body: %v", err)
 	}
 	if len(b) > MaxBody {

@@ -29,6 +29,40 @@ type Config struct {
 
 	// DeriveSeverity turns level detection from the log text on or off.
 	DeriveSeverity bool `mapstructure:"derive_severity"`
+
+	// LabelSources are where the OpenChoreo tenant labels (the openchoreo.*
+	// resource attributes the tenant columns read) may come from:
+	//
+	//   - "resource": openchoreo.* and openchoreo.dev/<label> resource
+	//     attributes the sender set itself;
+	//   - "kubernetes_record": the `kubernetes` map Fluent Bit's kubernetes
+	//     filter adds to a log record (its pod labels);
+	//   - "pod_labels": k8s.pod.label.<label> / k8s.pod.labels.<label>
+	//     resource attributes, as the collector's k8sattributes processor
+	//     writes them.
+	//
+	// The default is all three. Without "resource", labels the sender set
+	// are removed and the labels derived from the listed sources replace
+	// them, so an application cannot put its data in another namespace;
+	// docs/SECURITY.md says which deployment makes the other sources
+	// trustworthy.
+	LabelSources []string `mapstructure:"label_sources"`
+}
+
+// Label sources (Config.LabelSources).
+const (
+	SourceResource         = "resource"
+	SourceKubernetesRecord = "kubernetes_record"
+	SourcePodLabels        = "pod_labels"
+)
+
+func (c *Config) trusts(source string) bool {
+	for _, s := range c.LabelSources {
+		if s == source {
+			return true
+		}
+	}
+	return false
 }
 
 func createDefaultConfigStruct() *Config {
@@ -36,11 +70,20 @@ func createDefaultConfigStruct() *Config {
 		DefaultSeverity:          "INFO",
 		ServiceNameFromComponent: true,
 		DeriveSeverity:           true,
+		LabelSources:             []string{SourceResource, SourceKubernetesRecord, SourcePodLabels},
 	}
 }
 
-// Validate reports a default_severity that is not a level name.
+// Validate reports a default_severity that is not a level name, or a label
+// source that is not one of the three.
 func (c *Config) Validate() error {
+	for _, src := range c.LabelSources {
+		switch src {
+		case SourceResource, SourceKubernetesRecord, SourcePodLabels:
+		default:
+			return fmt.Errorf("label_sources: %q is not one of %s, %s, %s", src, SourceResource, SourceKubernetesRecord, SourcePodLabels)
+		}
+	}
 	if c.DefaultSeverity == "" {
 		return nil
 	}

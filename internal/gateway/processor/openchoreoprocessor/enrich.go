@@ -120,12 +120,20 @@ func (d derived) key() string {
 // same fields flattened to `kubernetes.pod_name`, `kubernetes.labels.<key>`
 // (OpenSearch documents and nest/lift filters produce those). It reports
 // whether the record had any, so the caller knows what to strip.
-func fromRecord(attrs pcommon.Map, d *derived) bool {
+//
+// Unless cfg trusts the record (kubernetes_record), its OpenChoreo labels
+// are ignored. When it does but not the sender's own labels (resource),
+// only the nested map counts: that is the shape the kubernetes filter
+// writes, while flattened keys could come from an application's JSON line
+// merged into the record.
+func fromRecord(attrs pcommon.Map, d *derived, cfg *Config) bool {
+	labels := cfg.trusts(SourceKubernetesRecord)
+	flatLabels := labels && cfg.trusts(SourceResource)
 	found := false
 	if v, ok := attrs.Get("kubernetes"); ok && v.Type() == pcommon.ValueTypeMap {
 		found = true
 		v.Map().Range(func(k string, fv pcommon.Value) bool {
-			kubernetesField(k, fv, d)
+			kubernetesField(k, fv, d, labels)
 			return true
 		})
 	}
@@ -137,23 +145,23 @@ func fromRecord(attrs pcommon.Map, d *derived) bool {
 		rest := k[len("kubernetes."):]
 		switch {
 		case strings.HasPrefix(rest, "labels."):
-			label(rest[len("labels."):], v.AsString(), d)
+			label(rest[len("labels."):], v.AsString(), d, flatLabels)
 		case strings.HasPrefix(rest, "annotations."):
 			d.put(PodAnnotationPrefix+rest[len("annotations."):], v.AsString())
 		default:
-			kubernetesField(rest, v, d)
+			kubernetesField(rest, v, d, flatLabels)
 		}
 		return true
 	})
 	return found
 }
 
-func kubernetesField(name string, v pcommon.Value, d *derived) {
+func kubernetesField(name string, v pcommon.Value, d *derived, ocLabels bool) {
 	switch name {
 	case "labels":
 		if v.Type() == pcommon.ValueTypeMap {
 			v.Map().Range(func(k string, lv pcommon.Value) bool {
-				label(k, lv.AsString(), d)
+				label(k, lv.AsString(), d, ocLabels)
 				return true
 			})
 		}
@@ -177,12 +185,18 @@ func kubernetesField(name string, v pcommon.Value, d *derived) {
 	d.put("kubernetes."+name, v.AsString())
 }
 
-func label(k, v string, d *derived) {
+// label puts one pod label; an OpenChoreo label only when ocLabels (its
+// source is trusted), so an untrusted one is not kept even as a pod label.
+func label(k, v string, d *derived, ocLabels bool) {
 	if k == "" {
 		return
 	}
+	t, isOC := ocLabelTarget(k)
+	if isOC && !ocLabels {
+		return
+	}
 	d.put(PodLabelPrefix+k, v)
-	if t, ok := ocLabelTarget(k); ok && v != "" {
+	if isOC && v != "" {
 		d.put(t, v)
 	}
 }
@@ -191,7 +205,11 @@ func label(k, v string, d *derived) {
 // on the resource: the k8sattributes processor (k8s.pod.label.<key> per the
 // semantic conventions, k8s.pod.labels.<key> by its default tag name) or the
 // bare label key as OpenChoreo's own collectors copy it.
-func fromResource(res pcommon.Map, d *derived) {
+//
+// Pod-label keys count only when cfg trusts pod_labels, bare label keys only
+// when it trusts resource.
+func fromResource(res pcommon.Map, d *derived, cfg *Config) {
+	podLabels, bare := cfg.trusts(SourcePodLabels), cfg.trusts(SourceResource)
 	res.Range(func(k string, v pcommon.Value) bool {
 		l := k
 		switch {
@@ -199,6 +217,9 @@ func fromResource(res pcommon.Map, d *derived) {
 			l = k[len(PodLabelPrefix):]
 		case strings.HasPrefix(k, "k8s.pod.labels."):
 			l = k[len("k8s.pod.labels."):]
+		}
+		if (l == k && !bare) || (l != k && !podLabels) {
+			return true
 		}
 		if t, ok := ocLabelTarget(l); ok {
 			if s := v.AsString(); s != "" {
@@ -209,9 +230,34 @@ func fromResource(res pcommon.Map, d *derived) {
 	})
 }
 
+// stripSenderLabels removes the tenant labels a sender set on the resource
+// (openchoreo.*, and the bare pod-label keys the tenant columns fall back
+// to), when cfg does not trust them; untrusted pod-label keys go too.
+func stripSenderLabels(res pcommon.Map, cfg *Config) {
+	if cfg.trusts(SourceResource) {
+		return
+	}
+	podLabels := cfg.trusts(SourcePodLabels)
+	res.RemoveIf(func(k string, _ pcommon.Value) bool {
+		if strings.HasPrefix(k, "openchoreo.") || strings.HasPrefix(k, "openchoreo_dev/") {
+			return true
+		}
+		if !podLabels {
+			for _, p := range []string{PodLabelPrefix, "k8s.pod.labels."} {
+				if strings.HasPrefix(k, p) {
+					if _, oc := ocLabelTarget(k[len(p):]); oc {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+}
+
 // apply writes the derived attributes the resource does not already have
-// (what the source set explicitly wins), then service.name from the
-// component.
+// (what the source set explicitly wins; stripSenderLabels has removed what
+// it may not set), then service.name from the component.
 func apply(res pcommon.Map, d derived, cfg *Config) {
 	for _, e := range d {
 		if _, ok := res.Get(e.k); !ok {
@@ -270,8 +316,9 @@ func EnrichLogs(ld plog.Logs, cfg *Config) plog.Logs {
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		res := rl.Resource().Attributes()
+		stripSenderLabels(res, cfg)
 		var base derived
-		fromResource(res, &base)
+		fromResource(res, &base, cfg)
 		var infos []recInfo
 		first := ""
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
@@ -281,7 +328,7 @@ func EnrichLogs(ld plog.Logs, cfg *Config) plog.Logs {
 				moveLogToBody(lr)
 				deriveSeverity(lr, cfg)
 				d := append(derived(nil), base...)
-				if fromRecord(lr.Attributes(), &d) && !cfg.KeepKubernetesRecord {
+				if fromRecord(lr.Attributes(), &d, cfg) && !cfg.KeepKubernetesRecord {
 					stripKubernetes(lr.Attributes())
 				}
 				d = d.finish()
@@ -347,7 +394,7 @@ func EnrichLogs(ld plog.Logs, cfg *Config) plog.Logs {
 			nrl := out.ResourceLogs().AppendEmpty()
 			rl.MoveTo(nrl)
 			var d derived
-			fromResource(nrl.Resource().Attributes(), &d)
+			fromResource(nrl.Resource().Attributes(), &d, cfg)
 			apply(nrl.Resource().Attributes(), d.finish(), cfg)
 		}
 	}
@@ -358,7 +405,8 @@ func EnrichLogs(ld plog.Logs, cfg *Config) plog.Logs {
 // on the resource -> openchoreo.*, service.name) to a trace or metric
 // resource.
 func EnrichResource(res pcommon.Map, cfg *Config) {
+	stripSenderLabels(res, cfg)
 	var d derived
-	fromResource(res, &d)
+	fromResource(res, &d, cfg)
 	apply(res, d.finish(), cfg)
 }

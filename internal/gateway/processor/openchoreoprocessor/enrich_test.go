@@ -3,6 +3,7 @@ package openchoreoprocessor
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -406,7 +407,13 @@ func FuzzEnrich(f *testing.F) {
 	f.Add("", []byte(`{"log":"WARN x","kubernetes.labels.openchoreo_dev/component":"c"}`))
 	f.Add("E0101 00:00:00 x", []byte(`{"kubernetes":{"labels":"notamap","annotations":[1,2]}}`))
 	f.Add(`{"level":`, []byte(`{"kubernetes":{"pod_name":{"nested":true}},"kubernetes.":"x","kubernetes.labels.":"y"}`))
+	trusted := createDefaultConfigStruct()
+	trusted.LabelSources = []string{SourceKubernetesRecord}
 	f.Fuzz(func(t *testing.T, body string, attrs []byte) {
+		cfg := createDefaultConfigStruct()
+		if len(body)%2 == 1 {
+			cfg = trusted
+		}
 		ld := plog.NewLogs()
 		sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
 		var raw map[string]any
@@ -421,7 +428,7 @@ func FuzzEnrich(f *testing.F) {
 				lr.Attributes().PutEmptyMap("kubernetes").PutStr("pod_name", "other")
 			}
 		}
-		out := EnrichLogs(ld, createDefaultConfigStruct())
+		out := EnrichLogs(ld, cfg)
 		if out.LogRecordCount() != 3 {
 			t.Fatalf("record count %d", out.LogRecordCount())
 		}
@@ -437,4 +444,101 @@ func FuzzEnrich(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLabelSourcesDropSpoofedLabels: without the "resource" source, tenant
+// labels a sender set itself are removed and replaced by those of the
+// trusted sources, on logs, traces and metrics.
+func TestLabelSourcesDropSpoofedLabels(t *testing.T) {
+	forward := createDefaultConfigStruct()
+	forward.LabelSources = []string{SourceKubernetesRecord}
+	otlp := createDefaultConfigStruct()
+	otlp.LabelSources = []string{SourcePodLabels}
+	if err := forward.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	spoof := func(m interface{ PutStr(string, string) }) {
+		m.PutStr("openchoreo.namespace", "ns-b")
+		m.PutStr("openchoreo.project", "bank")
+		m.PutStr("openchoreo.dev/namespace", "ns-b")
+		m.PutStr("openchoreo_dev/namespace", "ns-b")
+	}
+
+	// Forward: the kubernetes filter's nested map is believed; a spoofed
+	// resource and flattened record keys (an app's merged JSON) are not.
+	ld := recordLogs(t, "x", fluentBitRecord)
+	spoof(ld.ResourceLogs().At(0).Resource().Attributes())
+	lr := firstRecord(ld)
+	lr.Attributes().PutStr("kubernetes.labels.openchoreo.dev/namespace", "ns-b")
+	ld = EnrichLogs(ld, forward)
+	got := resAttrs(ld, 0)
+	checkAttrs(t, got, wantReadingList)
+	for _, k := range []string{"openchoreo.project", "openchoreo.dev/namespace", "openchoreo_dev/namespace"} {
+		if v, ok := got[k]; ok && v != wantReadingList[k] {
+			t.Errorf("forward: spoofed %s=%v kept", k, v)
+		}
+	}
+
+	// Forward, only flattened keys (no nested map): no tenant at all.
+	ld = recordLogs(t, "x", `{"kubernetes.pod_name":"p","kubernetes.labels.openchoreo.dev/namespace":"ns-b"}`)
+	ld = EnrichLogs(ld, forward)
+	if v, ok := resAttrs(ld, 0)["openchoreo.namespace"]; ok {
+		t.Errorf("forward: tenant from flattened record keys: %v", v)
+	}
+
+	// OTLP: pod labels (k8sattributes) are believed, the rest dropped,
+	// including a kubernetes record the sender put on a log record.
+	ld = recordLogs(t, "x", fluentBitRecord)
+	res := ld.ResourceLogs().At(0).Resource().Attributes()
+	spoof(res)
+	res.PutStr("k8s.pod.label.openchoreo.dev/namespace", "ns-a")
+	ld = EnrichLogs(ld, otlp)
+	got = resAttrs(ld, 0)
+	if got["openchoreo.namespace"] != "ns-a" || got["openchoreo.project"] != nil || got["openchoreo.dev/namespace"] != nil || got["openchoreo.component"] != nil {
+		t.Errorf("otlp logs: %v", got)
+	}
+
+	// Traces and metrics: the same for their resources.
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty().Resource().Attributes()
+	spoof(rs)
+	EnrichResource(rs, otlp)
+	for _, k := range []string{"openchoreo.namespace", "openchoreo.project", "openchoreo.dev/namespace", "openchoreo_dev/namespace"} {
+		if v, ok := rs.Get(k); ok {
+			t.Errorf("otlp trace: spoofed %s=%s kept", k, v.AsString())
+		}
+	}
+	rs.PutStr("k8s.pod.labels.openchoreo.dev/namespace", "ns-a")
+	EnrichResource(rs, otlp)
+	if v, _ := rs.Get("openchoreo.namespace"); v.Str() != "ns-a" {
+		t.Errorf("otlp trace from pod labels: %v", rs.AsRaw())
+	}
+
+	// Pod-label keys are themselves dropped when that source is not
+	// trusted (the forward pipeline), so no later hop believes them.
+	rs = ptrace.NewTraces().ResourceSpans().AppendEmpty().Resource().Attributes()
+	rs.PutStr("k8s.pod.label.openchoreo.dev/namespace", "ns-b")
+	rs.PutStr("k8s.pod.label.app", "web")
+	EnrichResource(rs, forward)
+	if _, ok := rs.Get("k8s.pod.label.openchoreo.dev/namespace"); ok {
+		t.Errorf("untrusted pod label kept: %v", rs.AsRaw())
+	}
+	if v, _ := rs.Get("k8s.pod.label.app"); v.Str() != "web" {
+		t.Errorf("a non-tenant pod label was dropped: %v", rs.AsRaw())
+	}
+
+	// The default trusts the sender, as before.
+	ld = recordLogs(t, "x", "")
+	spoof(ld.ResourceLogs().At(0).Resource().Attributes())
+	ld = EnrichLogs(ld, createDefaultConfigStruct())
+	if resAttrs(ld, 0)["openchoreo.namespace"] != "ns-b" {
+		t.Errorf("default: %v", resAttrs(ld, 0))
+	}
+
+	bad := createDefaultConfigStruct()
+	bad.LabelSources = []string{"headers"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "headers") {
+		t.Fatalf("unknown source: %v", err)
+	}
 }
