@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -127,4 +128,35 @@ func TestPPLBadInputNamesTheProblem(t *testing.T) {
 	if r := do(t, "POST", s.api.URL+"/api/v1/ppl", "", `{"query": "source=logs", "x": 1}`); r.status != 400 {
 		t.Errorf("unknown field: %d %s", r.status, r.body)
 	}
+}
+
+// TestPPLTypeAndRangeErrorsAre400: the inputs that made the engine fail
+// (answered 500 OBS-INTERNAL before) are 400s naming the problem: type
+// errors and out-of-range times caught by the compiler, a chain longer than
+// the engine's parser takes, and a zero divisor only known at run time
+// (the engine's own message).
+func TestPPLTypeAndRangeErrorsAre400(t *testing.T) {
+	s := start(t, false, "")
+	ors := make([]string, 1500)
+	for i := range ors {
+		ors[i] = "service = 'a'"
+	}
+	for _, tc := range []struct{ q, want string }{
+		{"source=logs | eval x = mod(severityNumber, 0) | fields x", "mod by zero"},
+		{"source=logs | eval x = abs(log) | fields x", "abs needs a number"},
+		{"source=logs | eval x = log + 1 | fields x", "+ needs numbers"},
+		{"source=logs | stats avg(log)", "avg needs a number"},
+		{"source=logs | eval x = round(severityNumber, 100000) | fields x", "round's digits"},
+		{"source=logs | where concat(log) > 5", "compares a string with an integer"},
+		{"source=logs | where @timestamp < '9999-12-31'", "outside the times the store can hold"},
+		{"source=logs | where " + strings.Join(ors, " or "), "more than 1024 conditions"},
+		{"source=logs | eval x = mod(severityNumber, severityNumber - severityNumber) | fields x", "Division by zero"},
+	} {
+		r, _ := ppl(t, s, "", tc.q)
+		if r.status != 400 || !strings.Contains(string(r.body), tc.want) {
+			t.Errorf("%.80s: %d %s (want 400 naming %q)", tc.q, r.status, r.body, tc.want)
+		}
+	}
+	r := do(t, "GET", s.api.URL+"/api/logs?q="+url.QueryEscape("timestamp:<9999-12-31"), "", nil)
+	wantError(t, r, 400, "badRequest", "outside the times the store can hold")
 }

@@ -31,11 +31,13 @@ type Kind int
 
 // Field kinds.
 const (
-	KindString Kind = iota
-	KindTime        // DateTime64(9); literals are parsed as times
-	KindInt         // signed integer
-	KindUint        // unsigned integer
-	KindFloat       // floating point
+	KindString   Kind = iota
+	KindTime          // DateTime64(9); literals are parsed as times
+	KindInt           // signed integer
+	KindUint          // unsigned integer
+	KindFloat         // floating point
+	KindBool          // a condition (ClickHouse UInt8 0/1)
+	KindInterval      // a time span: 5m, INTERVAL 1 HOUR
 )
 
 func (k Kind) String() string {
@@ -46,8 +48,31 @@ func (k Kind) String() string {
 		return "integer"
 	case KindFloat:
 		return "number"
+	case KindBool:
+		return "condition"
+	case KindInterval:
+		return "interval"
 	}
 	return "string"
+}
+
+// an is the kind with its article: "a string", "an integer".
+func (k Kind) an() string {
+	if k == KindInt || k == KindUint || k == KindInterval {
+		return "an " + k.String()
+	}
+	return "a " + k.String()
+}
+
+// numeric reports whether arithmetic and numeric functions take k. A
+// condition counts (it is 0 or 1), as in ClickHouse.
+func (k Kind) numeric() bool {
+	return k == KindInt || k == KindUint || k == KindFloat || k == KindBool
+}
+
+// comparable reports whether values of kinds a and b can be compared.
+func comparable(a, b Kind) bool {
+	return a == b || (a.numeric() && b.numeric())
 }
 
 // Field is one user-facing field and the expression it stands for.

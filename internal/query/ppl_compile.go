@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -474,9 +475,12 @@ func (c *compiler) aggregation(r *relation, a Aggregation) (Expr, Kind, error) {
 		if len(a.Args) != 2 {
 			return nil, 0, errAt(a.At, "%s(field, percent) takes 2 arguments", a.Func)
 		}
-		e, _, _, err := c.expr(r, a.Args[0], KindString, nil)
+		e, k, _, err := c.expr(r, a.Args[0], KindString, nil)
 		if err != nil {
 			return nil, 0, err
+		}
+		if !k.numeric() {
+			return nil, 0, errAt(a.At, "%s needs a number, not %s", a.Func, k.an())
 		}
 		pl, ok := a.Args[1].(*NumberLit)
 		if !ok {
@@ -503,19 +507,28 @@ func (c *compiler) aggregation(r *relation, a Aggregation) (Expr, Kind, error) {
 	case "dc", "distinct_count":
 		kind = KindUint
 	default:
+		if !kind.numeric() {
+			return nil, 0, errAt(a.At, "%s needs a number, not %s", a.Func, kind.an())
+		}
 		kind = KindFloat
 	}
 	return Fn(name, e), kind, nil
 }
 
-// predicate compiles a where condition.
+// predicate compiles a condition: of where, and/or/not, if().
 func (c *compiler) predicate(r *relation, n Node) (Expr, error) {
 	switch n.(type) {
 	case *StringLit, *NumberLit, *DurationLit:
 		return nil, errAt(n.Pos(), "where needs a condition, not a value")
 	}
-	e, _, _, err := c.expr(r, n, KindString, nil)
-	return e, err
+	e, k, _, err := c.expr(r, n, KindBool, nil)
+	if err != nil {
+		return nil, err
+	}
+	if k != KindBool {
+		return nil, errAt(n.Pos(), "a condition is needed here (a comparison, like, in, match(), isnull(), ...), not %s", k.an())
+	}
+	return e, nil
 }
 
 // expr compiles n. hint and hf describe what a literal n is compared with,
@@ -537,31 +550,34 @@ func (c *compiler) expr(r *relation, n Node, hint Kind, hf *Field) (Expr, Kind, 
 		return e, k, nil, err
 	case *BoolLit:
 		if n.Val {
-			return True, KindUint, nil, nil
+			return True, KindBool, nil, nil
 		}
-		return False, KindUint, nil, nil
+		return False, KindBool, nil, nil
 	case *NullLit:
 		return raw("NULL"), hint, nil, nil
 	case *DurationLit:
-		return Interval(n.N, n.Unit), KindTime, nil, nil
+		return Interval(n.N, n.Unit), KindInterval, nil, nil
 	case *Unary:
 		if n.Op == "not" {
 			x, err := c.predicate(r, n.X)
 			if err != nil {
 				return nil, 0, nil, err
 			}
-			return Not(x), KindUint, nil, nil
+			return Not(x), KindBool, nil, nil
 		}
 		x, k, _, err := c.expr(r, n.X, hint, hf)
 		if err != nil {
 			return nil, 0, nil, err
+		}
+		if !k.numeric() && k != KindInterval {
+			return nil, 0, nil, errAt(n.At, "- needs a number, not %s", k.an())
 		}
 		return Neg(x), k, nil, nil
 	case *Binary:
 		return c.binary(r, n)
 	case *LikeExpr:
 		e, err := c.like(r, n.X, n.Pattern, n.Not)
-		return e, KindUint, nil, err
+		return e, KindBool, nil, err
 	case *InExpr:
 		x, k, f, err := c.expr(r, n.X, KindString, nil)
 		if err != nil {
@@ -573,16 +589,19 @@ func (c *compiler) expr(r *relation, n Node, hint Kind, hf *Field) (Expr, Kind, 
 		}
 		var vals []Expr
 		for _, v := range n.List {
-			e, _, _, err := c.expr(r, v, k, f)
+			e, vk, _, err := c.expr(r, v, k, f)
 			if err != nil {
 				return nil, 0, nil, err
+			}
+			if !comparable(k, vk) {
+				return nil, 0, nil, errAt(v.Pos(), "in compares %s with %s", k.an(), vk.an())
 			}
 			vals = append(vals, e)
 		}
 		if n.Not {
-			return NotIn(x, vals...), KindUint, nil, nil
+			return NotIn(x, vals...), KindBool, nil, nil
 		}
-		return In(x, vals...), KindUint, nil, nil
+		return In(x, vals...), KindBool, nil, nil
 	case *Call:
 		return c.call(r, n)
 	}
@@ -616,8 +635,11 @@ func (c *compiler) literal(n Node, hint Kind, f *Field) (Expr, Kind, error) {
 		if err != nil {
 			return nil, 0, errAt(n.Pos(), "%q is not a time (use RFC 3339 or 'YYYY-MM-DD hh:mm:ss')", truncate(text))
 		}
+		if err := CheckTime("time", t); err != nil {
+			return nil, 0, errAt(n.Pos(), "%v", err)
+		}
 		return Time(t), KindTime, nil
-	case KindInt, KindUint, KindFloat:
+	case KindInt, KindUint, KindFloat, KindBool:
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return Int(i), KindInt, nil
 		}
@@ -688,7 +710,33 @@ func isLiteral(n Node) bool {
 
 func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	switch n.Op {
-	case "and", "or", "xor":
+	case "and", "or":
+		// A chain a or b or c is one flat OR of its terms: nested pairs
+		// would make the SQL as deep as the chain is long.
+		var terms []Node
+		var x Node = n
+		for {
+			b, ok := x.(*Binary)
+			if !ok || b.Op != n.Op {
+				terms = append(terms, x)
+				break
+			}
+			terms = append(terms, b.R)
+			x = b.L
+		}
+		es := make([]Expr, len(terms))
+		for i := range terms {
+			e, err := c.predicate(r, terms[len(terms)-1-i])
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			es[i] = e
+		}
+		if n.Op == "and" {
+			return And(es...), KindBool, nil, nil
+		}
+		return Or(es...), KindBool, nil, nil
+	case "xor":
 		l, err := c.predicate(r, n.L)
 		if err != nil {
 			return nil, 0, nil, err
@@ -697,13 +745,7 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		switch n.Op {
-		case "and":
-			return And(l, rr), KindUint, nil, nil
-		case "or":
-			return Or(l, rr), KindUint, nil, nil
-		}
-		return Fn("xor", l, rr), KindUint, nil, nil
+		return Fn("xor", l, rr), KindBool, nil, nil
 	}
 	// Compile the non-literal side first so a literal on either side is
 	// bound with the other side's type.
@@ -728,13 +770,14 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	}
 	switch n.Op {
 	case "+", "-", "*", "/", "%":
-		k := lk
-		if lk == KindTime || rk == KindTime {
-			k = KindTime
-		} else if lk == KindFloat || rk == KindFloat || n.Op == "/" {
-			k = KindFloat
+		k, err := arithKind(n, lk, rk)
+		if err != nil {
+			return nil, 0, nil, err
 		}
 		return Arith(n.Op, l, rr), k, nil, nil
+	}
+	if !comparable(lk, rk) {
+		return nil, 0, nil, errAt(n.At, "%s compares %s with %s", n.Op, describe(n.L, lf, lk), describe(n.R, rf, rk))
 	}
 	// Case-insensitive fields compare upper-cased (the literal was
 	// upper-cased when bound).
@@ -746,19 +789,75 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	}
 	switch n.Op {
 	case "=":
-		return Eq(l, rr), KindUint, nil, nil
+		return Eq(l, rr), KindBool, nil, nil
 	case "!=":
-		return Ne(l, rr), KindUint, nil, nil
+		return Ne(l, rr), KindBool, nil, nil
 	case "<":
-		return Lt(l, rr), KindUint, nil, nil
+		return Lt(l, rr), KindBool, nil, nil
 	case "<=":
-		return Le(l, rr), KindUint, nil, nil
+		return Le(l, rr), KindBool, nil, nil
 	case ">":
-		return Gt(l, rr), KindUint, nil, nil
+		return Gt(l, rr), KindBool, nil, nil
 	case ">=":
-		return Ge(l, rr), KindUint, nil, nil
+		return Ge(l, rr), KindBool, nil, nil
 	}
 	return nil, 0, nil, errAt(n.At, "unsupported operator %q", n.Op)
+}
+
+// arithKind is the kind of l op r, or an error naming why they do not mix:
+// numbers with numbers, and a time plus or minus an interval.
+func arithKind(n *Binary, lk, rk Kind) (Kind, error) {
+	switch {
+	case lk == KindTime && rk == KindInterval && (n.Op == "+" || n.Op == "-"),
+		lk == KindInterval && rk == KindTime && n.Op == "+":
+		return KindTime, nil
+	case !lk.numeric() || !rk.numeric():
+		if lk == KindTime || rk == KindTime {
+			return 0, errAt(n.At, "%s on a time takes an interval such as 1h or INTERVAL 1 HOUR, not %s", n.Op, other(lk, rk, KindTime).an())
+		}
+		bad := lk
+		if lk.numeric() {
+			bad = rk
+		}
+		return 0, errAt(n.At, "%s needs numbers, not %s", n.Op, bad.an())
+	case (n.Op == "%" || n.Op == "/") && isZero(n.R):
+		return 0, errAt(n.R.Pos(), "division by zero")
+	case lk == KindFloat || rk == KindFloat || n.Op == "/":
+		return KindFloat, nil
+	}
+	if lk == KindUint && rk == KindUint {
+		return KindUint, nil
+	}
+	return KindInt, nil
+}
+
+// other is whichever of a and b is not k.
+func other(a, b, k Kind) Kind {
+	if a == k {
+		return b
+	}
+	return a
+}
+
+// isZero reports whether n is a number literal equal to zero.
+func isZero(n Node) bool {
+	l, ok := n.(*NumberLit)
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseFloat(l.Text, 64)
+	return err == nil && v == 0
+}
+
+// describe names an operand for an error: a field by name, else its kind.
+func describe(n Node, f *Field, k Kind) string {
+	if id, ok := n.(*Ident); ok {
+		return fmt.Sprintf("%s (field %q)", k.an(), truncate(id.Name))
+	}
+	if f != nil {
+		return fmt.Sprintf("%s (field %q)", k.an(), f.Name)
+	}
+	return k.an()
 }
 
 // like compiles "x like pattern". On the log body, '%token%' with a single
@@ -767,9 +866,12 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 // word (so '%error%' finds "an error occurred" but not "errors"). Every other
 // pattern is a plain LIKE.
 func (c *compiler) like(r *relation, x, pattern Node, neg bool) (Expr, error) {
-	xe, _, f, err := c.expr(r, x, KindString, nil)
+	xe, k, f, err := c.expr(r, x, KindString, nil)
 	if err != nil {
 		return nil, err
+	}
+	if k != KindString {
+		return nil, errAt(x.Pos(), "like needs a string, not %s", k.an())
 	}
 	pl, ok := pattern.(*StringLit)
 	if !ok {
@@ -791,30 +893,38 @@ func (c *compiler) like(r *relation, x, pattern Node, neg bool) (Expr, error) {
 	return Like(xe, String(pl.Val)), nil
 }
 
-// scalar functions: PPL name -> ClickHouse name and arity (-1: any >= 1).
+// scalar functions: PPL name -> ClickHouse name, arity, argument kinds and
+// result kind. args has one letter per argument, the last repeated for
+// further ones: n a number, s a string, t a time, b a condition, a
+// anything, c anything of the same kind as the other c arguments.
 var scalarFuncs = map[string]struct {
 	ch         string
 	minA, maxA int
-	kind       Kind // result kind; -1 keeps the first argument's
+	args       string
+	kind       Kind // result kind; -1 keeps the first c (or n) argument's
 }{
-	"abs": {"abs", 1, 1, -1}, "ceil": {"ceil", 1, 1, KindFloat}, "ceiling": {"ceil", 1, 1, KindFloat},
-	"floor": {"floor", 1, 1, KindFloat}, "round": {"round", 1, 2, KindFloat}, "sqrt": {"sqrt", 1, 1, KindFloat},
-	"exp": {"exp", 1, 1, KindFloat}, "ln": {"log", 1, 1, KindFloat}, "log10": {"log10", 1, 1, KindFloat},
-	"log2": {"log2", 1, 1, KindFloat}, "pow": {"pow", 2, 2, KindFloat}, "power": {"pow", 2, 2, KindFloat},
-	"mod": {"modulo", 2, 2, -1}, "sign": {"sign", 1, 1, KindInt},
-	"lower": {"lower", 1, 1, KindString}, "upper": {"upper", 1, 1, KindString},
-	"length": {"length", 1, 1, KindUint}, "trim": {"trimBoth", 1, 1, KindString},
-	"ltrim": {"trimLeft", 1, 1, KindString}, "rtrim": {"trimRight", 1, 1, KindString},
-	"concat": {"concat", 1, 32, KindString}, "substring": {"substringUTF8", 2, 3, KindString},
-	"substr": {"substringUTF8", 2, 3, KindString}, "reverse": {"reverseUTF8", 1, 1, KindString},
-	"replace": {"replaceAll", 3, 3, KindString}, "if": {"if", 3, 3, -1},
-	"ifnull": {"ifNull", 2, 2, -1}, "coalesce": {"coalesce", 1, 32, -1},
-	"isnull": {"isNull", 1, 1, KindUint}, "isnotnull": {"isNotNull", 1, 1, KindUint},
-	"year": {"toYear", 1, 1, KindUint}, "month": {"toMonth", 1, 1, KindUint},
-	"day": {"toDayOfMonth", 1, 1, KindUint}, "dayofmonth": {"toDayOfMonth", 1, 1, KindUint},
-	"dayofweek": {"toDayOfWeek", 1, 1, KindUint}, "hour": {"toHour", 1, 1, KindUint},
-	"minute": {"toMinute", 1, 1, KindUint}, "second": {"toSecond", 1, 1, KindUint},
+	"abs": {"abs", 1, 1, "n", -1}, "ceil": {"ceil", 1, 1, "n", KindFloat}, "ceiling": {"ceil", 1, 1, "n", KindFloat},
+	"floor": {"floor", 1, 1, "n", KindFloat}, "round": {"round", 1, 2, "nn", KindFloat}, "sqrt": {"sqrt", 1, 1, "n", KindFloat},
+	"exp": {"exp", 1, 1, "n", KindFloat}, "ln": {"log", 1, 1, "n", KindFloat}, "log10": {"log10", 1, 1, "n", KindFloat},
+	"log2": {"log2", 1, 1, "n", KindFloat}, "pow": {"pow", 2, 2, "nn", KindFloat}, "power": {"pow", 2, 2, "nn", KindFloat},
+	"mod": {"modulo", 2, 2, "nn", -1}, "sign": {"sign", 1, 1, "n", KindInt},
+	"lower": {"lower", 1, 1, "s", KindString}, "upper": {"upper", 1, 1, "s", KindString},
+	"length": {"length", 1, 1, "s", KindUint}, "trim": {"trimBoth", 1, 1, "s", KindString},
+	"ltrim": {"trimLeft", 1, 1, "s", KindString}, "rtrim": {"trimRight", 1, 1, "s", KindString},
+	"concat": {"concat", 1, 32, "a", KindString}, "substring": {"substringUTF8", 2, 3, "snn", KindString},
+	"substr": {"substringUTF8", 2, 3, "snn", KindString}, "reverse": {"reverseUTF8", 1, 1, "s", KindString},
+	"replace": {"replaceAll", 3, 3, "sss", KindString}, "if": {"if", 3, 3, "bcc", -1},
+	"ifnull": {"ifNull", 2, 2, "cc", -1}, "coalesce": {"coalesce", 1, 32, "c", -1},
+	"isnull": {"isNull", 1, 1, "a", KindBool}, "isnotnull": {"isNotNull", 1, 1, "a", KindBool},
+	"year": {"toYear", 1, 1, "t", KindUint}, "month": {"toMonth", 1, 1, "t", KindUint},
+	"day": {"toDayOfMonth", 1, 1, "t", KindUint}, "dayofmonth": {"toDayOfMonth", 1, 1, "t", KindUint},
+	"dayofweek": {"toDayOfWeek", 1, 1, "t", KindUint}, "hour": {"toHour", 1, 1, "t", KindUint},
+	"minute": {"toMinute", 1, 1, "t", KindUint}, "second": {"toSecond", 1, 1, "t", KindUint},
 }
+
+// maxRoundDigits bounds round's digits: a Float64 holds about 17
+// significant digits, and the engine refuses scales beyond Int16.
+const maxRoundDigits = 30
 
 func (c *compiler) call(r *relation, n *Call) (Expr, Kind, *Field, error) {
 	switch n.Func {
@@ -827,9 +937,12 @@ func (c *compiler) call(r *relation, n *Call) (Expr, Kind, *Field, error) {
 		if len(n.Args) != 2 {
 			return nil, 0, nil, errAt(n.At, "%s(time, interval) takes 2 arguments", n.Func)
 		}
-		t, _, _, err := c.expr(r, n.Args[0], KindTime, nil)
+		t, tk, _, err := c.expr(r, n.Args[0], KindTime, nil)
 		if err != nil {
 			return nil, 0, nil, err
+		}
+		if tk != KindTime {
+			return nil, 0, nil, errAt(n.Args[0].Pos(), "%s needs a time first, not %s", n.Func, tk.an())
 		}
 		iv, ok := n.Args[1].(*DurationLit)
 		if !ok {
@@ -857,13 +970,13 @@ func (c *compiler) call(r *relation, n *Call) (Expr, Kind, *Field, error) {
 			return nil, 0, nil, errAt(n.Args[1].Pos(), "%s needs quoted text second", n.Func)
 		}
 		e, err := matchText(b, s, n.Func == "match_phrase")
-		return e, KindUint, nil, err
+		return e, KindBool, nil, err
 	case "like":
 		if len(n.Args) != 2 {
 			return nil, 0, nil, errAt(n.At, "like(field, pattern) takes 2 arguments")
 		}
 		e, err := c.like(r, n.Args[0], n.Args[1], false)
-		return e, KindUint, nil, err
+		return e, KindBool, nil, err
 	case "span":
 		return nil, 0, nil, errAt(n.At, "span() is only allowed in stats ... by")
 	}
@@ -879,30 +992,82 @@ func (c *compiler) call(r *relation, n *Call) (Expr, Kind, *Field, error) {
 	}
 	args := make([]Expr, len(n.Args))
 	kind := def.kind
+	same := Kind(-1) // the kind of the c arguments, once one is known
+	first := KindString
 	for i, a := range n.Args {
-		var e Expr
-		var k Kind
-		var err error
-		if i == 0 && (n.Func == "if") {
-			e, err = c.predicate(r, a)
-		} else {
-			e, k, _, err = c.expr(r, a, KindString, nil)
+		spec := def.args[min(i, len(def.args)-1)]
+		if spec == 'b' {
+			e, err := c.predicate(r, a)
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			args[i] = e
+			continue
 		}
+		hint := map[byte]Kind{'n': KindFloat, 's': KindString, 't': KindTime, 'a': KindString, 'c': KindString}[spec]
+		if spec == 'c' && same >= 0 {
+			hint = same
+		}
+		if _, str := a.(*StringLit); str && (spec == 'n' || spec == 'c' && same >= 0 && same.numeric()) {
+			// Say what the function wanted, not that the text is no number.
+			if spec == 'n' {
+				return nil, 0, nil, errAt(a.Pos(), "%s needs a number as argument %d, not a string", n.Func, i+1)
+			}
+			return nil, 0, nil, errAt(a.Pos(), "%s mixes %s and a string", n.Func, same.an())
+		}
+		e, k, _, err := c.expr(r, a, hint, nil)
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		if i == 0 && kind < 0 {
-			kind = k
+		if _, null := a.(*NullLit); null && spec == 'c' {
+			k = same
 		}
-		if i == 1 && n.Func == "if" && def.kind < 0 {
-			kind = k
+		want := map[byte]Kind{'n': KindFloat, 's': KindString, 't': KindTime}[spec]
+		switch {
+		case spec == 'n' && !k.numeric(), spec == 's' && k != KindString, spec == 't' && k != KindTime:
+			return nil, 0, nil, errAt(a.Pos(), "%s needs %s as argument %d, not %s", n.Func, want.an(), i+1, k.an())
+		case spec == 'c' && same >= 0 && k >= 0 && !comparable(same, k):
+			return nil, 0, nil, errAt(a.Pos(), "%s mixes %s and %s", n.Func, same.an(), k.an())
+		case spec == 'c' && same < 0:
+			same = k
+		}
+		if i == 0 {
+			first = k
 		}
 		args[i] = e
 	}
+	switch n.Func {
+	case "round":
+		if len(n.Args) == 2 {
+			d, ok := n.Args[1].(*NumberLit)
+			v, err := strconv.Atoi(strings.TrimPrefix(textOf(d), "+"))
+			if !ok || d.Float || err != nil || v < -maxRoundDigits || v > maxRoundDigits {
+				return nil, 0, nil, errAt(n.Args[1].Pos(), "round's digits must be a whole number from %d to %d", -maxRoundDigits, maxRoundDigits)
+			}
+		}
+	case "mod":
+		if isZero(n.Args[1]) {
+			return nil, 0, nil, errAt(n.Args[1].Pos(), "mod by zero")
+		}
+	}
 	if kind < 0 {
-		kind = KindString
+		kind = first
+		if same >= 0 {
+			kind = same
+		}
+		if kind < 0 { // only nulls
+			kind = KindString
+		}
 	}
 	return Fn(def.ch, args...), kind, nil, nil
+}
+
+// textOf is a number literal's text, or "" for nil.
+func textOf(n *NumberLit) string {
+	if n == nil {
+		return ""
+	}
+	return n.Text
 }
 
 // matchText compiles match(field, 'text') and match_phrase. On a full-text

@@ -39,9 +39,14 @@ func (t token) String() string {
 
 // Limits on PPL input, so a hostile query costs little to reject.
 const (
-	maxPPLLen     = 64 << 10
-	maxStringLit  = 64 << 10
-	maxPPLDepth   = 64
+	maxPPLLen    = 64 << 10
+	maxStringLit = 64 << 10
+	maxPPLDepth  = 64
+	// maxPPLChain bounds the conditions one and/or chain joins (OpenSearch's
+	// default max_clause_count); maxPPLArith the operators of one
+	// arithmetic chain, which the engine nests one level per operator.
+	maxPPLChain   = 1024
+	maxPPLArith   = 64
 	maxPPLTokens  = 10000
 	maxPPLCommand = 64
 )

@@ -366,8 +366,11 @@ func (p *pplParser) or() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.isKw("or") || p.isKw("xor") {
+	for n := 1; p.isKw("or") || p.isKw("xor"); n++ {
 		t := p.next()
+		if n >= maxPPLChain {
+			return nil, errAt(t.pos, "more than %d conditions joined by or (OpenSearch's max_clause_count); use in (...) for a list of values", maxPPLChain)
+		}
 		r, err := p.and()
 		if err != nil {
 			return nil, err
@@ -382,8 +385,11 @@ func (p *pplParser) and() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.isKw("and") {
+	for n := 1; p.isKw("and"); n++ {
 		t := p.next()
+		if n >= maxPPLChain {
+			return nil, errAt(t.pos, "more than %d conditions joined by and (OpenSearch's max_clause_count)", maxPPLChain)
+		}
 		r, err := p.not()
 		if err != nil {
 			return nil, err
@@ -463,8 +469,11 @@ func (p *pplParser) additive() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.isOp("+") || p.isOp("-") {
+	for n := 0; p.isOp("+") || p.isOp("-"); n++ {
 		t := p.next()
+		if n >= maxPPLArith {
+			return nil, errAt(t.pos, "more than %d + and - in a row", maxPPLArith)
+		}
 		r, err := p.multiplicative()
 		if err != nil {
 			return nil, err
@@ -479,8 +488,11 @@ func (p *pplParser) multiplicative() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("%") {
+	for n := 0; p.isOp("*") || p.isOp("/") || p.isOp("%"); n++ {
 		t := p.next()
+		if n >= maxPPLArith {
+			return nil, errAt(t.pos, "more than %d *, / and %% in a row", maxPPLArith)
+		}
 		r, err := p.unary()
 		if err != nil {
 			return nil, err

@@ -217,3 +217,108 @@ func TestScopeRequired(t *testing.T) {
 		t.Fatalf("got %s %v", c.SQL, c.Params)
 	}
 }
+
+// TestPPLTypeErrors: expressions whose types do not fit are refused by the
+// compiler with a message naming the problem, instead of reaching the
+// engine (which answered them with an internal error).
+func TestPPLTypeErrors(t *testing.T) {
+	for _, tc := range []struct{ ppl, want string }{
+		{"source=logs | eval x = mod(severityNumber, 0) | fields x", "mod by zero"},
+		{"source=logs | eval x = severityNumber % 0 | fields x", "division by zero"},
+		{"source=logs | eval x = abs(log) | fields x", "abs needs a number as argument 1, not a string"},
+		{"source=logs | eval x = log + 1 | fields x", "+ needs numbers, not a string"},
+		{"source=logs | where log * 2 > 1", "* needs numbers"},
+		{"source=logs | eval x = -log | fields x", "- needs a number, not a string"},
+		{"source=logs | stats avg(log)", "avg needs a number, not a string"},
+		{"source=logs | stats sum(service)", "sum needs a number"},
+		{"source=logs | stats percentile(log, 50)", "percentile needs a number"},
+		{"source=logs | eval x = round(severityNumber, 100000) | fields x", "round's digits must be a whole number from -30 to 30"},
+		{"source=logs | eval x = round(severityNumber, 1.5) | fields x", "round's digits"},
+		{"source=logs | where concat(log) > 5", "> compares a string with an integer"},
+		{"source=logs | where concat(log) = 5", "= compares a string with an integer"},
+		{"source=logs | where severityNumber = @timestamp", "compares an integer (field \"severityNumber\") with a time (field \"@timestamp\")"},
+		{"source=logs | where severityNumber in (1, log)", "in compares an integer with a string"},
+		{"source=logs | eval x = upper(severityNumber) | fields x", "upper needs a string as argument 1, not an integer"},
+		{"source=logs | eval x = substring(log, 'a') | fields x", "substring needs a number as argument 2, not a string"},
+		{"source=logs | eval x = year(log) | fields x", "year needs a time as argument 1, not a string"},
+		{"source=logs | eval x = if(log, 1, 2) | fields x", "a condition is needed here"},
+		{"source=logs | eval x = if(severityNumber > 1, 1, 'a') | fields x", "if mixes an integer and a string"},
+		{"source=logs | eval x = coalesce(log, 1) | fields x", "coalesce mixes a string and an integer"},
+		{"source=logs | eval x = date_sub(log, INTERVAL 1 HOUR) | fields x", "date_sub needs a time first"},
+		{"source=logs | eval t = @timestamp - @timestamp | fields t", "takes an interval"},
+		{"source=logs | where log", "a condition is needed here (a comparison, like, in, match(), isnull(), ...), not a string"},
+		{"source=logs | where not severityNumber", "not an integer"},
+		{"source=logs | where severityNumber like '1%'", "like needs a string, not an integer"},
+	} {
+		_, err := CompilePPL(tc.ppl, tenant, Options{})
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, tc.want) {
+			t.Errorf("%s: %v, want a SyntaxError containing %q", tc.ppl, err, tc.want)
+		}
+	}
+	// What fits still compiles.
+	for _, q := range []string{
+		"source=logs | eval x = mod(severityNumber, 3), y = round(severityNumber / 3, 2), z = abs(-severityNumber) | fields x, y, z",
+		"source=logs | where concat(log, 'x') = 'ax' and length(log) > 3 and year(@timestamp) = 2026",
+		"source=logs | eval x = if(severityNumber > 9, 'hi', 'lo'), y = ifnull(service, 'none') | fields x, y",
+		"source=logs | where @timestamp > now() - 1h and @timestamp < date_add(now(), INTERVAL 1 DAY)",
+		"source=logs | where isnull(service) or not (severityNumber in (1, 2)) xor true",
+		"source=logs | stats avg(severityNumber), max(@timestamp), dc(service) by service",
+		"source=traces | where status.code = 2 and durationInNanos / 1000000 > 1.5",
+	} {
+		mustPPL(t, q)
+	}
+}
+
+// TestPPLChainLimits: one and/or chain joins at most maxPPLChain conditions,
+// and renders flat (a chain as deep as it is long overran the engine's
+// parser at 1,500 terms); arithmetic chains are bounded too.
+func TestPPLChainLimits(t *testing.T) {
+	terms := func(n int, term, op string) string {
+		ts := make([]string, n)
+		for i := range ts {
+			ts[i] = term
+		}
+		return strings.Join(ts, " "+op+" ")
+	}
+	for _, q := range []string{
+		"source=logs | where " + terms(1500, "service = 'a'", "or"),
+		"source=logs | where " + terms(maxPPLChain+1, "service = 'a'", "and"),
+		"source=logs | where " + terms(maxPPLArith+2, "severityNumber", "+") + " > 1",
+		"source=logs | where " + terms(maxPPLArith+2, "severityNumber", "*") + " > 1",
+	} {
+		_, err := CompilePPL(q, tenant, Options{})
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "more than") {
+			t.Errorf("%.60s... (%d bytes): %v", q, len(q), err)
+		}
+	}
+	c := mustPPL(t, "source=logs | where "+terms(maxPPLChain, "service = 'a'", "or"))
+	if strings.Count(c.SQL, "((") > 2 {
+		t.Errorf("an or chain renders nested: %.300s", c.SQL)
+	}
+}
+
+// TestPPLTimesOutsideTheStore: times a DateTime64(9) cannot hold are
+// refused where they are written, in PPL and in search.
+func TestPPLTimesOutsideTheStore(t *testing.T) {
+	for _, q := range []string{
+		"source=logs | where @timestamp < '9999-12-31'",
+		"source=logs | where @timestamp > '2262-04-12'",
+		"source=logs | where @timestamp > '1899-12-31 23:59:59'",
+	} {
+		_, err := CompilePPL(q, tenant, Options{})
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "outside the times the store can hold") {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	mustPPL(t, "source=logs | where @timestamp < '2262-04-11 23:00:00' and @timestamp > '1900-01-01'")
+	for _, q := range []string{"timestamp:<9999-12-31", "@timestamp:[2026-01-01 TO 2262-04-12]", "@timestamp:>1800-01-01"} {
+		_, err := ParseSearch(q, LogsTable)
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "outside the times the store can hold") {
+			t.Errorf("search %s: %v", q, err)
+		}
+	}
+}

@@ -118,6 +118,35 @@ func Classify(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Title: TitleInternal, Code: "OBS-INTERNAL", Message: "internal server error"}
 }
 
+// queryTextCodes are the engine errors a user's query text can cause once
+// it compiled (types the compiler cannot see, a zero divisor computed at
+// run time, limits of the engine's parser).
+var queryTextCodes = map[int]bool{
+	6: true, 27: true, 36: true, 38: true, 41: true, 42: true, 43: true, 44: true, 53: true, 69: true, 70: true,
+	72: true, 153: true, 167: true, 168: true, 184: true, 215: true, 306: true, 321: true, 386: true, 407: true,
+}
+
+// QueryTextError turns an engine error that the text of a user's query
+// caused (PPL, search) into a 400 carrying the engine's own message, cut
+// before the SQL it quotes; other errors pass through.
+func QueryTextError(err error) error {
+	var se *store.Error
+	if !errors.As(err, &se) || !queryTextCodes[se.Code] {
+		return err
+	}
+	msg := se.Message
+	if _, after, ok := strings.Cut(msg, "DB::Exception: "); ok {
+		msg = after
+	}
+	for _, cut := range []string{": In scope ", ": while executing ", ". Stack trace"} {
+		if i := strings.Index(msg, cut); i > 0 {
+			msg = msg[:i]
+		}
+	}
+	return &Error{Status: http.StatusBadRequest, Title: TitleBadRequest, Code: "OBS-QUERY-INVALID",
+		Message: "the query cannot run: " + Truncate(strings.TrimSpace(msg), 300)}
+}
+
 // MaxBody bounds request bodies; the adapter requests are small.
 const MaxBody = 1 << 20
 

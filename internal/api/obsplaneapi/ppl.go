@@ -90,7 +90,7 @@ func (a *API) ppl(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return httpx.QueryTextError(err)
 	}
 	out.Total, out.Size = len(out.Datarows), len(out.Datarows)
 	httpx.WriteJSON(w, http.StatusOK, out)

@@ -7,9 +7,11 @@ package enginetest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/query"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -25,9 +27,9 @@ func TestMain(m *testing.M) { chdbtest.Main(m, &st) }
 
 var ctx = context.Background()
 
-var setupOnce = func() func(t *testing.T) {
+var setupOnce = func() func(t testing.TB) {
 	done := false
-	return func(t *testing.T) {
+	return func(t testing.TB) {
 		t.Helper()
 		if done {
 			return
@@ -171,4 +173,80 @@ func TestHostileValuesOnEngine(t *testing.T) {
 	if n := count(t, c.SQL, c.Params); n != 3 {
 		t.Errorf("scope with odd names: %d rows, want 3", n)
 	}
+}
+
+// TestPPLLimitsOnEngine: the longest chains and deepest nesting the
+// compiler lets through run on the engine (its parser stopped a 1,500-term
+// or chain); a zero divisor computed at run time is the engine's
+// ILLEGAL_DIVISION, which the API answers 400.
+func TestPPLLimitsOnEngine(t *testing.T) {
+	setupOnce(t)
+	ors := make([]string, 1024)
+	for i := range ors {
+		ors[i] = "service = 'nope'"
+	}
+	chain := strings.Join(ors, " or ")
+	for _, q := range []string{
+		"source=logs | where " + chain,
+		"source=logs | where " + strings.Repeat("(", 60) + chain + strings.Repeat(")", 60),
+		"source=logs | where " + strings.Repeat("severityNumber + ", 64) + "1 > 1 and " + strings.Repeat("severityNumber * ", 64) + "1 > 1",
+	} {
+		c, err := query.CompilePPL(q, acme, query.Options{})
+		if err != nil {
+			t.Fatalf("%.80s: %v", q, err)
+		}
+		count(t, c.SQL, c.Params)
+	}
+	c, err := query.CompilePPL("source=logs | eval x = mod(severityNumber, severityNumber - severityNumber) | fields x", acme, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Query(ctx, c.SQL, c.Params)
+	if err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+	}
+	var se *store.Error
+	if !errors.As(err, &se) || se.Code != 153 {
+		t.Fatalf("run-time zero divisor: %v", err)
+	}
+}
+
+// FuzzPPLOnEngine runs every PPL query that compiles on the engine: it
+// must run, or fail with an error the API answers 4xx (an engine error the
+// query's text caused, or a query limit), never an internal error.
+func FuzzPPLOnEngine(f *testing.F) {
+	for _, s := range []string{
+		"source=logs | where @timestamp > now() - 1h",
+		"source=logs | eval x = mod(severityNumber, 3) | fields x",
+		"source=logs | eval x = round(severityNumber / 7, 2), y = concat(log, service) | fields x, y",
+		"source=logs | stats avg(severityNumber), percentile(severityNumber, 95) by span(@timestamp, 5m)",
+		"source=logs | where length(log) > 3 and year(@timestamp) = 2026 | sort - @timestamp | head 5",
+		"source=traces | where durationInNanos / 1000 > 1.5 | stats max(durationInNanos) by serviceName",
+		"source=logs | eval x = if(severityNumber > 9, substring(log, 1, 3), lower(service)) | fields x",
+		"source=logs | where @timestamp < date_sub(now(), INTERVAL 1 HOUR) or isnull(service)",
+	} {
+		f.Add(s)
+	}
+	setupOnce(f)
+	f.Fuzz(func(t *testing.T, q string) {
+		c, err := query.CompilePPL(q, acme, query.Options{MaxRows: 100})
+		if err != nil {
+			return
+		}
+		rows, err := st.Query(ctx, c.SQL, c.Params, httpx.DefaultLimits.Settings()...)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			if e := httpx.Classify(httpx.QueryTextError(err)); e.Status >= 500 {
+				t.Fatalf("%q compiled to\n%s\n%v\nand failed on the engine: %v", q, c.SQL, c.Params, err)
+			}
+		}
+	})
 }
