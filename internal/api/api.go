@@ -1,16 +1,8 @@
-// Package api wires obsplane's query APIs into `obsplane serve`: the
-// obsplane API on the :8080 mux, and OpenChoreo's logs adapter (:9098) and
-// tracing adapter (:9100) on their own listeners, plus the alert rule
-// scheduler. It registers itself with server.Register; cmd/obsplane imports
-// it for that side effect:
-//
-//	import _ "github.com/openchoreo/obsplane/internal/api"
-//
-// All of it runs only in processes with the "query" component.
-//
-// Alert webhooks go to --alert-webhook-url, or, when only --observer-url is
-// set, to that Observer's /api/v1alpha1/alerts/webhook (as OpenChoreo's
-// OpenSearch module does).
+// Package api holds what the HTTP APIs share at wiring time: the
+// authenticator for an auth mode, and the middleware that authenticates the
+// router's flag and mismatch endpoints the way the query API authenticates
+// its own. server.Run builds the APIs (packages obsplaneapi, logsadapter,
+// tracingadapter) and passes each what it needs.
 //
 // The adapter ports authenticate with --adapter-auth (default none): the
 // unmodified Observer calls them without a token and authorizes its own
@@ -19,143 +11,75 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
-	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
-	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
-	"github.com/openchoreo/obsplane/internal/config"
-	"github.com/openchoreo/obsplane/internal/opensearch"
-	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
-	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
 	"github.com/openchoreo/obsplane/internal/router"
-	"github.com/openchoreo/obsplane/internal/server"
 )
 
-func init() { server.Register(Hook) }
+// JWTSettings configure JWT validation: the JWKS and the claim checks.
+type JWTSettings struct {
+	JWKSURL string
+	Issuer  string
+	// Audiences, when any, must include one of a token's aud.
+	Audiences []string
+	JWKS      auth.JWKSOptions
+}
 
-// Authenticators returns the authenticators of the :8080 API (--auth) and
-// of the adapter ports (--adapter-auth). Both JWT modes share one key set;
-// jwks is it (nil when neither port uses JWT), whose Run keeps it fresh.
-func Authenticators(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (api, adapters auth.Authenticator, jwks *auth.JWKS, err error) {
-	var jwt *auth.JWT
+// Authenticators returns the authenticators of the :8080 API (apiMode,
+// --auth) and of the adapter ports (adapterMode, --adapter-auth). Both JWT
+// modes share one key set; jwks is it (nil when neither uses JWT), and its
+// Run keeps it fresh. JWT without an issuer or an audience is logged loudly:
+// any token the JWKS signs would pass.
+func Authenticators(apiMode, adapterMode string, s JWTSettings, log *slog.Logger) (apiAuth, adapterAuth auth.Authenticator, jwks *auth.JWKS, err error) {
+	var j *auth.JWT
 	pick := func(flag, mode string) (auth.Authenticator, error) {
 		switch mode {
 		case "none", "":
 			return auth.None{}, nil
 		case "jwt":
-			if cfg.JWKSURL == "" {
+			if s.JWKSURL == "" {
 				return nil, fmt.Errorf("--%s=jwt needs --jwks-url", flag)
 			}
-			if jwt == nil {
-				jwks = auth.NewJWKS(cfg.JWKSURL, auth.JWKSOptions{
-					Refresh:      config.Duration(cfg.JWKSRefresh),
-					MinInterval:  config.Duration(cfg.JWKSMinInterval),
-					FetchTimeout: config.Duration(cfg.JWKSFetchTimeout),
-					Wait:         config.Duration(cfg.JWKSWait),
-					Log:          log,
-					Registerer:   reg,
-				})
-				var auds []string
-				for _, a := range strings.Split(cfg.JWTAudience, ",") {
-					if a = strings.TrimSpace(a); a != "" {
-						auds = append(auds, a)
-					}
-				}
-				jwt = auth.NewJWT(jwks, auth.JWTOptions{Issuer: cfg.JWTIssuer, Audiences: auds})
-				if cfg.JWTIssuer == "" || len(auds) == 0 {
+			if j == nil {
+				jwks = auth.NewJWKS(s.JWKSURL, s.JWKS)
+				j = auth.NewJWT(jwks, auth.JWTOptions{Issuer: s.Issuer, Audiences: s.Audiences})
+				if s.Issuer == "" || len(s.Audiences) == 0 {
 					log.Warn("JWT ISSUER OR AUDIENCE NOT CHECKED: without --jwt-issuer and --jwt-audience any token signed by a key in the JWKS is accepted, including tokens the identity provider issued to other services; set both in production",
-						"jwtIssuer", cfg.JWTIssuer, "jwtAudience", cfg.JWTAudience)
+						"jwtIssuer", s.Issuer, "jwtAudience", strings.Join(s.Audiences, ","))
 				}
 			}
-			return jwt, nil
+			return j, nil
 		}
 		return nil, fmt.Errorf("--%s=%q: want jwt or none", flag, mode)
 	}
-	if api, err = pick("auth", cfg.Auth); err != nil {
+	if apiAuth, err = pick("auth", apiMode); err != nil {
 		return nil, nil, nil, err
 	}
-	if adapters, err = pick("adapter-auth", cfg.AdapterAuth); err != nil {
+	if adapterAuth, err = pick("adapter-auth", adapterMode); err != nil {
 		return nil, nil, nil, err
 	}
-	return api, adapters, jwks, nil
+	return apiAuth, adapterAuth, jwks, nil
 }
 
-// WebhookURL is where fired alerts are posted.
-func WebhookURL(cfg *config.Config) string {
-	if u := cfg.AlertWebhookURL; u != "" {
-		return u
-	}
-	if u := cfg.ObserverURL; u != "" {
-		return strings.TrimRight(u, "/") + "/api/v1alpha1/alerts/webhook"
-	}
-	return ""
-}
-
-// Hook mounts the obsplane API, and returns the adapter listeners and the
-// alert scheduler as components.
-func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
-	cfg := env.Config
-	if !cfg.Has("query") {
-		return nil, nil
-	}
-	a, adapterAuth, jwks, err := Authenticators(cfg, env.Registry, env.Logger.With("component", "auth"))
-	if err != nil {
-		return nil, err
-	}
-	if cfg.AdapterAuth == "none" && cfg.Auth == "jwt" {
-		env.Logger.Warn("adapter ports take no token (--adapter-auth=none): keep them on a private address reachable only by the Observer")
-	}
-	log := env.Logger.With("component", "api")
-	am := &alerts.Manager{Store: env.Store, Log: log, WebhookURL: WebhookURL(cfg)}
-	if err := am.EnsureTables(ctx); err != nil {
-		return nil, err
-	}
-	var osLogs obsplaneapi.LogsBackend
-	var osBackend logsadapter.Backend
-	var osTraces tracingadapter.Backend
-	if cfg.OpenSearch.URL != "" {
-		c, err := opensearch.New(cfg.OpenSearch.URL, opensearch.Options{Timeout: opensearch.ReadTimeout})
-		if err != nil {
-			return nil, fmt.Errorf("--opensearch-url: %w", err)
-		}
-		b := &logsbackend.Backend{Client: c}
-		osLogs, osBackend = b, b
-		osTraces = &tracesbackend.Backend{Client: c}
-	}
-	(&obsplaneapi.API{Store: env.Store, Auth: a, Log: log, Alerts: am, OpenSearch: osLogs}).Mount(env.Mux)
-	// The router's flag and mismatch endpoints authenticate the same way.
-	// An admin is a caller whose token grants every namespace ("*"): the
-	// platform team that runs the migration, not a tenant.
-	router.SetAuthMiddleware(func(next http.Handler) http.Handler {
-		return auth.Middleware(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := auth.FromContext(r.Context())
-			next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.StaticCaller{Subject: p.Subject, Admin: p.All})))
-		}), func(w http.ResponseWriter, msg string) {
-			httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
+// RouterAuth authenticates requests to the router's endpoints with a and
+// stores their router.Caller. An admin is a caller whose token grants every
+// namespace ("*"): the platform team that runs the migration, not a tenant.
+// With auth.None every caller is router.LocalAdmin.
+func RouterAuth(a auth.Authenticator, next http.Handler) http.Handler {
+	if _, none := a.(auth.None); none {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.LocalAdmin{})))
 		})
+	}
+	return auth.Middleware(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.FromContext(r.Context())
+		next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.StaticCaller{Subject: p.Subject, Admin: p.All})))
+	}), func(w http.ResponseWriter, msg string) {
+		httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
 	})
-	comps := []server.Component{{Name: "alert-scheduler", Run: am.Run}}
-	if jwks != nil {
-		comps = append(comps, server.Component{Name: "jwks-refresh", Run: jwks.Run})
-	}
-	limits := server.ListenLimits(cfg)
-	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
-		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am, OpenSearch: osBackend}
-		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), limits, env.Logger))
-	}
-	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
-		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter"), OpenSearch: osTraces}
-		comps = append(comps, server.HTTPComponent("tracing-adapter", addr, h.Routes(), limits, env.Logger))
-	}
-	return comps, nil
 }
