@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb opensearch bench soak fuzz lint clean
+.PHONY: run test build deps chdb opensearch bench soak fuzz schemathesis lint clean
 
 build: bin/obsplane
 
@@ -47,13 +47,27 @@ bench: deps build
 	  -scales 1000000:100000,10000000:1000000 -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 
-## fuzz: run every fuzz target for a short while
+## fuzz: run every fuzz target for a while (FUZZTIME, default 30s each) and keep
+## the corpus: what the fuzzer found interesting is copied from Go's cache into
+## the package's testdata/fuzz/<target>/, so `go test` replays it from then on.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@cache=$$($(GO) env GOCACHE)/fuzz; \
+	for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
+	    echo "fuzz $$pkg $$f"; \
+	    nice -n 10 $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
+	    if [ -d "$$cache/$$pkg/$$f" ]; then \
+	      mkdir -p "$$dir/testdata/fuzz/$$f" && cp -n "$$cache/$$pkg/$$f"/* "$$dir/testdata/fuzz/$$f/" 2>/dev/null; \
+	      echo "  corpus: $$(ls "$$dir/testdata/fuzz/$$f" | wc -l) inputs in $$dir/testdata/fuzz/$$f"; \
+	    fi; \
 	  done; \
 	done
+
+## schemathesis: the OpenAPI document of :8080 against the server (pinned
+## schemathesis in a cached venv; SCHEMATHESIS_TIME seconds, default 90)
+schemathesis: deps
+	OBSPLANE_SCHEMATHESIS=1 $(GO) test -count=1 -run '^TestSchemathesis$$' -v ./internal/server
 
 clean:
 	rm -rf bin
