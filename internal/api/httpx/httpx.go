@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/query"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -222,20 +223,33 @@ func jsonType(kind string) string {
 // scans are refused so one request cannot read the whole store.
 const MaxRange = 30 * 24 * time.Hour
 
-// CheckRange validates a [start, end] range: both set, start not after end,
-// and no wider than max.
+// CheckRange validates a [start, end] range of the adapter contracts
+// (startTime, endTime): both set, then CheckWindow.
 func CheckRange(start, end time.Time, max time.Duration) error {
 	if start.IsZero() || end.IsZero() {
 		return BadRequest("startTime and endTime are required")
 	}
+	return CheckWindow("startTime", "endTime", start, end, max)
+}
+
+// CheckWindow is the one time-range check of every query entry point: each
+// end within the times the store can hold (DateTime64(9): 1900-01-01 to
+// 2262-04-11), start not after end, and no wider than max. startName and
+// endName are the request's names for them.
+func CheckWindow(startName, endName string, start, end time.Time, max time.Duration) error {
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{startName, start}, {endName, end}} {
+		if err := query.CheckTime(t.name, t.v); err != nil {
+			return BadRequest("%v", err)
+		}
+	}
 	if end.Before(start) {
-		return BadRequest("endTime (%s) is before startTime (%s)", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
+		return BadRequest("%s (%s) is before %s (%s)", endName, end.Format(time.RFC3339Nano), startName, start.Format(time.RFC3339Nano))
 	}
 	if end.Sub(start) > max {
 		return BadRequest("time range %s is wider than the maximum of %s", end.Sub(start), max)
-	}
-	if start.Year() < 1970 || end.Year() > 2261 {
-		return BadRequest("time range is outside the supported years 1970-2261")
 	}
 	return nil
 }

@@ -189,13 +189,7 @@ func (a *API) timeRange(p *params) (time.Time, time.Time, error) {
 	if since.IsZero() {
 		since = until.Add(-DefaultSince)
 	}
-	if until.Before(since) {
-		return since, until, httpx.BadRequest("until (%s) is before since (%s)", until.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano))
-	}
-	if until.Sub(since) > a.MaxRange {
-		return since, until, httpx.BadRequest("time range %s is wider than the maximum of %s", until.Sub(since), a.MaxRange)
-	}
-	return since, until, nil
+	return since, until, httpx.CheckWindow("since", "until", since, until, a.MaxRange)
 }
 
 // tenantFilters builds the WHERE terms common to logs and traces: the
