@@ -21,6 +21,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
@@ -277,7 +278,7 @@ func start(t *testing.T, jwtAuth bool, webhook string) *servers {
 	s.tracing = httptest.NewServer((&tracingadapter.Handler{Store: st, Auth: a}).Routes())
 	mux := http.NewServeMux()
 	(&obsplaneapi.API{Store: st, Auth: a, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
-	s.api = httptest.NewServer(mux)
+	s.api = httptest.NewServer(httpx.JSONErrors(mux, false))
 	t.Cleanup(func() { s.logs.Close(); s.tracing.Close(); s.api.Close() })
 	return s
 }

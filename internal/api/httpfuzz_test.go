@@ -16,6 +16,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api"
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
@@ -54,7 +55,7 @@ func fuzzHandlers(t *testing.T) {
 		for _, p := range router.Patterns {
 			mux.Handle(p, flagAPI)
 		}
-		fuzzAPI = mux
+		fuzzAPI = httpx.JSONErrors(mux, false)
 	})
 }
 

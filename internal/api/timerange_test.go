@@ -21,7 +21,11 @@ func TestTimesOutsideTheStoreAre400(t *testing.T) {
 			{"until": {"99999999999999"}},
 		} {
 			r := do(t, "GET", s.api.URL+path+"?"+q.Encode(), "", nil)
-			wantError(t, r, 400, "badRequest", "outside the times the store can hold")
+			// Refused by the window check, or already by the parameter's
+			// pattern (years 1901-2261); either names the limit.
+			if r.status != 400 || !strings.Contains(string(r.body), "outside the times the store can hold") && !strings.Contains(string(r.body), "1901-2261") {
+				t.Errorf("%s?%s: %d %s", path, q.Encode(), r.status, r.body)
+			}
 		}
 	}
 	for _, tc := range []struct{ url, body string }{

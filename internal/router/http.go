@@ -295,6 +295,9 @@ func (r *Router) flagAudit(w http.ResponseWriter, req *http.Request, _ Caller) *
 func limitParam(req *http.Request, def, maxN int) (int, *apiError) {
 	v := req.URL.Query().Get("limit")
 	if v == "" {
+		if req.URL.Query().Has("limit") {
+			return 0, newErr(http.StatusBadRequest, "badRequest", "OBS-ROUTER-BAD-LIMIT", "limit= is empty: want an integer in 1..%d, or leave limit out for %d", maxN, def)
+		}
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)

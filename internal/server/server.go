@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	mux.HandleFunc("GET /readyz", health.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}))
 	if cfg.Listen.HTTP != config.Off {
-		listeners = append(listeners, httpListener("http", cfg.Listen.HTTP, mux, ListenLimits(cfg), log))
+		listeners = append(listeners, httpListener("http", cfg.Listen.HTTP, httpx.JSONErrors(mux, false), ListenLimits(cfg), log))
 	}
 	return runGroup(ctx, append(comps, listeners...), log)
 }

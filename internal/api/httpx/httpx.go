@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -260,6 +261,9 @@ func ParseTime(name, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
+	if !timeParam.MatchString(v) {
+		return time.Time{}, timeErr(name, v)
+	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), nil
 	}
@@ -272,7 +276,23 @@ func ParseTime(name, v string, now time.Time) (time.Time, error) {
 	if d, err := ParseDuration(v); err == nil && d > 0 {
 		return now.Add(-d).UTC(), nil
 	}
-	return time.Time{}, BadRequest("%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z), Unix seconds, or a duration before now such as 15m, 2h or 7d", name, truncate(v, 64))
+	return time.Time{}, timeErr(name, v)
+}
+
+// TimePattern is every since/until value ParseTime takes, as the OpenAPI
+// document states it (a test holds the two equal): an RFC 3339 time of the
+// years 1901 to 2261, Unix seconds up to 1999999999 or milliseconds
+// (13 digits, 1e12 to 2e12), or a duration before now in one unit (at most
+// 9999 days, or 999999 of ns, us, ms, s, m, h). What a pattern cannot say
+// (a day past the month's end, the window's order and width) is checked
+// after parsing.
+const TimePattern = `^((190[1-9]|19[1-9][0-9]|2[01][0-9]{2}|22[0-5][0-9]|226[01])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])` +
+	`|[0-9]{1,9}|1[0-9]{9}|1[0-9]{12}|([1-9][0-9]{0,3})d|([1-9][0-9]{0,5})(ns|us|ms|s|m|h))$`
+
+var timeParam = regexp.MustCompile(TimePattern)
+
+func timeErr(name, v string) error {
+	return BadRequest("%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) of the years 1901-2261, Unix seconds or milliseconds, or a duration before now such as 15m, 2h or 7d", name, truncate(v, 64))
 }
 
 // ParseDuration is time.ParseDuration plus a "d" (day) unit.

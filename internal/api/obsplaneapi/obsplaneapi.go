@@ -24,10 +24,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
@@ -120,10 +122,17 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /api/errors", wrap(a.errorsByGroup))
 	mux.Handle("GET /api/alerts/rules", wrap(a.alertRules))
 	mux.Handle("POST /api/v1/ppl", wrap(a.ppl))
-	mux.Handle("/api/", wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return httpx.NotFound("no such endpoint: %s %s", r.Method, httpx.Truncate(r.URL.Path, 200))
-	}))
+	// No catch-all: a method a path does not serve is the mux's 405 with
+	// Allow, an unknown path its 404, both rewritten as JSON errors by
+	// httpx.JSONErrors around the whole mux (server.Run).
 }
+
+// DurationPattern is every minDuration/maxDuration value the API takes,
+// as the OpenAPI document states it (a test holds the two equal): 0, or a
+// number of one unit.
+const DurationPattern = `^(0|[0-9]{1,6}(\.[0-9]{1,3})?(ns|us|ms|s|m|h))$`
+
+var durationParam = regexp.MustCompile(DurationPattern)
 
 // params reads query parameters, refusing unknown ones (a typo such as
 // "servce=" would otherwise silently widen the query) and repeated ones.
@@ -148,8 +157,8 @@ func readParams(r *http.Request, allowed ...string) (*params, error) {
 		if len(vs) > 1 {
 			return nil, httpx.BadRequest("query parameter %q given %d times", k, len(vs))
 		}
-		if len(vs[0]) > MaxParam {
-			return nil, httpx.BadRequest("query parameter %q is longer than %d bytes", k, MaxParam)
+		if utf8.RuneCountInString(vs[0]) > MaxParam {
+			return nil, httpx.BadRequest("query parameter %q is longer than %d characters", k, MaxParam)
 		}
 	}
 	return &params{v: v}, nil
@@ -160,6 +169,9 @@ func (p *params) str(name string) string { return p.v.Get(name) }
 func (p *params) intIn(name string, def, min, max int) (int, error) {
 	s := p.v.Get(name)
 	if s == "" {
+		if p.v.Has(name) {
+			return 0, httpx.BadRequest("%s= is empty: give a number from %d to %d, or leave %s out for %d", name, min, max, name, def)
+		}
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
@@ -675,7 +687,7 @@ func (a *API) traceSearch(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range []struct{ name, op string }{{"minDuration", ">="}, {"maxDuration", "<="}} {
 		if s := p.str(d.name); s != "" {
 			dur, err := time.ParseDuration(s)
-			if err != nil || dur < 0 {
+			if err != nil || dur < 0 || !durationParam.MatchString(s) {
 				return httpx.BadRequest("%s=%q: want a duration such as 250ms or 2s", d.name, httpx.Truncate(s, 32))
 			}
 			match = append(match, "Duration "+d.op+" {f_"+d.name+":UInt64}")
