@@ -246,8 +246,8 @@ var TraceFields = func() *FieldMap {
 	return m
 }()
 
-// The tables obsplane reads, in database otel. Handlers whose database is
-// configured differently copy the value and change Database.
+// The tables obsplane reads, in database otel; Options.Database (PPL) and
+// callers building their own statements copy the value and change Database.
 var (
 	LogsTable   = Table{Database: "otel", Name: "otel_logs", Fields: LogFields}
 	TracesTable = Table{Database: "otel", Name: "otel_traces", Fields: TraceFields}
