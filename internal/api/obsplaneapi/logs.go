@@ -82,43 +82,9 @@ func lineOf(l readmodel.LogLine) LogLine {
 var logLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true, "FATAL": true, "SEVERE": true}
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
-	p, err := readParams(r, "component", "project", "environment", "namespace", "level", "q", "since", "until", "tail", "cursor", "service", "traceId")
+	f, ndjson, err := a.logFilter(r)
 	if err != nil {
 		return err
-	}
-	ndjson := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
-	maxTail := MaxTail
-	if ndjson {
-		maxTail = MaxStreamRows
-	}
-	f := readmodel.LogFilter{Service: p.str("service"), Search: p.str("q")}
-	if f.Limit, err = p.intIn("tail", DefaultTail, 1, maxTail); err != nil {
-		return err
-	}
-	if f.Selector, f.Window, err = a.selected(p); err != nil {
-		return err
-	}
-	if t := p.str("traceId"); t != "" {
-		if f.TraceID, err = tracingadapter.ValidTraceID(t); err != nil {
-			return err
-		}
-	}
-	if lv := p.str("level"); lv != "" {
-		for _, l := range strings.Split(lv, ",") {
-			l = strings.ToUpper(strings.TrimSpace(l))
-			if l == "WARNING" {
-				l = "WARN"
-			}
-			if !logLevels[l] {
-				return httpx.BadRequest("level=%q: want a comma-separated list of DEBUG, INFO, WARN, ERROR, FATAL", httpx.Truncate(lv, 64))
-			}
-			f.Levels = append(f.Levels, l)
-		}
-	}
-	if c := p.str("cursor"); c != "" {
-		if f.After, err = decodeCursor(c); err != nil {
-			return err
-		}
 	}
 	if ndjson {
 		return streamLogs(w, r, a.Reads, f)
@@ -133,6 +99,49 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// logFilter parses /api/logs' parameters; ndjson reports a streamed answer.
+func (a *API) logFilter(r *http.Request) (f readmodel.LogFilter, ndjson bool, err error) {
+	p, err := readParams(r, "component", "project", "environment", "namespace", "level", "q", "since", "until", "tail", "cursor", "service", "traceId")
+	if err != nil {
+		return f, false, err
+	}
+	ndjson = strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
+	maxTail := MaxTail
+	if ndjson {
+		maxTail = MaxStreamRows
+	}
+	f = readmodel.LogFilter{Service: p.str("service"), Search: p.str("q")}
+	if f.Limit, err = p.intIn("tail", DefaultTail, 1, maxTail); err != nil {
+		return f, false, err
+	}
+	if f.Selector, f.Window, err = a.selected(p); err != nil {
+		return f, false, err
+	}
+	if t := p.str("traceId"); t != "" {
+		if f.TraceID, err = tracingadapter.ValidTraceID(t); err != nil {
+			return f, false, err
+		}
+	}
+	if lv := p.str("level"); lv != "" {
+		for _, l := range strings.Split(lv, ",") {
+			l = strings.ToUpper(strings.TrimSpace(l))
+			if l == "WARNING" {
+				l = "WARN"
+			}
+			if !logLevels[l] {
+				return f, false, httpx.BadRequest("level=%q: want a comma-separated list of DEBUG, INFO, WARN, ERROR, FATAL", httpx.Truncate(lv, 64))
+			}
+			f.Levels = append(f.Levels, l)
+		}
+	}
+	if c := p.str("cursor"); c != "" {
+		if f.After, err = decodeCursor(c); err != nil {
+			return f, false, err
+		}
+	}
+	return f, ndjson, nil
 }
 
 // streamLogs writes one JSON object per line as lines arrive. An error
