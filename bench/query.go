@@ -21,7 +21,8 @@ import (
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
 
-// QueryCase is one of the whitepaper's queries, asked three ways: as raw SQL
+// QueryCase is one query of the benchmark set (docs/DESIGN.md,
+// Benchmarks), asked three ways: as raw SQL
 // on the engine (the floor), through obsplane's API, and of OpenSearch.
 type QueryCase struct {
 	Name   string
@@ -162,8 +163,8 @@ func LoadQueryDataOpenSearch(ctx context.Context, c *opensearch.Client, ds *Quer
 	return nil
 }
 
-// WhitepaperQueries are the whitepaper's benchmark queries (section 4) over
-// ds: a count, a time range, a multi-field group-by, a trace by id, P95 per
+// WhitepaperQueries are the design's benchmark queries (docs/DESIGN.md,
+// Benchmarks) over ds: a count, a time range, a multi-field group-by, a trace by id, P95 per
 // five minutes, and the service topology.
 func WhitepaperQueries(ds *QueryDataset) []QueryCase {
 	from := ds.Start.Format("2006-01-02 15:04:05")

@@ -242,25 +242,29 @@ func (m *Manager) list(ctx context.Context, name *string) ([]Rule, error) {
 	if name != nil {
 		one = *name
 	}
-	s := m.stmt(one)
-	sql, err := templates.Render("rules", s)
+	rows, err := read[ruleRow](ctx, m, "rules", one)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.Store.Query(ctx, sql, s.Params)
-	if err != nil {
-		return nil, fmt.Errorf("alerts: read rules: %w", err)
-	}
-	defer rows.Close()
-	var out []Rule
-	for rows.Next() {
-		var r ruleRow
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("alerts: decode rule: %w", err)
-		}
+	out := make([]Rule, 0, len(rows))
+	for _, r := range rows {
 		out = append(out, r.rule())
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// read renders the named statement and decodes its rows.
+func read[R any](ctx context.Context, m *Manager, name string, q any) ([]R, error) {
+	s := m.stmt(q)
+	sql, err := templates.Render(name, s)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := store.ScanAll[R](ctx, m.Store, sql, s.Params)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %s: %w", name, err)
+	}
+	return rows, nil
 }
 
 // List returns every live rule.
@@ -352,32 +356,22 @@ func (m *Manager) Delete(ctx context.Context, name, by string) (*Rule, error) {
 
 // States returns the evaluation state of every rule that has one.
 func (m *Manager) States(ctx context.Context) (map[string]State, error) {
-	s := m.stmt(nil)
-	sql, err := templates.Render("states", s)
+	rows, err := read[struct {
+		Name, State, EvaluatedAt, LastFiredAt, LastError string
+		Value                                            float64
+	}](ctx, m, "states", nil)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.Store.Query(ctx, sql, s.Params)
-	if err != nil {
-		return nil, fmt.Errorf("alerts: read state: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]State{}
-	for rows.Next() {
-		var r struct {
-			Name, State, EvaluatedAt, LastFiredAt, LastError string
-			Value                                            float64
-		}
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("alerts: decode state: %w", err)
-		}
+	for _, r := range rows {
 		st := State{State: r.State, EvaluatedAt: store.ParseTime(r.EvaluatedAt), Value: r.Value, LastError: r.LastError}
 		if t := store.ParseTime(r.LastFiredAt); t.Unix() > 0 {
 			st.LastFiredAt = t
 		}
 		out[r.Name] = st
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StateOf is the state shown for rule r given the stored states.

@@ -4,7 +4,7 @@ import (
 	"strings"
 )
 
-// Resource attribute keys the gateway writes (spec section 5). They are the
+// Resource attribute keys the gateway's openchoreo processor writes. They are the
 // only place the query side names them; tenancy and the OpenChoreo filters
 // read ResourceAttributes[key] directly, so queries stay correct whether or
 // not a MATERIALIZED column for the key exists.

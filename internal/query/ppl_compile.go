@@ -767,8 +767,8 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 }
 
 // like compiles "x like pattern". On the log body, '%token%' with a single
-// alphanumeric token becomes hasToken(Body, token), the whitepaper's
-// mapping: it is served by the token index and matches the token as a whole
+// alphanumeric token becomes hasToken(Body, token), the PPL mapping of
+// docs/DESIGN.md: it is served by the token index and matches the token as a whole
 // word (so '%error%' finds "an error occurred" but not "errors"). Every other
 // pattern is a plain LIKE.
 func (c *compiler) like(r *relation, x, pattern Node, neg bool) (Expr, error) {

@@ -41,7 +41,7 @@ func checkScoped(t *testing.T, sql string, p store.Params) {
 	}
 }
 
-// The whitepaper's PPL -> SQL mapping (spec 6.2).
+// The PPL -> SQL mapping of docs/DESIGN.md, PPL.
 func TestWhitepaperMapping(t *testing.T) {
 	cases := []struct {
 		ppl      string

@@ -68,6 +68,15 @@ func (t Tenancy) Require(ns string) error {
 	return Forbidden("subject %s has no permission to read namespace %q", who, ns)
 }
 
+// RequireIf is Require for a namespace filter that may be empty (no
+// filter: the read is scoped to every namespace t may read).
+func (t Tenancy) RequireIf(ns string) error {
+	if ns == "" {
+		return nil
+	}
+	return t.Require(ns)
+}
+
 // Guard returns a Forbidden error when t may read no namespace at all: the
 // answer is then "forbidden", never an empty result that would look like
 // "no data".

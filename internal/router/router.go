@@ -1,5 +1,5 @@
 // Package router decides, for every read, which backend answers it:
-// ClickHouse or OpenSearch (SPEC 7, whitepaper 3.3 and 5.3).
+// ClickHouse or OpenSearch (docs/DESIGN.md, Migration from OpenSearch).
 //
 // # Choosing the backend
 //
@@ -7,10 +7,10 @@
 // migration. With "opensearch" (migrating) a user's reads go to ClickHouse
 // when the use_clickhouse flag includes the user — a sticky bucket of the
 // user id below the flag's rolloutPercentage, see package flags — and to
-// OpenSearch otherwise; the whitepaper's 5% / 20% / 50% / 100% weeks are
+// OpenSearch otherwise; the plan's 5% / 20% / 50% / 100% steps are
 // PATCHes of that percentage. With "clickstack" (cut over) every read goes
 // to ClickHouse and the flag is not consulted: rolling back after cutover is
-// a config change back to "opensearch" (whitepaper 5.5), and the flag —
+// a config change back to "opensearch", and the flag —
 // which an automatic rollback has set to 0 by then — takes over again.
 // When the caller has no function for the chosen backend (OpenSearch not
 // configured), the other one answers.

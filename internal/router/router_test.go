@@ -194,7 +194,7 @@ func TestDoRoutesByRollout(t *testing.T) {
 }
 
 // TestRolloutMovesUsersOneWay checks the routing decision itself (not only
-// the bucket function) over 100,000 users at the whitepaper's steps.
+// the bucket function) over 100,000 users at the plan's steps (docs/DESIGN.md).
 func TestRolloutMovesUsersOneWay(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	const n = 100000

@@ -20,12 +20,12 @@ func (b *Backend) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel
 	if f.Search != "" || f.Service != "" || f.TraceID != "" || f.After != nil {
 		return nil, readmodel.NotSupported("logs tail with q, service, traceId or cursor")
 	}
+	if err := t.RequireIf(f.Namespace); err != nil {
+		return nil, err
+	}
 	var filters []any
 	switch {
 	case f.Namespace != "":
-		if err := t.Require(f.Namespace); err != nil {
-			return nil, err
-		}
 		filters = append(filters, keyword(labelNamespace, f.Namespace))
 	case !t.All:
 		if err := t.Guard(); err != nil {

@@ -17,21 +17,11 @@ import (
 
 // Topology is the service call graph in a window (see topology_edges).
 func (b *Backend) Topology(ctx context.Context, t readmodel.Tenancy, q readmodel.TopologyQuery) ([]readmodel.Edge, error) {
-	if q.Namespace != "" {
-		if err := t.Require(q.Namespace); err != nil {
-			return nil, err
-		}
-	}
-	s := b.stmt(t, q)
-	cond, err := s.render("selector_cond")
+	s, cond, err := b.begin(t, q.Namespace, false, q, "topology_cond")
 	if err != nil {
 		return nil, err
 	}
-	window, err := s.render("window_cond")
-	if err != nil {
-		return nil, err
-	}
-	s.set("Cond", cond+" AND "+window)
+	s.set("Cond", cond)
 	edgesSQL, err := s.render("topology_edges")
 	if err != nil {
 		return nil, err
@@ -87,13 +77,7 @@ func (b *Backend) Topology(ctx context.Context, t readmodel.Tenancy, q readmodel
 
 // Latency is P50/P95/P99 of SERVER spans per service and 5 minutes.
 func (b *Backend) Latency(ctx context.Context, t readmodel.Tenancy, q readmodel.LatencyQuery) ([]readmodel.LatencyPoint, error) {
-	if q.Namespace != "" {
-		if err := t.Require(q.Namespace); err != nil {
-			return nil, err
-		}
-	}
-	s := b.stmt(t, q)
-	sql, err := s.render("latency")
+	s, sql, err := b.begin(t, q.Namespace, false, q, "latency")
 	if err != nil {
 		return nil, err
 	}
@@ -115,13 +99,7 @@ func (b *Backend) Latency(ctx context.Context, t readmodel.Tenancy, q readmodel.
 
 // ErrorGroups are error spans grouped by service, span name and message.
 func (b *Backend) ErrorGroups(ctx context.Context, t readmodel.Tenancy, q readmodel.ErrorsQuery) ([]readmodel.ErrorGroup, error) {
-	if q.Namespace != "" {
-		if err := t.Require(q.Namespace); err != nil {
-			return nil, err
-		}
-	}
-	s := b.stmt(t, q)
-	sql, err := s.render("error_groups")
+	s, sql, err := b.begin(t, q.Namespace, false, q, "error_groups")
 	if err != nil {
 		return nil, err
 	}

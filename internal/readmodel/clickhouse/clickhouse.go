@@ -114,6 +114,22 @@ func (s *stmt) Scope(col string) (string, error) {
 	return query.Scope{All: s.ten.All, Namespaces: s.ten.Namespaces}.SQL(col, s.Params)
 }
 
+// begin checks that t may read namespace ns (a read's required namespace
+// when strict; an optional filter, empty for none, otherwise) and renders
+// the named statement or condition of q.
+func (b *Backend) begin(t readmodel.Tenancy, ns string, strict bool, q any, name string) (*stmt, string, error) {
+	check := t.RequireIf
+	if strict {
+		check = t.Require
+	}
+	if err := check(ns); err != nil {
+		return nil, "", err
+	}
+	s := b.stmt(t, q)
+	sql, err := s.render(name)
+	return s, sql, err
+}
+
 // render renders the named statement; a scope that grants nothing is a
 // readmodel Forbidden error.
 func (s *stmt) render(name string) (string, error) {

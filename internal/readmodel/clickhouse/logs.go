@@ -17,11 +17,7 @@ import (
 // scope reads the run's pods by Kubernetes namespace, so the tenancy is
 // checked on the request's namespace first.
 func (b *Backend) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.LogsPage, error) {
-	if err := t.Require(q.Namespace); err != nil {
-		return nil, err
-	}
-	s := b.stmt(t, q)
-	cond, err := s.render("adapter_logs_cond")
+	s, cond, err := b.begin(t, q.Namespace, true, q, "adapter_logs_cond")
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +66,7 @@ func (r adapterLogRow) orderKey() (string, uint64) { return r.Ts, r.RowKey }
 
 // QueryEvents is the logs adapter's events query on otel_logs' event rows.
 func (b *Backend) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.EventsPage, error) {
-	if err := t.Require(q.Namespace); err != nil {
-		return nil, err
-	}
-	s := b.stmt(t, q)
-	cond, err := s.render("events_cond")
+	s, cond, err := b.begin(t, q.Namespace, true, q, "events_cond")
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +160,8 @@ func (b *Backend) StreamLogs(ctx context.Context, t readmodel.Tenancy, f readmod
 // apiLogsCond renders /api/logs' condition, the q= search compiled by
 // internal/query into the same statement's parameters.
 func (b *Backend) apiLogsCond(t readmodel.Tenancy, f readmodel.LogFilter) (*stmt, string, error) {
-	if f.Namespace != "" {
-		if err := t.Require(f.Namespace); err != nil {
-			return nil, "", err
-		}
+	if err := t.RequireIf(f.Namespace); err != nil {
+		return nil, "", err
 	}
 	s := b.stmt(t, f).set("Search", "")
 	if f.Search != "" {
@@ -245,11 +235,7 @@ func (b *Backend) TraceLogs(ctx context.Context, t readmodel.Tenancy, q readmode
 
 // CountLogs counts what an alert rule watches.
 func (b *Backend) CountLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogCount) (uint64, error) {
-	if err := t.Require(q.Namespace); err != nil {
-		return 0, err
-	}
-	s := b.stmt(t, q)
-	sql, err := s.render("count_logs")
+	s, sql, err := b.begin(t, q.Namespace, true, q, "count_logs")
 	if err != nil {
 		return 0, err
 	}

@@ -12,11 +12,7 @@ import (
 // QueryTraces lists the traces with a root span in range (the tracing
 // adapter).
 func (b *Backend) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.TracesPage, error) {
-	if err := t.Require(q.Namespace); err != nil {
-		return nil, err
-	}
-	s := b.stmt(t, q)
-	cond, err := s.render("adapter_traces_cond")
+	s, cond, err := b.begin(t, q.Namespace, true, q, "adapter_traces_cond")
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +75,7 @@ func (r traceRow) summary() readmodel.TraceSummary {
 
 // QuerySpans lists one trace's spans in range (the tracing adapter).
 func (b *Backend) QuerySpans(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.SpansPage, error) {
-	if err := t.Require(q.Namespace); err != nil {
-		return nil, err
-	}
-	s := b.stmt(t, q)
-	cond, err := s.render("adapter_traces_cond")
+	s, cond, err := b.begin(t, q.Namespace, true, q, "adapter_traces_cond")
 	if err != nil {
 		return nil, err
 	}
@@ -137,13 +129,7 @@ func (b *Backend) GetTrace(ctx context.Context, t readmodel.Tenancy, traceID str
 
 // SearchTraces lists the traces with a span matching q, newest first.
 func (b *Backend) SearchTraces(ctx context.Context, t readmodel.Tenancy, q readmodel.TraceSearch) ([]readmodel.TraceSummary, error) {
-	if q.Namespace != "" {
-		if err := t.Require(q.Namespace); err != nil {
-			return nil, err
-		}
-	}
-	s := b.stmt(t, q).set("Match", q.Service != "" || q.Operation != "" || q.Kind != "" || q.Status != "" || q.MinDuration != nil || q.MaxDuration != nil)
-	cond, err := s.render("trace_search_cond")
+	s, cond, err := b.begin(t, q.Namespace, false, q, "trace_search_cond")
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ names. Both sides are read under the same tenant scope, and only pairs where
 the service changes are edges. Latency and errors are the child's (the
 callee's). A hash collision could at worst misattribute one call among
 billions. */}}
+{{define "topology_cond"}}{{template "selector_cond" .}} AND {{template "window_cond" .}}{{end}}
+
 {{define "topology_edges"}}SELECT toString(p.sk) AS parent, toString(c.sk) AS child, count() AS calls, sum(c.IsError) AS errors,
 		quantiles(0.5, 0.95, 0.99)(c.Duration) AS q, q[1] / 1e6 AS p50, q[2] / 1e6 AS p95, q[3] / 1e6 AS p99
 		FROM (SELECT ParentKey, cityHash64(ServiceName) AS sk, IsError, Duration FROM {{.DB}}.otel_traces_edges WHERE Side = 1 AND {{.With.Cond}} AND ParentKey != 0) AS c

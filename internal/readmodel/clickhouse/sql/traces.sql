@@ -52,7 +52,7 @@ any of its spans in range matches), then each is summarized over all its
 spans in range. */}}
 {{define "trace_search_cond" -}}
 {{template "selector_cond" .}} AND {{template "window_cond" .}}
-{{- if .With.Match}} AND TraceId IN (SELECT TraceId FROM {{.DB}}.otel_traces WHERE {{template "selector_cond" .}} AND {{template "window_cond" .}}
+{{- if or .Q.Service .Q.Operation .Q.Kind .Q.Status .Q.MinDuration .Q.MaxDuration}} AND TraceId IN (SELECT TraceId FROM {{.DB}}.otel_traces WHERE {{template "selector_cond" .}} AND {{template "window_cond" .}}
 	{{- with .Q.Service}} AND (ServiceName = {{$.Bind "f_service" "String" .}}){{end}}
 	{{- with .Q.Operation}} AND (SpanName = {{$.Bind "f_op" "String" .}}){{end}}
 	{{- with .Q.Kind}} AND (SpanKind = {{$.Bind "f_kind" "String" .}}){{end}}
