@@ -1,8 +1,7 @@
 // Package api holds what the HTTP APIs share at wiring time: the
-// authenticator for an auth mode, and the middleware that authenticates the
-// router's flag and mismatch endpoints the way the query API authenticates
-// its own. server.Run builds the APIs (packages obsplaneapi, logsadapter,
-// tracingadapter) and passes each what it needs.
+// authenticators of the auth modes (one JWKS for both). server.Run builds the APIs (packages
+// obsplaneapi, logsadapter, tracingadapter, flagsapi) and passes each what
+// it needs: the read model, the authenticator, the alert manager.
 //
 // The adapter ports authenticate with --adapter-auth (default none): the
 // unmodified Observer calls them without a token and authorizes its own
@@ -13,12 +12,9 @@ package api
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/router"
 )
 
 // JWTSettings configure JWT validation: the JWKS and the claim checks.
@@ -64,22 +60,4 @@ func Authenticators(apiMode, adapterMode string, s JWTSettings, log *slog.Logger
 		return nil, nil, nil, err
 	}
 	return apiAuth, adapterAuth, jwks, nil
-}
-
-// RouterAuth authenticates requests to the router's endpoints with a and
-// stores their router.Caller. An admin is a caller whose token grants every
-// namespace ("*"): the platform team that runs the migration, not a tenant.
-// With auth.None every caller is router.LocalAdmin.
-func RouterAuth(a auth.Authenticator, next http.Handler) http.Handler {
-	if _, none := a.(auth.None); none {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.LocalAdmin{})))
-		})
-	}
-	return auth.Middleware(a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := auth.FromContext(r.Context())
-		next.ServeHTTP(w, r.WithContext(router.WithCaller(r.Context(), router.StaticCaller{Subject: p.Subject, Admin: p.All})))
-	}), func(w http.ResponseWriter, msg string) {
-		httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
-	})
 }

@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api"
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/router"
 )
 
@@ -37,11 +38,15 @@ func fuzzHandlers(t *testing.T) {
 	fuzzOnce.Do(func() {
 		st := setup(t)
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		am := &alerts.Manager{Store: st, Log: log, Now: func() time.Time { return base }}
-		fuzzLogs = (&logsadapter.Handler{Store: st, Auth: auth.None{}, Log: log, Alerts: am}).Routes()
-		fuzzTracing = (&tracingadapter.Handler{Store: st, Auth: auth.None{}, Log: log}).Routes()
+		reads, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		am := &alerts.Manager{Store: st, Reads: reads, Log: log, Now: func() time.Time { return base }}
+		fuzzLogs = (&logsadapter.Handler{Reads: reads, Health: st, Auth: auth.None{}, Log: log, Alerts: am}).Routes()
+		fuzzTracing = (&tracingadapter.Handler{Reads: reads, Health: st, Auth: auth.None{}, Log: log}).Routes()
 		mux := http.NewServeMux()
-		(&obsplaneapi.API{Store: st, Auth: auth.None{}, Log: log, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
+		(&obsplaneapi.API{Reads: reads, Auth: auth.None{}, Log: log, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
 		cfg := router.DefaultConfig()
 		fl, err := router.NewFlags(st, cfg, nil, log)
 		if err != nil {
@@ -51,10 +56,7 @@ func fuzzHandlers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flagAPI := api.RouterAuth(auth.None{}, rt.Handler())
-		for _, p := range router.Patterns {
-			mux.Handle(p, flagAPI)
-		}
+		(&flagsapi.API{Router: rt, Auth: auth.None{}}).Mount(mux)
 		fuzzAPI = httpx.JSONErrors(mux, false)
 	})
 }
