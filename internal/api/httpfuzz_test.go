@@ -30,7 +30,7 @@ import (
 // body naming the problem.
 
 var (
-	fuzzOnce                         sync.Once
+	fuzzOnce                       sync.Once
 	fuzzAPI, fuzzLogs, fuzzTracing http.Handler
 )
 
