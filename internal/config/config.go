@@ -71,6 +71,7 @@ type Config struct {
 		WriteTimeout      time.Duration
 		IdleTimeout       time.Duration
 		MaxConns          int
+		MaxResponseBytes  ByteSize
 	}
 
 	Retention struct {
@@ -192,6 +193,7 @@ var keys = []key{
 	setting("listen-write-timeout", "listen.writeTimeout", 60*time.Second, func(c *Config) *time.Duration { return &c.Listen.WriteTimeout }, "HTTP listeners: longest one write of an answer may block on a client that does not read", positive),
 	setting("listen-idle-timeout", "listen.idleTimeout", 120*time.Second, func(c *Config) *time.Duration { return &c.Listen.IdleTimeout }, "HTTP listeners: how long an idle keep-alive connection stays open", positive),
 	setting("listen-max-conns", "listen.maxConns", 1024, func(c *Config) *int { return &c.Listen.MaxConns }, "HTTP listeners: open connections per listener; further clients wait to be accepted", positive),
+	setting("listen-max-response-bytes", "listen.maxResponseBytes", ByteSize(1<<30), func(c *Config) *ByteSize { return &c.Listen.MaxResponseBytes }, "HTTP listeners: largest answer body, e.g. 1GiB; an answer past it is cut and its connection closed", positive),
 
 	setting("retention-hot", "retention.hot", 168*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Hot }, "age at which rows move TO VOLUME 'hot' (only with a storage policy)", positive),
 	setting("retention-warm", "retention.warm", 720*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Warm }, "age at which rows move TO VOLUME 'warm' (only with a storage policy)", positive),

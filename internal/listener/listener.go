@@ -39,12 +39,20 @@ type Limits struct {
 	MaxConns int
 	// ShutdownGrace is how long Serve lets requests finish at shutdown.
 	ShutdownGrace time.Duration
+	// MaxResponseBytes caps one answer's body: a write past it fails
+	// (ErrResponseTooLarge, which a streaming handler takes as the end)
+	// and the connection is closed, so the client sees a cut answer as an
+	// error. 0 is no cap.
+	MaxResponseBytes int64
 }
+
+// ErrResponseTooLarge is the write error past Limits.MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("listener: answer larger than the response byte cap")
 
 // DefaultLimits are the limits of the query API and adapter ports.
 func DefaultLimits() Limits {
 	return Limits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxConns: 1024, ShutdownGrace: 10 * time.Second}
+		IdleTimeout: 120 * time.Second, MaxConns: 1024, ShutdownGrace: 10 * time.Second, MaxResponseBytes: 1 << 30}
 }
 
 // Validate names a limit that is not positive.
@@ -92,23 +100,42 @@ func (l Limits) Handler(h http.Handler) http.Handler {
 		// has its own time limit); each write then has WriteTimeout, and
 		// so has what the server flushes after the handler returns.
 		_ = rc.SetWriteDeadline(time.Time{})
-		defer func() { _ = rc.SetWriteDeadline(time.Now().Add(l.WriteTimeout)) }()
-		h.ServeHTTP(&writer{ResponseWriter: w, rc: rc, d: l.WriteTimeout}, r)
+		ww := &writer{ResponseWriter: w, rc: rc, d: l.WriteTimeout, max: l.MaxResponseBytes}
+		h.ServeHTTP(ww, r)
+		if ww.cut {
+			// End the connection, not the answer: a client must not take
+			// a cut answer for a whole one.
+			panic(http.ErrAbortHandler)
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(l.WriteTimeout))
 	})
 }
 
 // writer gives each write of the answer WriteTimeout to complete.
 type writer struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	d  time.Duration
+	rc      *http.ResponseController
+	d       time.Duration
+	max     int64
+	written int64
+	cut     bool
 }
 
 func (w *writer) extend() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.d)) }
 
 func (w *writer) Write(p []byte) (int, error) {
+	if w.max > 0 && w.written+int64(len(p)) > w.max {
+		// Past the cap: nothing more goes out (the deadline in the past
+		// fails any write already buffered), and Handler closes the
+		// connection once the handler returns.
+		_ = w.rc.SetWriteDeadline(time.Now().Add(-time.Second))
+		w.cut = true
+		return 0, ErrResponseTooLarge
+	}
 	w.extend()
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	return n, err
 }
 
 func (w *writer) WriteHeader(code int) {

@@ -246,3 +246,47 @@ func TestServeStopsWithContext(t *testing.T) {
 		t.Fatalf("MaxConns 0: %v", err)
 	}
 }
+
+// TestResponseByteCap: an answer past MaxResponseBytes is cut: the
+// handler's write fails and the client's read of the body ends in an error
+// instead of a short body that looks whole.
+func TestResponseByteCap(t *testing.T) {
+	l := testLimits()
+	l.MaxResponseBytes = 1 << 20
+	var werr atomic.Value
+	addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for i := 0; i < 64; i++ { // 4 MiB
+			if _, err := w.Write(chunk); err != nil {
+				werr.Store(err)
+				return
+			}
+		}
+	}), l)
+	res, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err == nil || n > l.MaxResponseBytes {
+		t.Fatalf("read %d bytes, err %v: want an error at most %d bytes in", n, err, l.MaxResponseBytes)
+	}
+	if e, _ := werr.Load().(error); e != ErrResponseTooLarge {
+		t.Fatalf("handler's write error: %v", e)
+	}
+	// Under the cap, an answer is whole.
+	l.MaxResponseBytes = 8 << 20
+	addr = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("y", 4<<20)))
+	}), l)
+	res, err = http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err != nil || n != 4<<20 {
+		t.Fatalf("under the cap: %d bytes, %v", n, err)
+	}
+}

@@ -2,6 +2,7 @@ package readmodel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -135,4 +136,7 @@ func (Unsupported) ErrorGroups(context.Context, Tenancy, ErrorsQuery) ([]ErrorGr
 }
 func (Unsupported) PPL(context.Context, Tenancy, PPLQuery) (*Table, error) {
 	return nil, NotSupported("ppl")
+}
+func (Unsupported) StreamPPL(context.Context, Tenancy, PPLQuery, func([]string) error, func([]json.RawMessage) error) error {
+	return NotSupported("ppl")
 }

@@ -125,6 +125,11 @@ type Analytics interface {
 	Latency(ctx context.Context, t Tenancy, q LatencyQuery) ([]LatencyPoint, error)
 	ErrorGroups(ctx context.Context, t Tenancy, q ErrorsQuery) ([]ErrorGroup, error)
 	PPL(ctx context.Context, t Tenancy, q PPLQuery) (*Table, error)
+	// StreamPPL is PPL a row at a time, as the engine produces them: head
+	// gets the output columns once, before the first row (also when there
+	// is none), then each gets every row in order. An error from either
+	// stops the query.
+	StreamPPL(ctx context.Context, t Tenancy, q PPLQuery, head func(columns []string) error, each func(row []json.RawMessage) error) error
 }
 
 // Reader is every read.

@@ -313,6 +313,7 @@ func ListenLimits(cfg *config.Config) listener.Limits {
 	l := listener.DefaultLimits()
 	l.ReadHeaderTimeout, l.ReadTimeout = cfg.Listen.ReadHeaderTimeout, cfg.Listen.ReadTimeout
 	l.WriteTimeout, l.IdleTimeout, l.MaxConns = cfg.Listen.WriteTimeout, cfg.Listen.IdleTimeout, cfg.Listen.MaxConns
+	l.MaxResponseBytes = int64(cfg.Listen.MaxResponseBytes)
 	return l
 }
 

@@ -17,6 +17,9 @@ func Wrap(log *slog.Logger, detail bool, f HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // a handler cutting its own answer: net/http closes the connection
+				}
 				log.Error("api: panic", "path", r.URL.Path, "panic", v)
 				WriteError(w, fmt.Errorf("panic: %v", v), detail)
 			}

@@ -1,7 +1,9 @@
 package obsplaneapi
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/openchoreo/obsplane/internal/api/httpx"
@@ -29,7 +31,12 @@ type PPLColumn struct {
 }
 
 // ppl runs the query for the caller's namespaces; the read model compiles
-// the scope into the statement, outside anything the query says.
+// the scope into the statement, outside anything the query says. The answer
+// is streamed as the engine produces rows, in OpenSearch's shape (schema,
+// datarows, then total and size), so an answer of the row cap costs a few
+// buffers, not its size. An error after the first byte can no longer change
+// the status: the connection is then closed without the closing brace, so
+// no client takes a cut answer for a whole one.
 func (a *API) ppl(w http.ResponseWriter, r *http.Request) error {
 	var req PPLRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {
@@ -38,14 +45,55 @@ func (a *API) ppl(w http.ResponseWriter, r *http.Request) error {
 	if req.Query == "" {
 		return httpx.BadRequest("query: required")
 	}
-	t, err := a.Reads.PPL(r.Context(), httpx.Tenancy(r), readmodel.PPLQuery{Query: req.Query, MaxRows: a.MaxRows})
-	if err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	flusher, _ := w.(http.Flusher)
+	n := 0
+	started := false
+	head := func(cols []string) error {
+		schema := make([]PPLColumn, 0, len(cols))
+		for _, c := range cols {
+			schema = append(schema, PPLColumn{Name: c})
+		}
+		b, err := json.Marshal(schema)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		started = true
+		_, _ = bw.WriteString(`{"schema":`)
+		_, _ = bw.Write(b)
+		_, err = bw.WriteString(`,"datarows":[`)
 		return err
 	}
-	out := PPLResponse{Schema: make([]PPLColumn, 0, len(t.Columns)), Datarows: t.Rows, Total: len(t.Rows), Size: len(t.Rows)}
-	for _, c := range t.Columns {
-		out.Schema = append(out.Schema, PPLColumn{Name: c})
+	each := func(row []json.RawMessage) error {
+		if n > 0 {
+			_ = bw.WriteByte(',')
+		}
+		b, err := json.Marshal(row)
+		if err != nil {
+			return err
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err // the client went away, or the response cap: stop the query
+		}
+		n++
+		if n%1000 == 0 && flusher != nil {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			flusher.Flush()
+		}
+		return nil
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
+	err := a.Reads.StreamPPL(r.Context(), httpx.Tenancy(r), readmodel.PPLQuery{Query: req.Query, MaxRows: a.MaxRows}, head, each)
+	if err != nil {
+		if !started {
+			return err
+		}
+		a.Log.Warn("ppl: answer cut after its first byte", "rows", n, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	fmt.Fprintf(bw, `],"total":%d,"size":%d}`+"\n", n, n)
+	return bw.Flush()
 }

@@ -123,6 +123,23 @@ func (b *Backend) ErrorGroups(ctx context.Context, t readmodel.Tenancy, q readmo
 // row limit) with internal/query (which ANDs the scope
 // into the statement, outside anything the query says) and runs it.
 func (b *Backend) PPL(ctx context.Context, t readmodel.Tenancy, q readmodel.PPLQuery) (*readmodel.Table, error) {
+	out := &readmodel.Table{Columns: []string{}, Rows: [][]json.RawMessage{}}
+	err := b.StreamPPL(ctx, t, q, func(cols []string) error {
+		out.Columns = cols
+		return nil
+	}, func(row []json.RawMessage) error {
+		out.Rows = append(out.Rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StreamPPL implements readmodel.Analytics: the rows go to each as the
+// engine streams them, so an answer of the row cap is never held whole.
+func (b *Backend) StreamPPL(ctx context.Context, t readmodel.Tenancy, q readmodel.PPLQuery, head func([]string) error, each func([]json.RawMessage) error) error {
 	if q.MaxRows <= 0 {
 		q.MaxRows = b.limits.MaxResultRows
 	}
@@ -132,33 +149,41 @@ func (b *Backend) PPL(ctx context.Context, t readmodel.Tenancy, q readmodel.PPLQ
 		var se *query.SyntaxError
 		switch {
 		case errors.As(err, &se):
-			return nil, readmodel.Invalid("query: %s", se.Error())
+			return readmodel.Invalid("query: %s", se.Error())
 		case errors.Is(err, query.ErrEmptyScope):
-			return nil, t.Guard()
+			return t.Guard()
 		}
-		return nil, readmodel.Invalid("query: %v", err)
+		return readmodel.Invalid("query: %v", err)
 	}
-	out := &readmodel.Table{Columns: []string{}, Rows: [][]json.RawMessage{}}
+	cols := []string{}
 	var keys []string
 	for _, col := range c.Columns {
-		out.Columns = append(out.Columns, col.Name)
+		cols = append(cols, col.Name)
 		keys = append(keys, col.Key)
 	}
+	started := false
 	err = b.each(ctx, "ppl", c.SQL, c.Params, 0, func(rows store.Rows) error {
 		var m map[string]json.RawMessage
 		if err := rows.Scan(&m); err != nil {
 			return err
 		}
-		if c.Star && len(out.Rows) == 0 {
-			// Every table column, in the engine's order, then the eval'd ones.
-			var ordered []string
-			if err := orderedKeys(rows.Raw(), &ordered); err != nil {
-				return err
+		if !started {
+			if c.Star {
+				// Every table column, in the engine's order, then the
+				// eval'd ones.
+				var ordered []string
+				if err := orderedKeys(rows.Raw(), &ordered); err != nil {
+					return err
+				}
+				cols, keys = cols[:0], keys[:0]
+				for _, k := range ordered {
+					cols = append(cols, k)
+					keys = append(keys, k)
+				}
 			}
-			out.Columns, keys = out.Columns[:0], keys[:0]
-			for _, k := range ordered {
-				out.Columns = append(out.Columns, k)
-				keys = append(keys, k)
+			started = true
+			if err := head(cols); err != nil {
+				return err
 			}
 		}
 		row := make([]json.RawMessage, len(keys))
@@ -169,13 +194,15 @@ func (b *Backend) PPL(ctx context.Context, t readmodel.Tenancy, q readmodel.PPLQ
 				row[i] = json.RawMessage("null")
 			}
 		}
-		out.Rows = append(out.Rows, row)
-		return nil
+		return each(row)
 	})
 	if err != nil {
-		return nil, queryTextError(err)
+		return queryTextError(err)
 	}
-	return out, nil
+	if !started {
+		return head(cols)
+	}
+	return nil
 }
 
 // orderedKeys lists a JSON object's keys in document order.
