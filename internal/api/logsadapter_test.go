@@ -401,14 +401,17 @@ func TestAlertRules(t *testing.T) {
 		t.Run(name, func(t *testing.T) { wantError(t, do(t, "POST", url, "", c.body), 400, "badRequest", c.want) })
 	}
 	wantError(t, do(t, "PUT", url+"/other", "", rule("bad", 1)), 400, "badRequest", "differs")
-	// Webhook endpoint: any JSON object.
-	r = do(t, "POST", s.logs.URL+"/api/v1alpha1/alerts/webhook", "", map[string]any{"ruleName": "x", "ruleNamespace": "ns-a", "alertValue": 3})
+	// Webhook endpoint: an alert of a rule that exists, in its namespace.
+	if r := do(t, "POST", url, "", rule("wh-rule", 1)); r.status != 201 {
+		t.Fatalf("create wh-rule: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", s.logs.URL+"/api/v1alpha1/alerts/webhook", "", map[string]any{"ruleName": "wh-rule", "ruleNamespace": "ns-a", "alertValue": 3})
 	if r.status != 200 || r.json(t)["status"] != "success" {
 		t.Fatalf("webhook: %d %s", r.status, r.body)
 	}
 	select {
 	case h := <-hooks:
-		if h["ruleName"] != "x" || h["alertValue"].(float64) != 3 {
+		if h["ruleName"] != "wh-rule" || h["alertValue"].(float64) != 3 {
 			t.Fatalf("forwarded: %v", h)
 		}
 	case <-time.After(5 * time.Second):

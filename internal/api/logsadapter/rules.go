@@ -267,19 +267,34 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
 	if body == nil {
 		return httpx.BadRequest("request body must be a JSON object")
 	}
-	if h.Alerts != nil {
-		if p, ok := payloadFrom(body); ok {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := h.Alerts.Forward(ctx, p); err != nil {
-					h.Log.Error("forward alert webhook", "rule", p.RuleName, "err", err)
-				}
-			}()
-		} else {
-			h.Log.Warn("alert webhook body has no ruleName; not forwarded")
-		}
+	if h.Alerts == nil {
+		return h.noAlerts()
 	}
+	p, ok := payloadFrom(body)
+	if !ok || p.RuleNamespace == "" {
+		return httpx.BadRequest("ruleName and ruleNamespace are required: the alert must name its rule")
+	}
+	// Only an alert of a rule that exists, in the namespace it names, is
+	// relayed, and only for a caller who may act on that namespace (every
+	// caller with --adapter-auth=none): nobody forges another tenant's
+	// alert.
+	if caller := auth.FromContext(r.Context()); !caller.Allows(p.RuleNamespace) {
+		return httpx.Forbidden("the caller may not act on namespace %q", httpx.Truncate(p.RuleNamespace, 128))
+	}
+	rule, err := h.Alerts.Get(r.Context(), p.RuleName)
+	if errors.Is(err, alerts.ErrNotFound) || err == nil && rule.Namespace != p.RuleNamespace {
+		return httpx.NotFound("alert rule %q not found in namespace %q", httpx.Truncate(p.RuleName, 128), httpx.Truncate(p.RuleNamespace, 128))
+	}
+	if err != nil {
+		return err
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Alerts.Forward(ctx, p); err != nil {
+			h.Log.Error("forward alert webhook", "rule", p.RuleName, "err", err)
+		}
+	}()
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"message": "alert webhook received successfully", "status": "success"})
 	return nil
 }
