@@ -198,11 +198,30 @@ func (m *Manager) nextVersion() uint64 {
 	}
 }
 
-// EnsureTables creates the tables if they are missing.
+// EnsureTables creates the tables if they are missing, and copies the
+// rules and states of the tables that keyed rules by name alone (a release
+// before rules were named per namespace), so an upgrade keeps them.
 func (m *Manager) EnsureTables(ctx context.Context) error {
 	for _, name := range []string{"create_database", "create_rules", "create_state"} {
 		if err := m.exec(ctx, name, nil); err != nil {
 			return fmt.Errorf("alerts: %s: %w", name, err)
+		}
+	}
+	db := m.Database
+	if db == "" {
+		db = "otel"
+	}
+	legacy, err := read[struct {
+		N int `json:"n"`
+	}](ctx, m, "legacy_tables", db)
+	if err != nil {
+		return err
+	}
+	if len(legacy) == 1 && legacy[0].N == 2 {
+		for _, name := range []string{"copy_legacy_rules", "copy_legacy_state"} {
+			if err := m.exec(ctx, name, nil); err != nil {
+				return fmt.Errorf("alerts: %s: %w", name, err)
+			}
 		}
 	}
 	return nil
@@ -236,13 +255,13 @@ func (r ruleRow) rule() Rule {
 		Operator: r.Operator, Threshold: r.Threshold, BackendID: r.BackendID, UpdatedAt: store.ParseTime(r.UpdatedAt)}
 }
 
-// list reads the live rules, all or the one called name.
-func (m *Manager) list(ctx context.Context, name *string) ([]Rule, error) {
-	one := "" // rule names are never empty: "" reads them all
-	if name != nil {
-		one = *name
-	}
-	rows, err := read[ruleRow](ctx, m, "rules", one)
+// ruleFilter selects rules; an empty field matches every value (names and
+// namespaces are never empty).
+type ruleFilter struct{ Namespace, Name string }
+
+// list reads the live rules f selects.
+func (m *Manager) list(ctx context.Context, f ruleFilter) ([]Rule, error) {
+	rows, err := read[ruleRow](ctx, m, "rules", f)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +287,11 @@ func read[R any](ctx context.Context, m *Manager, name string, q any) ([]R, erro
 }
 
 // List returns every live rule.
-func (m *Manager) List(ctx context.Context) ([]Rule, error) { return m.list(ctx, nil) }
+func (m *Manager) List(ctx context.Context) ([]Rule, error) { return m.list(ctx, ruleFilter{}) }
 
-// Get returns the rule called name.
-func (m *Manager) Get(ctx context.Context, name string) (*Rule, error) {
-	rs, err := m.list(ctx, &name)
+// Get returns the rule called name in namespace ns.
+func (m *Manager) Get(ctx context.Context, ns, name string) (*Rule, error) {
+	rs, err := m.list(ctx, ruleFilter{Namespace: ns, Name: name})
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +299,11 @@ func (m *Manager) Get(ctx context.Context, name string) (*Rule, error) {
 		return nil, ErrNotFound
 	}
 	return &rs[0], nil
+}
+
+// Named returns the live rules called name, in every namespace.
+func (m *Manager) Named(ctx context.Context, name string) ([]Rule, error) {
+	return m.list(ctx, ruleFilter{Name: name})
 }
 
 func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) error {
@@ -295,17 +319,26 @@ func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) e
 	return nil
 }
 
-// Create stores a new rule; ErrExists if one with the name is live.
-func (m *Manager) Create(ctx context.Context, r Rule, by string) (*Rule, error) {
+// Create stores a new rule. A name is unique within a namespace, and
+// within what the creator sees: ErrExists when a live rule of that name is
+// in r's namespace or in one visible reports true for. A caller who sees
+// every namespace (the Observer) keeps names unique everywhere, so its
+// by-name lookups stay unambiguous; a tenant's name never collides with,
+// nor reveals, another tenant's.
+func (m *Manager) Create(ctx context.Context, r Rule, by string, visible func(ns string) bool) (*Rule, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.Get(ctx, r.Name); err == nil {
-		return nil, ErrExists
-	} else if !errors.Is(err, ErrNotFound) {
+	same, err := m.Named(ctx, r.Name)
+	if err != nil {
 		return nil, err
+	}
+	for _, o := range same {
+		if o.Namespace == r.Namespace || visible(o.Namespace) {
+			return nil, ErrExists
+		}
 	}
 	r.BackendID = uuid.NewString()
 	r.UpdatedAt = m.now().UTC().Truncate(time.Millisecond)
@@ -323,7 +356,7 @@ func (m *Manager) Update(ctx context.Context, r Rule, by string) (*Rule, bool, e
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old, err := m.Get(ctx, r.Name)
+	old, err := m.Get(ctx, r.Namespace, r.Name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -339,11 +372,11 @@ func (m *Manager) Update(ctx context.Context, r Rule, by string) (*Rule, bool, e
 	return &r, true, nil
 }
 
-// Delete tombstones a live rule.
-func (m *Manager) Delete(ctx context.Context, name, by string) (*Rule, error) {
+// Delete tombstones the live rule name of namespace ns.
+func (m *Manager) Delete(ctx context.Context, ns, name, by string) (*Rule, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old, err := m.Get(ctx, name)
+	old, err := m.Get(ctx, ns, name)
 	if err != nil {
 		return nil, err
 	}
@@ -357,8 +390,8 @@ func (m *Manager) Delete(ctx context.Context, name, by string) (*Rule, error) {
 // States returns the evaluation state of every rule that has one.
 func (m *Manager) States(ctx context.Context) (map[string]State, error) {
 	rows, err := read[struct {
-		Name, State, EvaluatedAt, LastFiredAt, LastError string
-		Value                                            float64
+		Namespace, Name, State, EvaluatedAt, LastFiredAt, LastError string
+		Value                                                       float64
 	}](ctx, m, "states", nil)
 	if err != nil {
 		return nil, err
@@ -369,14 +402,17 @@ func (m *Manager) States(ctx context.Context) (map[string]State, error) {
 		if t := store.ParseTime(r.LastFiredAt); t.Unix() > 0 {
 			st.LastFiredAt = t
 		}
-		out[r.Name] = st
+		out[stateKey(r.Namespace, r.Name)] = st
 	}
 	return out, nil
 }
 
+// stateKey keys States' map: a rule is named within its namespace.
+func stateKey(ns, name string) string { return ns + "\x00" + name }
+
 // StateOf is the state shown for rule r given the stored states.
 func StateOf(r *Rule, states map[string]State) State {
-	st, ok := states[r.Name]
+	st, ok := states[stateKey(r.Namespace, r.Name)]
 	switch {
 	case !r.Enabled:
 		st.State = "disabled"
@@ -387,17 +423,17 @@ func StateOf(r *Rule, states map[string]State) State {
 	return st
 }
 
-func (m *Manager) saveState(ctx context.Context, name string, st State) error {
+func (m *Manager) saveState(ctx context.Context, r *Rule, st State) error {
 	fired := "1970-01-01 00:00:00.000"
 	if !st.LastFiredAt.IsZero() {
 		fired = ms(st.LastFiredAt)
 	}
 	return m.exec(ctx, "write_state", struct {
-		Name      string
-		State     State
-		At, Fired string
-		Version   uint64
-	}{name, st, ms(st.EvaluatedAt), fired, m.nextVersion()})
+		Namespace, Name string
+		State           State
+		At, Fired       string
+		Version         uint64
+	}{r.Namespace, r.Name, st, ms(st.EvaluatedAt), fired, m.nextVersion()})
 }
 
 // Count runs a rule's query: its component's lines in (at-window, at]
@@ -431,7 +467,7 @@ func (m *Manager) EvaluateDue(ctx context.Context) error {
 		if !r.Enabled {
 			continue
 		}
-		st := states[r.Name]
+		st := states[stateKey(r.Namespace, r.Name)]
 		iv, _ := time.ParseDuration(r.Interval)
 		if !st.EvaluatedAt.IsZero() && !st.EvaluatedAt.Before(r.UpdatedAt) && now.Sub(st.EvaluatedAt) < iv {
 			continue
@@ -448,13 +484,13 @@ func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time
 	st.EvaluatedAt = now
 	if err != nil {
 		st.State, st.LastError = "error", err.Error()
-		_ = m.saveState(ctx, r.Name, st)
+		_ = m.saveState(ctx, r, st)
 		return fmt.Errorf("alerts: evaluate %q: %w", r.Name, err)
 	}
 	st.Value, st.LastError = v, ""
 	if !Operators[r.Operator](v, r.Threshold) {
 		st.State = "ok"
-		return m.saveState(ctx, r.Name, st)
+		return m.saveState(ctx, r, st)
 	}
 	throttle := m.Throttle
 	if throttle == 0 {
@@ -464,13 +500,13 @@ func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time
 		if err := m.notify(ctx, r, v, now); err != nil {
 			// Delivery failed: stay un-fired so the next evaluation retries.
 			st.State, st.LastError = "error", err.Error()
-			_ = m.saveState(ctx, r.Name, st)
+			_ = m.saveState(ctx, r, st)
 			return err
 		}
 		st.LastFiredAt = now
 	}
 	st.State = "firing"
-	return m.saveState(ctx, r.Name, st)
+	return m.saveState(ctx, r, st)
 }
 
 // WebhookPayload is what the Observer's alert webhook takes.

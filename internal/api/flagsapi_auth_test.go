@@ -13,6 +13,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/router"
+	"github.com/openchoreo/obsplane/internal/store"
 )
 
 // TestFlagAPIAuth: the flag API answers as local admin with no
@@ -20,17 +21,7 @@ import (
 // lets a tenant read but not change a flag (403), and lets a caller granted
 // every namespace change it.
 func TestFlagAPIAuth(t *testing.T) {
-	st := setup(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := router.DefaultConfig()
-	fl, err := router.NewFlags(st, cfg, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := router.New(router.Options{Config: cfg, Flags: fl, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := testRouter(t, setup(t))
 	call := func(a auth.Authenticator, method, tok, body string) (int, string) {
 		req := httptest.NewRequest(method, "/api/v1/flags/use_clickhouse", strings.NewReader(body))
 		if tok != "" {
@@ -63,4 +54,20 @@ func TestFlagAPIAuth(t *testing.T) {
 	if code, body := call(j, "PATCH", admin, `{"rolloutPercentage":7}`); code != 200 || !strings.Contains(body, `"updatedBy":"platform"`) {
 		t.Fatalf("admin PATCH: %d %s", code, body)
 	}
+}
+
+// testRouter is a router on st's flag tables with the default settings.
+func testRouter(t testing.TB, st store.Store) *router.Router {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := router.DefaultConfig()
+	fl, err := router.NewFlags(st, cfg, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := router.New(router.Options{Config: cfg, Flags: fl, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
-	"github.com/openchoreo/obsplane/internal/router"
 )
 
 // The HTTP fuzz targets send what the fuzzer makes through the real
@@ -47,16 +46,7 @@ func fuzzHandlers(t *testing.T) {
 		fuzzTracing = (&tracingadapter.Handler{Reads: reads, Health: st, Auth: auth.None{}, Log: log}).Routes()
 		mux := http.NewServeMux()
 		(&obsplaneapi.API{Reads: reads, Auth: auth.None{}, Log: log, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
-		cfg := router.DefaultConfig()
-		fl, err := router.NewFlags(st, cfg, nil, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt, err := router.New(router.Options{Config: cfg, Flags: fl, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		(&flagsapi.API{Router: rt, Auth: auth.None{}}).Mount(mux)
+		(&flagsapi.API{Router: testRouter(t, st), Auth: auth.None{}}).Mount(mux)
 		fuzzAPI = httpx.JSONErrors(mux, false)
 	})
 }

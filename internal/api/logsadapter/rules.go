@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -134,14 +135,34 @@ func ruleName(r *http.Request) (string, error) {
 	return n, nil
 }
 
-// visibleRule reads a rule the caller may see; a rule of a namespace the
-// caller may not read is "not found", so its existence does not leak.
-func (h *Handler) visibleRule(ctx context.Context, p *auth.Principal, name string) (*alerts.Rule, error) {
-	rule, err := h.Alerts.Get(ctx, name)
-	if errors.Is(err, alerts.ErrNotFound) || (err == nil && !p.Allows(rule.Namespace)) {
-		return nil, httpx.NotFound("alert rule not found")
+// visibleRule reads the rule called name among the namespaces the caller
+// may read (narrowed to ?namespace= when given): rules of other namespaces
+// are not looked at, so their existence does not leak. A caller who reads
+// several namespaces holding that name is asked to pick one.
+func (h *Handler) visibleRule(r *http.Request, p *auth.Principal, name string) (*alerts.Rule, error) {
+	all, err := h.Alerts.Named(r.Context(), name)
+	if err != nil {
+		return nil, err
 	}
-	return rule, err
+	want := r.URL.Query().Get("namespace")
+	var seen []alerts.Rule
+	for _, rule := range all {
+		if p.Allows(rule.Namespace) && (want == "" || rule.Namespace == want) {
+			seen = append(seen, rule)
+		}
+	}
+	switch len(seen) {
+	case 0:
+		return nil, httpx.NotFound("alert rule not found")
+	case 1:
+		return &seen[0], nil
+	}
+	var ns []string
+	for _, rule := range seen {
+		ns = append(ns, rule.Namespace)
+	}
+	return nil, &httpx.Error{Status: http.StatusConflict, Title: httpx.TitleConflict,
+		Message: fmt.Sprintf("alert rule %q exists in namespaces %s: add ?namespace= to pick one", httpx.Truncate(name, 128), strings.Join(ns, ", "))}
 }
 
 func (h *Handler) createRule(w http.ResponseWriter, r *http.Request) error {
@@ -160,7 +181,7 @@ func (h *Handler) createRule(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.Tenancy(r).Require(rule.Namespace); err != nil {
 		return err
 	}
-	created, err := h.Alerts.Create(r.Context(), rule, p.Subject)
+	created, err := h.Alerts.Create(r.Context(), rule, p.Subject, p.Allows)
 	if errors.Is(err, alerts.ErrExists) {
 		return &httpx.Error{Status: http.StatusConflict, Title: httpx.TitleConflict, Message: "alert rule " + rule.Name + " already exists"}
 	}
@@ -179,7 +200,7 @@ func (h *Handler) getRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rule, err := h.visibleRule(r.Context(), auth.FromContext(r.Context()), name)
+	rule, err := h.visibleRule(r, auth.FromContext(r.Context()), name)
 	if err != nil {
 		return err
 	}
@@ -211,11 +232,12 @@ func (h *Handler) updateRule(w http.ResponseWriter, r *http.Request) error {
 		return httpx.BadRequest("metadata.name %q differs from the rule name in the path %q", httpx.Truncate(rule.Name, 64), httpx.Truncate(name, 64))
 	}
 	p := auth.FromContext(r.Context())
-	if _, err := h.visibleRule(r.Context(), p, name); err != nil {
+	old, err := h.visibleRule(r, p, name)
+	if err != nil {
 		return err
 	}
-	if err := httpx.Tenancy(r).Require(rule.Namespace); err != nil {
-		return err
+	if rule.Namespace != old.Namespace {
+		return httpx.BadRequest("metadata.namespace %q differs from the rule's namespace %q (a rule cannot move)", httpx.Truncate(rule.Namespace, 128), old.Namespace)
 	}
 	updated, changed, err := h.Alerts.Update(r.Context(), rule, p.Subject)
 	if errors.Is(err, alerts.ErrNotFound) {
@@ -241,10 +263,11 @@ func (h *Handler) deleteRule(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := auth.FromContext(r.Context())
-	if _, err := h.visibleRule(r.Context(), p, name); err != nil {
+	found, err := h.visibleRule(r, p, name)
+	if err != nil {
 		return err
 	}
-	old, err := h.Alerts.Delete(r.Context(), name, p.Subject)
+	old, err := h.Alerts.Delete(r.Context(), found.Namespace, name, p.Subject)
 	if errors.Is(err, alerts.ErrNotFound) {
 		return httpx.NotFound("alert rule not found")
 	}
@@ -281,8 +304,8 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
 	if caller := auth.FromContext(r.Context()); !caller.Allows(p.RuleNamespace) {
 		return httpx.Forbidden("the caller may not act on namespace %q", httpx.Truncate(p.RuleNamespace, 128))
 	}
-	rule, err := h.Alerts.Get(r.Context(), p.RuleName)
-	if errors.Is(err, alerts.ErrNotFound) || err == nil && rule.Namespace != p.RuleNamespace {
+	_, err := h.Alerts.Get(r.Context(), p.RuleNamespace, p.RuleName)
+	if errors.Is(err, alerts.ErrNotFound) {
 		return httpx.NotFound("alert rule %q not found in namespace %q", httpx.Truncate(p.RuleName, 128), httpx.Truncate(p.RuleNamespace, 128))
 	}
 	if err != nil {
