@@ -38,19 +38,19 @@ type TraceRows[M any] struct {
 // TraceRow is one row of TraceRows. Events and links are parallel slices,
 // as the Nested columns hold them.
 type TraceRow[M any] struct {
-	Timestamp                                         time.Time
-	TraceID, SpanID, ParentSpanID, TraceState         string
-	SpanName, SpanKind, ServiceName                   string
-	ResourceAttributes                                M
-	ScopeName, ScopeVersion                           string
-	SpanAttributes                                    M
-	Duration                                          uint64
-	StatusCode, StatusMessage                         string
-	EventsTimestamp                                   []time.Time
-	EventsName                                        []string
-	EventsAttributes                                  []M
-	LinksTraceID, LinksSpanID, LinksTraceState        []string
-	LinksAttributes                                   []M
+	Timestamp                                  time.Time
+	TraceID, SpanID, ParentSpanID, TraceState  string
+	SpanName, SpanKind, ServiceName            string
+	ResourceAttributes                         M
+	ScopeName, ScopeVersion                    string
+	SpanAttributes                             M
+	Duration                                   uint64
+	StatusCode, StatusMessage                  string
+	EventsTimestamp                            []time.Time
+	EventsName                                 []string
+	EventsAttributes                           []M
+	LinksTraceID, LinksSpanID, LinksTraceState []string
+	LinksAttributes                            []M
 }
 
 // NewTraceRows returns TraceRows with room for n rows.

@@ -34,7 +34,7 @@ ORDER BY (Unit, Slice);
 -- category (bad-timestamp, not-an-object, ...); Error the full message;
 -- Source the document as OpenSearch returned it.
 CREATE TABLE IF NOT EXISTS {{local "obsplane_backfill_rejected"}} {{on_cluster}} (
-    Index String,
+    IndexName String,
     ID String,
     Signal LowCardinality(String),
     Reason LowCardinality(String),
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS {{local "obsplane_backfill_rejected"}} {{on_cluster}}
     RunID String,
     At DateTime64(3) DEFAULT now64(3)
 ) ENGINE = {{engine "ReplacingMergeTree" "At"}}
-ORDER BY (Index, ID);
+ORDER BY (IndexName, ID);
 
 {{distributed "obsplane_backfill_rejected"}};
 

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/migrate"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/schema"
+	"github.com/openchoreo/obsplane/internal/server"
+	"github.com/openchoreo/obsplane/internal/store"
+)
+
+// migrateEnv lets every migrate flag come from OBSPLANE_<FLAG> (dashes as
+// underscores) when the flag is not given, as the serve settings do.
+func migrateEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(config.EnvName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", config.EnvName(f.Name), v, e)
+			}
+		}
+	})
+	return err
+}
+
+// migrateCommon are the flags every migrate step shares.
+type migrateCommon struct {
+	opensearch   string
+	metricsAddr  string
+	progressBars bool
+	progressLog  time.Duration
+	osAttempts   int
+	osTimeout    time.Duration
+	storeRetry   time.Duration
+	lockLease    time.Duration
+}
+
+func (m *migrateCommon) register(fs *pflag.FlagSet) {
+	fs.StringVar(&m.opensearch, "opensearch", "", "OpenSearch URL (default: --opensearch-url)")
+	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics while running (off by default)")
+	fs.BoolVar(&m.progressBars, "progress-bars", true, "live progress bars when stderr is a terminal (structured log lines otherwise)")
+	fs.DurationVar(&m.progressLog, "progress-interval", 10*time.Second, "how often progress lines are logged when stderr is not a terminal")
+	fs.IntVar(&m.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
+	fs.DurationVar(&m.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
+	fs.DurationVar(&m.storeRetry, "store-retry-for", 10*time.Minute, "how long a write the store refuses is retried before the run stops (it resumes from its checkpoint)")
+	fs.DurationVar(&m.lockLease, "lock-lease", 60*time.Second, "lease of the run's lock in the store (a killed run's lock expires after it; at once when it ran on this host)")
+}
+
+// migrateEnvironment is what every migrate step opens.
+type migrateEnvironment struct {
+	cfg      *config.Config
+	st       store.Store
+	osc      *opensearch.Client
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *migrate.Metrics
+	progress *migrate.Progress
+	close    func()
+}
+
+func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, error) {
+	if err := migrateEnv(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	url := m.opensearch
+	if url == "" {
+		url = cfg.OpenSearch.URL
+	}
+	if url == "" {
+		return nil, errors.New("no OpenSearch: give --opensearch URL (or --opensearch-url, OBSPLANE_OPENSEARCH_URL)")
+	}
+	osc, err := opensearch.New(url, opensearch.Options{Timeout: m.osTimeout})
+	if err != nil {
+		return nil, err
+	}
+	log := server.NewLogger(cfg)
+	st, err := server.OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	so, err := schemaOptions(cfg, schemaFlags{database: "otel"})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if _, err := schema.Apply(cmd.Context(), st, so); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	metrics := migrate.NewMetrics(reg)
+	stopMetrics, err := migrate.ServeMetrics(cmd.Context(), m.metricsAddr, reg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	progress := migrate.NewProgress(os.Stderr, log, m.progressLog, m.progressBars)
+	return &migrateEnvironment{cfg: cfg, st: st, osc: osc, log: log, reg: reg, metrics: metrics, progress: progress, close: func() {
+		progress.Close()
+		stopMetrics()
+		_ = st.Close()
+	}}, nil
+}
+
+func (m *migrateCommon) retry() opensearch.RetryOptions {
+	return opensearch.RetryOptions{MaxAttempts: m.osAttempts}
+}
+
+func migrateBackfillCmd() *cobra.Command {
+	var common migrateCommon
+	var from, start, end, signals, indices string
+	var slices, batch int
+	var maxRate float64
+	var keepAlive time.Duration
+	var includeOwn bool
+	cmd := withConfig(&cobra.Command{
+		Use:   "backfill --start DAY --end DAY",
+		Short: "Copy OpenChoreo's OpenSearch indices of a range of days into the store, exactly once, resumable",
+		Example: `  obsplane migrate backfill --opensearch http://opensearch:9200 --start 2025-08-01 --end 2025-09-01
+  obsplane migrate backfill --start 2025-08-01 --end 2025-08-02 --signals logs --indices 'container-logs-*' --slices 8`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "opensearch" {
+				return fmt.Errorf("--from %q: only opensearch can be backfilled from", from)
+			}
+			s, err := migrate.ParseDay("start", start)
+			if err != nil {
+				return err
+			}
+			e, err := migrate.ParseDay("end", end)
+			if err != nil {
+				return err
+			}
+			sigs, err := migrate.ParseSignals(signals)
+			if err != nil {
+				return err
+			}
+			env, err := openMigrate(cmd, &common)
+			if err != nil {
+				return err
+			}
+			defer env.close()
+			res, err := migrate.Backfill(cmd.Context(), migrate.BackfillOptions{
+				OpenSearch: env.osc, Store: env.st, Start: s, End: e, Signals: sigs, Indices: indices,
+				Slices: slices, Batch: batch, MaxDocsPerSec: maxRate, KeepAlive: keepAlive, IncludeOwn: includeOwn,
+				Retry: common.retry(), StoreRetryFor: common.storeRetry, LockLease: common.lockLease,
+				Log: env.log, Metrics: env.metrics, Progress: env.progress,
+			})
+			env.progress.Close()
+			if res != nil {
+				res.WriteReport(cmd.OutOrStdout())
+			}
+			return err
+		},
+	})
+	common.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "opensearch", "source store (opensearch)")
+	f.StringVar(&start, "start", "", "first UTC day to copy, YYYY-MM-DD (required)")
+	f.StringVar(&end, "end", "", "UTC day after the last one to copy, YYYY-MM-DD (required; not included)")
+	f.StringVar(&signals, "signals", "logs,traces,events", "what to copy: logs (container-logs-*, kubernetes-*), traces (otel-traces-*), events (k8s-events-*)")
+	f.StringVar(&indices, "indices", "", "only indices matching these comma-separated glob patterns (e.g. 'container-logs-*')")
+	f.IntVar(&slices, "slices", 4, "slices read at once, and slices per index (at least one per shard)")
+	f.IntVar(&batch, "batch", 10000, "documents per page and insert (at most 10000)")
+	f.Float64Var(&maxRate, "max-docs-per-sec", 0, "read at most this many documents per second (0: as fast as OpenSearch answers)")
+	f.DurationVar(&keepAlive, "keep-alive", 5*time.Minute, "Point-in-Time keep_alive between two pages of a slice")
+	f.BoolVar(&includeOwn, "include-obsplane-documents", false, "also copy documents obsplane's dual write or syncback wrote (their rows normally came through the gateway)")
+	_ = cmd.MarkFlagRequired("start")
+	_ = cmd.MarkFlagRequired("end")
+	return cmd
+}
+
+func init() {
+	migrateCmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
+	migrateCmd.AddCommand(migrateBackfillCmd())
+	rootCmd.AddCommand(migrateCmd)
+}
+
