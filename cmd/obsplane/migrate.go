@@ -161,7 +161,8 @@ func migrateBackfillCmd() *cobra.Command {
 				OpenSearch: env.osc, Store: env.st, Start: s, End: e, Signals: sigs, Indices: indices,
 				Slices: slices, Batch: batch, MaxDocsPerSec: maxRate, KeepAlive: keepAlive, IncludeOwn: includeOwn,
 				Retry: common.retry(), StoreRetryFor: common.storeRetry, LockLease: common.lockLease,
-				Log: env.log, Metrics: env.metrics, Progress: env.progress,
+				Retention: config.Duration(env.cfg.Retention.DeleteAfter),
+				Log:       env.log, Metrics: env.metrics, Progress: env.progress,
 			})
 			env.progress.Close()
 			if res != nil {
@@ -192,4 +193,3 @@ func init() {
 	migrateCmd.AddCommand(migrateBackfillCmd())
 	rootCmd.AddCommand(migrateCmd)
 }
-

@@ -50,6 +50,10 @@ type BackfillOptions struct {
 	StoreRetryFor time.Duration
 	// LockLease is the lease of the run's lock. Default 60s.
 	LockLease time.Duration
+	// Retention is the store's delete TTL (--retention-delete): rows older
+	// than it are deleted as they land, so days older are refused. 0: no
+	// check.
+	Retention time.Duration
 
 	Log      *slog.Logger
 	Metrics  *Metrics
@@ -264,6 +268,13 @@ func selectUnits(ctx context.Context, o BackfillOptions) ([]unit, error) {
 	}
 	if len(userPats) > 0 && matchedUser == 0 {
 		return nil, fmt.Errorf("--indices %q matches no index of %s in OpenSearch at %s", o.Indices, strings.Join(pats, ","), o.OpenSearch.URL)
+	}
+	if o.Retention > 0 {
+		limit := time.Now().Add(-o.Retention)
+		if o.Start.AddDate(0, 0, 1).Before(limit) {
+			return nil, fmt.Errorf("--start %s is older than the store keeps rows (--retention-delete %s: rows before %s are deleted as they land); start later or raise the retention",
+				o.Start.Format(time.DateOnly), o.Retention, limit.UTC().Format(time.DateOnly))
+		}
 	}
 	if len(units) == 0 {
 		return nil, fmt.Errorf("no index of %s in OpenSearch at %s is named for a day in %s..%s (the end day excluded); nothing to backfill",
