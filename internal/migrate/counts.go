@@ -102,16 +102,11 @@ func compareCounts(ctx context.Context, osc *opensearch.Client, st store.Store, 
 			if err != nil {
 				continue
 			}
-			k := key{s, day}
-			dc := byKey[k]
-			if dc == nil {
-				// Rows of a day whose indices were not in the run (or do
-				// not exist): shown, since they are in the range.
-				dc = &DayCount{Signal: s, Day: day}
-				byKey[k] = dc
-				keys = append(keys, k)
+			// Only the days of the run's indices are compared: rows of
+			// other days came from elsewhere (another range, --indices).
+			if dc := byKey[key{s, day}]; dc != nil {
+				dc.Store = d.N
 			}
-			dc.Store = d.N
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
