@@ -188,8 +188,69 @@ func migrateBackfillCmd() *cobra.Command {
 	return cmd
 }
 
+func migrateSyncbackCmd() *cobra.Command {
+	var common migrateCommon
+	var from, to, since, until, signals string
+	var bucket time.Duration
+	var compareAll bool
+	var workers int
+	cmd := withConfig(&cobra.Command{
+		Use:   "syncback --since T [--until T]",
+		Short: "Write into OpenSearch, in OpenChoreo's layout and under dual write's _ids, what the store holds and OpenSearch lacks (rollback after cutover)",
+		Example: `  obsplane migrate syncback --opensearch http://opensearch:9200 --since 24h
+  obsplane migrate syncback --since 2025-08-01T00:00:00Z --until 2025-08-02T00:00:00Z --signals logs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "clickhouse" || to != "opensearch" {
+				return fmt.Errorf("--from %q --to %q: syncback copies from clickhouse to opensearch", from, to)
+			}
+			s, err := migrate.ParseTime("since", since)
+			if err != nil {
+				return err
+			}
+			var u time.Time
+			if until != "" {
+				if u, err = migrate.ParseTime("until", until); err != nil {
+					return err
+				}
+			}
+			sigs, err := migrate.ParseSignals(signals)
+			if err != nil {
+				return err
+			}
+			env, err := openMigrate(cmd, &common)
+			if err != nil {
+				return err
+			}
+			defer env.close()
+			res, err := migrate.Syncback(cmd.Context(), migrate.SyncbackOptions{
+				OpenSearch: env.osc, Store: env.st, Since: s, Until: u, Signals: sigs, Bucket: bucket, CompareAll: compareAll,
+				Workers: workers, Retry: common.retry(), LockLease: common.lockLease,
+				Log: env.log, Metrics: env.metrics, Progress: env.progress,
+			})
+			env.progress.Close()
+			if res != nil {
+				res.WriteReport(cmd.OutOrStdout())
+			}
+			return err
+		},
+	})
+	common.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "clickhouse", "source (clickhouse: the store)")
+	f.StringVar(&to, "to", "opensearch", "destination (opensearch)")
+	f.StringVar(&since, "since", "", "start of the range: RFC 3339, a UTC day or a duration before now such as 24h (required)")
+	f.StringVar(&until, "until", "", "end of the range, not included (default: now)")
+	f.StringVar(&signals, "signals", "logs,traces,events", "what to copy back: logs, traces, events")
+	f.DurationVar(&bucket, "bucket", time.Minute, "time slice whose counts are compared, and whose documents are compared when they differ")
+	f.BoolVar(&compareAll, "compare-all", false, "compare the documents of every bucket, not only of those whose counts differ")
+	f.IntVar(&workers, "bulk-workers", 2, "_bulk requests in flight")
+	_ = cmd.MarkFlagRequired("since")
+	return cmd
+}
+
 func init() {
 	migrateCmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	migrateCmd.AddCommand(migrateBackfillCmd())
+	migrateCmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd())
 	rootCmd.AddCommand(migrateCmd)
 }

@@ -436,3 +436,32 @@ func (p *PIT) page(ctx context.Context, id string, q SliceQuery) (*Page, error) 
 	}
 	return &Page{Hits: res.Hits.Hits, Bytes: len(data)}, nil
 }
+
+// ScanIndex reads every document of one index matching query (nil: all) in
+// a Point-in-Time, one slice per shard so _seq_no is unique within each,
+// and hands each page to fn.
+func (c *Client) ScanIndex(ctx context.Context, index IndexInfo, query any, pageSize int, o RetryOptions, fn func(*Page) error) error {
+	pit, err := c.OpenPIT(ctx, []string{index.Name}, time.Minute, o)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pit.Close(context.Background()) }()
+	slices := max(index.Shards, 1)
+	for s := 0; s < slices; s++ {
+		after := int64(-1)
+		for {
+			p, err := pit.Page(ctx, SliceQuery{Slice: s, Slices: slices, Size: pageSize, After: after, Query: query})
+			if err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+			if len(p.Hits) < pageSize {
+				break
+			}
+			after = p.Hits[len(p.Hits)-1].SeqNo()
+		}
+	}
+	return nil
+}
