@@ -108,6 +108,6 @@ func rootCmd() *cobra.Command {
 			return nil
 		},
 	}))
-	root.AddCommand(configCmd, schemaCmd(), pplCmd())
+	root.AddCommand(configCmd, schemaCmd(), pplCmd(), migrateCmd())
 	return root
 }

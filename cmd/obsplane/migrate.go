@@ -95,12 +95,7 @@ func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, err
 	if err != nil {
 		return nil, err
 	}
-	so, err := schemaOptions(cfg, schemaFlags{database: "otel"})
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	if _, err := schema.Apply(cmd.Context(), st, so); err != nil {
+	if _, err := schema.Apply(cmd.Context(), st, server.SchemaOptions(cfg)); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -161,8 +156,8 @@ func migrateBackfillCmd() *cobra.Command {
 				OpenSearch: env.osc, Store: env.st, Start: s, End: e, Signals: sigs, Indices: indices,
 				Slices: slices, Batch: batch, MaxDocsPerSec: maxRate, KeepAlive: keepAlive, IncludeOwn: includeOwn,
 				Retry: common.retry(), StoreRetryFor: common.storeRetry, LockLease: common.lockLease,
-				Retention: config.Duration(env.cfg.Retention.DeleteAfter),
-				Log:       env.log, Metrics: env.metrics, Progress: env.progress,
+				Retention: env.cfg.Retention.DeleteAfter, Database: env.cfg.Database,
+				Log: env.log, Metrics: env.metrics, Progress: env.progress,
 			})
 			env.progress.Close()
 			if res != nil {
@@ -224,7 +219,7 @@ func migrateSyncbackCmd() *cobra.Command {
 			}
 			defer env.close()
 			res, err := migrate.Syncback(cmd.Context(), migrate.SyncbackOptions{
-				OpenSearch: env.osc, Store: env.st, Since: s, Until: u, Signals: sigs, Bucket: bucket, CompareAll: compareAll,
+				OpenSearch: env.osc, Store: env.st, Database: env.cfg.Database, Since: s, Until: u, Signals: sigs, Bucket: bucket, CompareAll: compareAll,
 				Workers: workers, Retry: common.retry(), LockLease: common.lockLease,
 				Log: env.log, Metrics: env.metrics, Progress: env.progress,
 			})
@@ -249,8 +244,9 @@ func migrateSyncbackCmd() *cobra.Command {
 	return cmd
 }
 
-func init() {
-	migrateCmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	migrateCmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd())
-	rootCmd.AddCommand(migrateCmd)
+// migrateCmd is `obsplane migrate backfill|syncback|validate`.
+func migrateCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
+	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd())
+	return cmd
 }

@@ -80,12 +80,12 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 // Progress shows how far a command is, per index (or per signal for
 // syncback): live bars on a terminal, slog lines otherwise.
 type Progress struct {
-	log      *slog.Logger
-	every    time.Duration
-	bars     *mpb.Progress
-	mu       sync.Mutex
-	items    map[string]*progressItem
-	order    []string
+	log       *slog.Logger
+	every     time.Duration
+	bars      *mpb.Progress
+	mu        sync.Mutex
+	items     map[string]*progressItem
+	order     []string
 	stopLine  chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
