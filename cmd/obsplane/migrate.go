@@ -244,9 +244,101 @@ func migrateSyncbackCmd() *cobra.Command {
 	return cmd
 }
 
+func migrateValidateCmd() *cobra.Command {
+	var common migrateCommon
+	var duration, interval, window, settle time.Duration
+	var maxDrift, maxOverall float64
+	var signals, groupBy, start, reportFile string
+	cmd := withConfig(&cobra.Command{
+		Use:   "validate",
+		Short: "The validation job: sample both stores' counts over rolling windows, print the whitepaper's report, exit 0 on pass and 1 on fail",
+		Example: `  obsplane migrate validate --opensearch http://opensearch:9200 --duration 1h --sample-interval 60s --max-drift-percent 1.0 --max-overall-drift-percent 5.0
+  obsplane migrate validate --start 2025-08-01T00:00:00Z --duration 24h --sample-interval 5m --group-by namespace   # a past day, at once`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sigs, err := migrate.ParseSignals(signals)
+			if err != nil {
+				return err
+			}
+			var from time.Time
+			if start != "" {
+				if from, err = migrate.ParseTime("start", start); err != nil {
+					return err
+				}
+			}
+			env, err := openMigrate(cmd, &common)
+			if err != nil {
+				return err
+			}
+			defer env.close()
+			// The whitepaper's migration.validation.* settings, unless
+			// this command's own flags say otherwise.
+			v := env.cfg.Migration.Validation
+			f := cmd.Flags()
+			if !f.Changed("duration") {
+				duration = time.Duration(v.DurationSeconds) * time.Second
+			}
+			if !f.Changed("sample-interval") {
+				interval = time.Duration(v.SampleIntervalSeconds) * time.Second
+			}
+			if !f.Changed("max-drift-percent") {
+				maxDrift = v.MaxDriftPercent
+			}
+			if !f.Changed("max-overall-drift-percent") {
+				maxOverall = v.MaxOverallDriftPercent
+			}
+			if !f.Changed("window") {
+				window = v.Window
+			}
+			if !f.Changed("settle") {
+				settle = v.Settle
+			}
+			rep, verr := migrate.Validate(cmd.Context(), migrate.ValidateOptions{
+				OpenSearch: migrate.OpenSearchCounter{Client: env.osc, Retry: common.retry()},
+				Store:      migrate.StoreCounter{Store: env.st, Database: env.cfg.Database},
+				Results:    env.st, Database: env.cfg.Database, Signals: sigs, GroupBy: groupBy,
+				Duration: duration, SampleInterval: interval, Window: window, Settle: settle,
+				MaxDriftPercent: maxDrift, MaxOverallDriftPercent: maxOverall, Start: from,
+				Out: cmd.OutOrStdout(), Log: env.log,
+			})
+			if rep != nil && reportFile != "" {
+				if err := writeReport(reportFile, rep); err != nil {
+					return errors.Join(verr, err)
+				}
+			}
+			return verr
+		},
+	})
+	common.register(cmd.Flags())
+	f := cmd.Flags()
+	f.DurationVar(&duration, "duration", time.Hour, "how long to sample (default: migration.validation.durationSeconds)")
+	f.DurationVar(&interval, "sample-interval", time.Minute, "time between samples (default: migration.validation.sampleIntervalSeconds)")
+	f.Float64Var(&maxDrift, "max-drift-percent", 1.0, "drift above which a sample counts against the run (default: migration.validation.maxDriftPercent)")
+	f.Float64Var(&maxOverall, "max-overall-drift-percent", 5.0, "share of samples over the drift above which the run fails (default: migration.validation.maxOverallDriftPercent)")
+	f.DurationVar(&window, "window", 5*time.Minute, "rolling window compared by each sample (default: migration.validation.window)")
+	f.DurationVar(&settle, "settle", 30*time.Second, "newest time left out of each window, not settled yet (default: migration.validation.settle)")
+	f.StringVar(&signals, "signals", "logs", "what to count: logs, traces, events")
+	f.StringVar(&groupBy, "group-by", "", "also compare per OpenChoreo namespace or component (logs)")
+	f.StringVar(&start, "start", "", "sample the period from this time (RFC 3339, a UTC day or a duration before now) instead of from now; past samples are taken at once")
+	f.StringVar(&reportFile, "report-file", "validation-report.json", "where the JSON report is written (empty: nowhere; the result is kept in the store either way)")
+	return cmd
+}
+
+func writeReport(path string, rep *migrate.ValidationReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--report-file: %w", err)
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--report-file %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // migrateCmd is `obsplane migrate backfill|syncback|validate`.
 func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd())
+	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd())
 	return cmd
 }
