@@ -142,6 +142,15 @@ func redactPIT(path string) string {
 	return path
 }
 
+// indexPath is the URL path naming indices: "/a,b".
+func indexPath(indices []string) string {
+	names := make([]string, len(indices))
+	for i, n := range indices {
+		names[i] = url.PathEscape(n)
+	}
+	return "/" + strings.Join(names, ",")
+}
+
 // IndexInfo is one index as _cat/indices lists it.
 type IndexInfo struct {
 	Name   string
@@ -191,15 +200,11 @@ func (c *Client) Count(ctx context.Context, indices []string, query any, o Retry
 		}
 		body = b
 	}
-	names := make([]string, len(indices))
-	for i, n := range indices {
-		names[i] = url.PathEscape(n)
-	}
 	method := http.MethodGet
 	if body != nil {
 		method = http.MethodPost
 	}
-	data, err := c.send(ctx, method, "/"+strings.Join(names, ",")+"/_count?ignore_unavailable=true&allow_no_indices=true", body, o)
+	data, err := c.send(ctx, method, indexPath(indices)+"/_count?ignore_unavailable=true&allow_no_indices=true", body, o)
 	if err != nil {
 		return 0, fmt.Errorf("opensearch count: %w", err)
 	}
@@ -221,11 +226,7 @@ func (c *Client) Count(ctx context.Context, indices []string, query any, o Retry
 
 // Refresh makes everything written to indices searchable.
 func (c *Client) Refresh(ctx context.Context, indices []string, o RetryOptions) error {
-	names := make([]string, len(indices))
-	for i, n := range indices {
-		names[i] = url.PathEscape(n)
-	}
-	_, err := c.send(ctx, http.MethodPost, "/"+strings.Join(names, ",")+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil, o)
+	_, err := c.send(ctx, http.MethodPost, indexPath(indices)+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil, o)
 	return err
 }
 
@@ -263,11 +264,7 @@ func keepAliveParam(d time.Duration) string {
 }
 
 func (p *PIT) create(ctx context.Context) (string, error) {
-	names := make([]string, len(p.indices))
-	for i, n := range p.indices {
-		names[i] = url.PathEscape(n)
-	}
-	path := "/" + strings.Join(names, ",") + "/_search/point_in_time?keep_alive=" + keepAliveParam(p.keepAlive) + "&allow_partial_pit_creation=false"
+	path := indexPath(p.indices) + "/_search/point_in_time?keep_alive=" + keepAliveParam(p.keepAlive) + "&allow_partial_pit_creation=false"
 	data, err := p.c.send(ctx, http.MethodPost, path, nil, p.retry)
 	if err != nil {
 		return "", fmt.Errorf("opensearch: create point in time on %s: %w", strings.Join(p.indices, ","), err)
