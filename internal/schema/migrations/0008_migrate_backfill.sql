@@ -67,10 +67,10 @@ ORDER BY StartedAt;
 -- The lock of a migrate command (backfill, syncback): one acquire row per
 -- epoch, inserted with a deduplication token derived from the epoch so of
 -- two would-be holders the engine keeps the first; renew rows push
--- ExpiresAt on; a release row frees it. Times are the engine's. Replicated
--- to every node on a cluster (no Distributed table) so the deduplication is
--- global.
-CREATE TABLE IF NOT EXISTS {{public "obsplane_migrate_locks"}} {{on_cluster}} (
+-- ExpiresAt on; a release row frees it. Times are the engine's. On a
+-- cluster the rows of two racers may land on different shards; the one
+-- read back first (the earliest) holds the lock either way.
+CREATE TABLE IF NOT EXISTS {{local "obsplane_migrate_locks"}} {{on_cluster}} (
     Name LowCardinality(String),
     Epoch UInt64,
     Kind LowCardinality(String),
@@ -82,3 +82,5 @@ CREATE TABLE IF NOT EXISTS {{public "obsplane_migrate_locks"}} {{on_cluster}} (
 ) ENGINE = {{engine "MergeTree"}}
 ORDER BY (Name, Epoch, At)
 {{settings}};
+
+{{distributed "obsplane_migrate_locks"}};
