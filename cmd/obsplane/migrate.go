@@ -14,6 +14,8 @@ import (
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -293,9 +295,14 @@ func migrateValidateCmd() *cobra.Command {
 			if !f.Changed("settle") {
 				settle = v.Settle
 			}
+			ch, err := clickhouse.New(env.st, env.cfg.Database, clickhouse.Limits{MaxExecutionTime: env.cfg.Query.MaxExecutionTime,
+				MaxResultRows: env.cfg.Query.MaxResultRows, MaxMemory: int64(env.cfg.Query.MaxMemory)})
+			if err != nil {
+				return err
+			}
 			rep, verr := migrate.Validate(cmd.Context(), migrate.ValidateOptions{
-				OpenSearch: migrate.OpenSearchCounter{Client: env.osc, Retry: common.retry()},
-				Store:      migrate.StoreCounter{Store: env.st, Database: env.cfg.Database},
+				OpenSearch: &logsbackend.Backend{Client: env.osc, Search: opensearch.SearchOptions{MaxAttempts: common.osAttempts}},
+				Store:      ch,
 				Results:    env.st, Database: env.cfg.Database, Signals: sigs, GroupBy: groupBy,
 				Duration: duration, SampleInterval: interval, Window: window, Settle: settle,
 				MaxDriftPercent: maxDrift, MaxOverallDriftPercent: maxOverall, Start: from,

@@ -211,7 +211,7 @@ func Backfill(ctx context.Context, o BackfillOptions) (*BackfillResult, error) {
 		}
 		res.Indices = append(res.Indices, ir)
 	}
-	res.Counts, res.Rejected, err = compareCounts(ctx, o.OpenSearch, o.Store, o.Database, units, o.Start, o.End, o.Retry)
+	res.Counts, res.Rejected, err = compareCounts(ctx, o.OpenSearch, o.Store, o.Database, units, o.Retry)
 	res.Elapsed = time.Since(t0)
 	if err != nil {
 		return res, err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -37,7 +39,7 @@ func (d DayCount) Difference() int64 { return d.Store - d.Expected() }
 // store side counts the signal's rows by their own time; documents obsplane
 // wrote itself (skipped by the backfill) are in both counts, their rows
 // having come through the gateway.
-func compareCounts(ctx context.Context, osc *opensearch.Client, st store.Store, db string, units []unit, start, end time.Time, ro opensearch.RetryOptions) ([]DayCount, map[string]int64, error) {
+func compareCounts(ctx context.Context, osc *opensearch.Client, st store.Store, db string, units []unit, ro opensearch.RetryOptions) ([]DayCount, map[string]int64, error) {
 	type key struct {
 		s Signal
 		d time.Time
@@ -81,33 +83,17 @@ func compareCounts(ctx context.Context, osc *opensearch.Client, st store.Store, 
 			}
 		}
 	}
-	// The store's rows per signal and day.
-	signals := map[Signal]bool{}
-	for _, u := range units {
-		signals[u.signal] = true
+	// The store's rows per signal and day, through its read model.
+	counts, err := clickhouse.New(st, db, clickhouse.Limits{})
+	if err != nil {
+		return nil, nil, err
 	}
-	for s := range signals {
-		type dayN struct {
-			Day string `json:"d"`
-			N   int64  `json:"n"`
-		}
-		ds, err := store.ScanAll[dayN](ctx, st, "SELECT toString(toDate(Timestamp)) AS d, count() AS n FROM "+store.QuoteIdent(db)+"."+table(s)+
-			" WHERE Timestamp >= {start:DateTime64(9)} AND Timestamp < {end:DateTime64(9)} AND "+rowFilter(s)+" GROUP BY d",
-			store.Params{"start": chTime(start), "end": chTime(end)})
+	for _, k := range keys {
+		c, err := counts.CountWindow(ctx, readmodel.Tenancy{All: true}, readmodel.WindowCount{Signal: string(k.s), From: k.d, To: k.d.AddDate(0, 0, 1)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("count %s in the store: %w", s, err)
+			return nil, nil, fmt.Errorf("count %s of %s in the store: %w", k.s, k.d.Format(time.DateOnly), err)
 		}
-		for _, d := range ds {
-			day, err := time.ParseInLocation(time.DateOnly, d.Day, time.UTC)
-			if err != nil {
-				continue
-			}
-			// Only the days of the run's indices are compared: rows of
-			// other days came from elsewhere (another range, --indices).
-			if dc := byKey[key{s, day}]; dc != nil {
-				dc.Store = d.N
-			}
-		}
+		byKey[k].Store = c.Total
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if !keys[i].d.Equal(keys[j].d) {

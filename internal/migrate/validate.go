@@ -14,131 +14,16 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/store"
 )
-
-// Counter counts one store's records of a signal in a time window, in
-// total and, when GroupBy is set, per OpenChoreo namespace or component.
-// The validation job reads both stores through it.
-type Counter interface {
-	Name() string
-	Count(ctx context.Context, q CountQuery) (total int64, groups map[string]int64, err error)
-}
-
-// CountQuery is one window's count.
-type CountQuery struct {
-	Signal   Signal
-	From, To time.Time
-	// GroupBy is "", "namespace" or "component" (logs only).
-	GroupBy string
-}
-
-// StoreCounter counts in the store (what the whitepaper's report calls
-// ClickStack).
-type StoreCounter struct {
-	Store    store.Store
-	Database string
-}
-
-// Name implements Counter.
-func (StoreCounter) Name() string { return "ClickStack" }
-
-// Count implements Counter.
-func (c StoreCounter) Count(ctx context.Context, q CountQuery) (int64, map[string]int64, error) {
-	group := "''"
-	switch q.GroupBy {
-	case "namespace":
-		group = "OpenChoreoNamespace"
-	case "component":
-		group = "OpenChoreoComponent"
-	}
-	type row struct {
-		G string `json:"g"`
-		N int64  `json:"n"`
-	}
-	db := c.Database
-	if db == "" {
-		db = "otel"
-	}
-	rows, err := store.ScanAll[row](ctx, c.Store, "SELECT toString("+group+") AS g, count() AS n FROM "+store.QuoteIdent(db)+"."+table(q.Signal)+
-		" WHERE Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} AND "+rowFilter(q.Signal)+" GROUP BY g",
-		store.Params{"from": chTime(q.From), "to": chTime(q.To)})
-	if err != nil {
-		return 0, nil, fmt.Errorf("count %s in the store: %w", q.Signal, err)
-	}
-	var total int64
-	groups := map[string]int64{}
-	for _, r := range rows {
-		total += r.N
-		if q.GroupBy != "" {
-			groups[r.G] += r.N
-		}
-	}
-	return total, groups, nil
-}
-
-// OpenSearchCounter counts in OpenChoreo's indices.
-type OpenSearchCounter struct {
-	Client *opensearch.Client
-	Retry  opensearch.RetryOptions
-}
-
-// Name implements Counter.
-func (OpenSearchCounter) Name() string { return "OpenSearch" }
-
-// groupFields are the fields a log's OpenChoreo namespace and component
-// are in: keyword in container-logs-*, text with a .keyword subfield in the
-// dynamically mapped legacy kubernetes-* (docs/OPENSEARCH.md).
-var groupFields = map[string]map[string]string{
-	"namespace": {opensearch.ContainerLogsPrefix: "kubernetes.labels.openchoreo_dev/namespace", opensearch.LegacyKubernetesPrefix: "kubernetes.labels.openchoreo_dev/namespace.keyword"},
-	"component": {opensearch.ContainerLogsPrefix: "kubernetes.labels.openchoreo_dev/component", opensearch.LegacyKubernetesPrefix: "kubernetes.labels.openchoreo_dev/component.keyword"},
-}
-
-// Count implements Counter. Grouped counts are one terms aggregation per
-// index family (the legacy family maps the label as text).
-func (c OpenSearchCounter) Count(ctx context.Context, q CountQuery) (int64, map[string]int64, error) {
-	var total int64
-	groups := map[string]int64{}
-	for _, f := range families {
-		if f.signal != q.Signal {
-			continue
-		}
-		body := map[string]any{"size": 0, "track_total_hits": true, "query": rangeQuery(q.Signal, q.From, q.To)}
-		if q.GroupBy != "" {
-			body["aggs"] = map[string]any{"g": map[string]any{"terms": map[string]any{
-				"field": groupFields[q.GroupBy][f.prefix], "size": 10000, "missing": ""}}}
-		}
-		res, err := c.Client.Search(ctx, []string{f.prefix + "*"}, body, opensearch.SearchOptions{MaxAttempts: c.Retry.MaxAttempts})
-		if err != nil {
-			return 0, nil, fmt.Errorf("count %s in OpenSearch: %w", q.Signal, err)
-		}
-		total += int64(res.Hits.Total.Value)
-		if q.GroupBy != "" && len(res.Aggregations) > 0 {
-			var a struct {
-				G struct {
-					Buckets []struct {
-						Key   string `json:"key"`
-						Count int64  `json:"doc_count"`
-					} `json:"buckets"`
-				} `json:"g"`
-			}
-			if err := json.Unmarshal(res.Aggregations, &a); err != nil {
-				return 0, nil, fmt.Errorf("count %s in OpenSearch: decode groups: %w", q.Signal, err)
-			}
-			for _, b := range a.G.Buckets {
-				groups[b.Key] += b.Count
-			}
-		}
-	}
-	return total, groups, nil
-}
 
 // ValidateOptions configure a validation run (the whitepaper's validation
 // job).
 type ValidateOptions struct {
-	// OpenSearch and Store are the two sides.
-	OpenSearch, Store Counter
+	// OpenSearch and Store are the two sides' read models (the logs
+	// backend on OpenSearch, the ClickHouse backend).
+	OpenSearch, Store readmodel.Counts
 	// Results is where the result is kept (obsplane_validations), when
 	// set.
 	Results  store.Store
@@ -238,7 +123,7 @@ var units = map[Signal]string{Logs: "logs", Traces: "spans", Events: "events"}
 // report, and an error wrapping ErrValidationFailed when the run failed.
 func Validate(ctx context.Context, o ValidateOptions) (*ValidationReport, error) {
 	if o.OpenSearch == nil || o.Store == nil {
-		return nil, errors.New("validate: needs both counters")
+		return nil, errors.New("validate: needs both stores' read models")
 	}
 	if o.SampleInterval <= 0 {
 		return nil, fmt.Errorf("--sample-interval %s must be positive", o.SampleInterval)
@@ -341,15 +226,18 @@ func sample(ctx context.Context, o ValidateOptions, at time.Time) (Sample, error
 		if sig != Logs {
 			group = "" // the namespace of spans and events is not indexed the same way on both sides
 		}
-		q := CountQuery{Signal: sig, From: s.From, To: s.To, GroupBy: group}
-		osN, osG, err := o.OpenSearch.Count(ctx, q)
+		// The job compares whole stores: it reads as a platform admin.
+		all := readmodel.Tenancy{All: true}
+		q := readmodel.WindowCount{Signal: string(sig), From: s.From, To: s.To, GroupBy: group}
+		osc, err := o.OpenSearch.CountWindow(ctx, all, q)
 		if err != nil {
 			return s, err
 		}
-		chN, chG, err := o.Store.Count(ctx, q)
+		chc, err := o.Store.CountWindow(ctx, all, q)
 		if err != nil {
 			return s, err
 		}
+		osN, osG, chN, chG := osc.Total, osc.Groups, chc.Total, chc.Groups
 		sd := SignalDrift{Signal: sig, OpenSearch: osN, ClickStack: chN, DriftPercent: drift(osN, chN)}
 		if sd.DriftPercent > o.MaxDriftPercent {
 			s.OverDrift = true

@@ -15,6 +15,8 @@ import (
 	"github.com/openchoreo/obsplane/bench"
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -123,7 +125,7 @@ func TestValidate(t *testing.T) {
 
 // TestValidateBadInput: a zero interval and an unknown grouping are errors.
 func TestValidateBadInput(t *testing.T) {
-	c := migrate.StoreCounter{}
+	var c readmodel.Counts = &logsbackend.Backend{}
 	if _, err := migrate.Validate(context.Background(), migrate.ValidateOptions{OpenSearch: c, Store: c}); err == nil || !strings.Contains(err.Error(), "--sample-interval") {
 		t.Errorf("zero interval: got %v", err)
 	}
