@@ -48,9 +48,6 @@ type ValidateOptions struct {
 	// Out receives the report as the whitepaper prints it.
 	Out io.Writer
 	Log *slog.Logger
-	// now and sleep are replaced by tests.
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
 }
 
 // ValidationReport is the JSON report and the stored result.
@@ -142,28 +139,13 @@ func Validate(ctx context.Context, o ValidateOptions) (*ValidationReport, error)
 	if len(o.Signals) == 0 {
 		o.Signals = []Signal{Logs}
 	}
-	if o.now == nil {
-		o.now = time.Now
-	}
-	if o.sleep == nil {
-		o.sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
-	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	rep := &ValidationReport{RunID: uuid.NewString(), StartedAt: o.now().UTC(), Signals: o.Signals, GroupBy: o.GroupBy,
+	rep := &ValidationReport{RunID: uuid.NewString(), StartedAt: time.Now().UTC(), Signals: o.Signals, GroupBy: o.GroupBy,
 		WindowSeconds: o.Window.Seconds(), SettleSeconds: o.Settle.Seconds(), MaxDriftPercent: o.MaxDriftPercent, MaxOverallDriftPercent: o.MaxOverallDriftPercent}
 	n := int(o.Duration / o.SampleInterval)
 	if n < 1 {
@@ -171,14 +153,16 @@ func Validate(ctx context.Context, o ValidateOptions) (*ValidationReport, error)
 	}
 	first := o.Start
 	if first.IsZero() {
-		first = o.now()
+		first = time.Now()
 	}
 	fmt.Fprintln(o.Out, "=== ClickStack Migration Validation ===")
 	for i := 0; i < n; i++ {
 		at := first.Add(time.Duration(i) * o.SampleInterval).UTC().Truncate(time.Second)
-		if wait := at.Sub(o.now()); wait > 0 {
-			if err := o.sleep(ctx, wait); err != nil {
-				return rep, err
+		if wait := time.Until(at); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return rep, ctx.Err()
+			case <-time.After(wait):
 			}
 		}
 		s, err := sample(ctx, o, at)
@@ -196,7 +180,7 @@ func Validate(ctx context.Context, o ValidateOptions) (*ValidationReport, error)
 	}
 	rep.DriftRatePercent = float64(rep.SamplesOverDrift) / float64(rep.TotalSamples) * 100
 	rep.Passed = rep.DriftRatePercent <= o.MaxOverallDriftPercent
-	rep.FinishedAt = o.now().UTC()
+	rep.FinishedAt = time.Now().UTC()
 	fmt.Fprintln(o.Out, "\n=== Validation Report ===")
 	fmt.Fprintf(o.Out, "Total samples: %d\n", rep.TotalSamples)
 	fmt.Fprintf(o.Out, "Samples with drift > %.1f%%: %d\n", o.MaxDriftPercent, rep.SamplesOverDrift)

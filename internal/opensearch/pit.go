@@ -142,6 +142,20 @@ func redactPIT(path string) string {
 	return path
 }
 
+// shardStats is the _shards part of an answer.
+type shardStats struct {
+	Total, Failed int
+	Failures      []json.RawMessage `json:"failures"`
+}
+
+// err is the ErrPartial error of an answer some shards failed, naming what.
+func (s shardStats) err(what string) error {
+	if s.Failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %d of %d shards failed: %s", ErrPartial, what, s.Failed, s.Total, firstFailure(s.Failures))
+}
+
 // indexPath is the URL path naming indices: "/a,b".
 func indexPath(indices []string) string {
 	names := make([]string, len(indices))
@@ -209,17 +223,14 @@ func (c *Client) Count(ctx context.Context, indices []string, query any, o Retry
 		return 0, fmt.Errorf("opensearch count: %w", err)
 	}
 	var res struct {
-		Count  int64 `json:"count"`
-		Shards struct {
-			Total, Failed int
-			Failures      []json.RawMessage `json:"failures"`
-		} `json:"_shards"`
+		Count  int64      `json:"count"`
+		Shards shardStats `json:"_shards"`
 	}
 	if err := json.Unmarshal(data, &res); err != nil {
 		return 0, fmt.Errorf("opensearch count: decode: %w", err)
 	}
-	if res.Shards.Failed > 0 {
-		return 0, fmt.Errorf("%w: count: %d of %d shards failed: %s", ErrPartial, res.Shards.Failed, res.Shards.Total, firstFailure(res.Shards.Failures))
+	if err := res.Shards.err("count"); err != nil {
+		return 0, err
 	}
 	return res.Count, nil
 }
@@ -270,17 +281,14 @@ func (p *PIT) create(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("opensearch: create point in time on %s: %w", strings.Join(p.indices, ","), err)
 	}
 	var res struct {
-		ID     string `json:"pit_id"`
-		Shards struct {
-			Total, Failed int
-			Failures      []json.RawMessage `json:"failures"`
-		} `json:"_shards"`
+		ID     string     `json:"pit_id"`
+		Shards shardStats `json:"_shards"`
 	}
 	if err := json.Unmarshal(data, &res); err != nil {
 		return "", fmt.Errorf("opensearch: create point in time: decode: %w", err)
 	}
-	if res.Shards.Failed > 0 {
-		return "", fmt.Errorf("%w: point in time on %s: %d of %d shards failed: %s", ErrPartial, strings.Join(p.indices, ","), res.Shards.Failed, res.Shards.Total, firstFailure(res.Shards.Failures))
+	if err := res.Shards.err("point in time on " + strings.Join(p.indices, ",")); err != nil {
+		return "", err
 	}
 	if res.ID == "" {
 		return "", fmt.Errorf("opensearch: create point in time on %s: no pit_id in the answer", strings.Join(p.indices, ","))
@@ -404,12 +412,9 @@ func (p *PIT) page(ctx context.Context, id string, q SliceQuery) (*Page, error) 
 		return nil, fmt.Errorf("opensearch scan of %s slice %d/%d after %d: %w", strings.Join(p.indices, ","), q.Slice, q.Slices, q.After, err)
 	}
 	var res struct {
-		TimedOut bool `json:"timed_out"`
-		Shards   struct {
-			Total, Failed int
-			Failures      []json.RawMessage `json:"failures"`
-		} `json:"_shards"`
-		Hits struct {
+		TimedOut bool       `json:"timed_out"`
+		Shards   shardStats `json:"_shards"`
+		Hits     struct {
 			Hits []PageHit `json:"hits"`
 		} `json:"hits"`
 	}
