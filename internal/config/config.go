@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,23 @@ type Config struct {
 		} `yaml:"shadowWrite"`
 	} `yaml:"migration"`
 
+	// ClickHouseHTTP configures ClickHouse's HTTP interface over the
+	// embedded store (its address is listen.clickhouseHTTP).
+	ClickHouseHTTP struct {
+		Users             string `yaml:"users"`
+		MaxBodyBytes      string `yaml:"maxBodyBytes"`
+		ReadTimeout       string `yaml:"readTimeout"`
+		WriteTimeout      string `yaml:"writeTimeout"`
+		IdleTimeout       string `yaml:"idleTimeout"`
+		MaxQueries        string `yaml:"maxQueries"`
+		MaxSessions       string `yaml:"maxSessions"`
+		SessionTimeout    string `yaml:"sessionTimeout"`
+		MaxSessionTimeout string `yaml:"maxSessionTimeout"`
+		CORS              string `yaml:"cors"`
+		TLSCert           string `yaml:"tlsCert"`
+		TLSKey            string `yaml:"tlsKey"`
+	} `yaml:"clickhouseHTTP"`
+
 	Gateway struct {
 		// Config is a collector config file that replaces the built-in
 		// pipeline (obsplane gateway --config).
@@ -113,7 +131,19 @@ var keys = []key{
 	{name: "otlp-grpc-addr", field: func(c *Config) *string { return &c.Listen.OTLPGRPC }, def: ":4317", usage: "OTLP gRPC receiver (off to disable)", listens: true},
 	{name: "otlp-http-addr", field: func(c *Config) *string { return &c.Listen.OTLPHTTP }, def: ":4318", usage: "OTLP HTTP receiver (off to disable)", listens: true},
 	{name: "forward-addr", field: func(c *Config) *string { return &c.Listen.Forward }, def: ":24224", usage: "Fluent forward receiver (off to disable)", listens: true},
-	{name: "clickhouse-http-addr", field: func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, def: "127.0.0.1:8123", usage: "ClickHouse HTTP interface over the embedded store (SPEC 4.3; reserved, not served yet)", listens: true},
+	{name: "clickhouse-http-addr", field: func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, def: "127.0.0.1:8123", usage: "ClickHouse HTTP interface over the embedded store, for Grafana, HyperDX and clickhouse-go (off to disable; not served with --clickhouse-dsn)", listens: true},
+	{name: "clickhouse-http-users", field: func(c *Config) *string { return &c.ClickHouseHTTP.Users }, usage: "users of the ClickHouse HTTP interface: name:password[:readonly=1|2][:max_execution_time=S][:max_memory_usage=B][:max_result_rows=N],... (URL-escape ':' and ','); empty allows only user default without a password, on a loopback address", secret: true},
+	{name: "clickhouse-http-max-body-bytes", field: func(c *Config) *string { return &c.ClickHouseHTTP.MaxBodyBytes }, def: "1073741824", usage: "largest request body of the ClickHouse HTTP interface, compressed or not (bytes)"},
+	{name: "clickhouse-http-read-timeout", field: func(c *Config) *string { return &c.ClickHouseHTTP.ReadTimeout }, def: "5m", usage: "ClickHouse HTTP interface: time to read a request, body included"},
+	{name: "clickhouse-http-write-timeout", field: func(c *Config) *string { return &c.ClickHouseHTTP.WriteTimeout }, def: "1h", usage: "ClickHouse HTTP interface: time to write a response"},
+	{name: "clickhouse-http-idle-timeout", field: func(c *Config) *string { return &c.ClickHouseHTTP.IdleTimeout }, def: "2m", usage: "ClickHouse HTTP interface: keep-alive connection idle time"},
+	{name: "clickhouse-http-max-queries", field: func(c *Config) *string { return &c.ClickHouseHTTP.MaxQueries }, def: "64", usage: "ClickHouse HTTP interface: queries running at once"},
+	{name: "clickhouse-http-max-sessions", field: func(c *Config) *string { return &c.ClickHouseHTTP.MaxSessions }, def: "256", usage: "ClickHouse HTTP interface: open sessions (session_id) at once"},
+	{name: "clickhouse-http-session-timeout", field: func(c *Config) *string { return &c.ClickHouseHTTP.SessionTimeout }, def: "60s", usage: "ClickHouse HTTP interface: idle time after which a session closes, unless session_timeout says otherwise"},
+	{name: "clickhouse-http-max-session-timeout", field: func(c *Config) *string { return &c.ClickHouseHTTP.MaxSessionTimeout }, def: "1h", usage: "ClickHouse HTTP interface: largest session_timeout a client may ask"},
+	{name: "clickhouse-http-cors", field: func(c *Config) *string { return &c.ClickHouseHTTP.CORS }, def: "false", usage: "ClickHouse HTTP interface: answer browsers' CORS preflight and allow any origin (as add_http_cors_header=1)"},
+	{name: "clickhouse-http-tls-cert", field: func(c *Config) *string { return &c.ClickHouseHTTP.TLSCert }, usage: "ClickHouse HTTP interface: serve HTTPS with this certificate (PEM)"},
+	{name: "clickhouse-http-tls-key", field: func(c *Config) *string { return &c.ClickHouseHTTP.TLSKey }, usage: "ClickHouse HTTP interface: key of --clickhouse-http-tls-cert (PEM)"},
 	{name: "retention-hot", field: func(c *Config) *string { return &c.Retention.Hot }, def: "168h", usage: "age at which rows move TO VOLUME 'hot' (only with a storage policy)"},
 	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "age at which rows move TO VOLUME 'warm' (only with a storage policy)"},
 	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "age at which rows move TO VOLUME 'cold' (only with a storage policy)"},
@@ -254,6 +284,19 @@ func (c *Config) Validate() error {
 		if dur, err := time.ParseDuration(d.v); err != nil || dur <= 0 {
 			return fmt.Errorf("--%s=%q: want a positive duration such as 168h", d.name, d.v)
 		}
+	}
+	for _, n := range []struct{ name, v string }{{"clickhouse-http-max-body-bytes", c.ClickHouseHTTP.MaxBodyBytes}, {"clickhouse-http-max-queries", c.ClickHouseHTTP.MaxQueries}, {"clickhouse-http-max-sessions", c.ClickHouseHTTP.MaxSessions}} {
+		if v, err := strconv.ParseInt(n.v, 10, 64); err != nil || v < 0 {
+			return fmt.Errorf("--%s=%q: want a number, 0 or more", n.name, n.v)
+		}
+	}
+	for _, d := range []struct{ name, v string }{{"clickhouse-http-read-timeout", c.ClickHouseHTTP.ReadTimeout}, {"clickhouse-http-write-timeout", c.ClickHouseHTTP.WriteTimeout}, {"clickhouse-http-idle-timeout", c.ClickHouseHTTP.IdleTimeout}, {"clickhouse-http-session-timeout", c.ClickHouseHTTP.SessionTimeout}, {"clickhouse-http-max-session-timeout", c.ClickHouseHTTP.MaxSessionTimeout}} {
+		if dur, err := time.ParseDuration(d.v); err != nil || dur <= 0 {
+			return fmt.Errorf("--%s=%q: want a positive duration such as 60s", d.name, d.v)
+		}
+	}
+	if v := c.ClickHouseHTTP.CORS; v != "true" && v != "false" {
+		return fmt.Errorf("--clickhouse-http-cors=%q: want true or false", v)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

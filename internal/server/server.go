@@ -175,6 +175,11 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if cfg.Listen.HTTP != config.Off {
 		comps = append(comps, HTTPComponent("http", cfg.Listen.HTTP, env.Mux, log))
 	}
+	if c, err := clickHouseHTTP(cfg, st, log, reg); err != nil {
+		return err
+	} else if c != nil {
+		comps = append(comps, *c)
+	}
 
 	errs := make(chan error, len(comps))
 	var wg sync.WaitGroup
