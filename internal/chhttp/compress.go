@@ -77,6 +77,11 @@ type codecReader struct {
 
 func (c *codecReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if c.enc == "native" && err != nil && errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+		strings.Contains(err.Error(), "header") {
+		// The body ended between two blocks.
+		return n, io.EOF
+	}
 	if err != nil && err != io.EOF {
 		var e *Exception
 		if errors.As(err, &e) {

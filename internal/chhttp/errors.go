@@ -168,7 +168,7 @@ func httpStatus(e *Exception) int {
 		return http.StatusRequestTimeout
 	case codeInvalidSessionTimeout, codeCannotDecompress, codeChecksumDoesntMatch, codeZlibInflateFailed,
 		codeBrotliReadFailed, codeZstdDecoderFailed, codeLZ4DecoderFailed, codeUnknownCompression,
-		554, 594, 638, 456: // LZMA/BZIP2/SNAPPY decoders, UNKNOWN_QUERY_PARAMETER
+		554, 594, 638, 456, 457: // LZMA/BZIP2/SNAPPY decoders, UNKNOWN_QUERY_PARAMETER, BAD_QUERY_PARAMETER
 		return http.StatusBadRequest
 	case codeTooManyQueries:
 		return http.StatusServiceUnavailable

@@ -610,11 +610,12 @@ func (s *statusWriter) status() int {
 	return s.code
 }
 
-// streamable says whether the engine streams a statement's output: queries
-// do; INSERT, DDL and SET run whole.
+// streamable says whether the engine streams a statement's output: SELECTs
+// do; SHOW, DESCRIBE, INSERT, DDL and SET run whole (the engine refuses to
+// stream them).
 func streamable(kind string) bool {
 	switch kind {
-	case "SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "EXISTS", "(":
+	case "SELECT", "WITH", "(":
 		return true
 	}
 	return false

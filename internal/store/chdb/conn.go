@@ -52,34 +52,6 @@ type paramArrays struct {
 	n                     uintptr
 }
 
-// paramEscaper writes a scalar value in the escaped-text form the engine
-// reads parameters with: there a backslash starts an escape, a raw tab or
-// newline ends the value, and \N means NULL. Escaping them makes every byte
-// of the value arrive as written. This is a wire encoding for the value
-// channel, not SQL quoting: the value never becomes SQL text either way.
-//
-// Composite values (Array, Map, Tuple) are read as literals, whose quoted
-// strings carry their own escapes, so they pass unchanged.
-var paramEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, "\x00", `\0`)
-
-var placeholderRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*):\s*([A-Za-z]+)`)
-
-// compositeParams returns the names of the placeholders in sql whose type is
-// a literal-form composite.
-func compositeParams(sql string) map[string]bool {
-	var out map[string]bool
-	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
-		switch m[2] {
-		case "Array", "Map", "Tuple":
-			if out == nil {
-				out = map[string]bool{}
-			}
-			out[m[1]] = true
-		}
-	}
-	return out
-}
-
 // newParamArrays lays out p for a call. Values are escaped for the engine
 // unless raw, which passes values already in the engine's text form (as the
 // ClickHouse HTTP interface receives them from its clients).
@@ -88,14 +60,10 @@ func newParamArrays(sql string, p store.Params, raw bool) *paramArrays {
 	if len(p) == 0 {
 		return a
 	}
-	var composite map[string]bool
 	if !raw {
-		composite = compositeParams(sql)
+		p = store.WireParams(sql, p)
 	}
 	for k, v := range p {
-		if !raw && !composite[k] {
-			v = paramEscaper.Replace(v)
-		}
 		kb, vb := []byte(k), []byte(v)
 		a.nameBufs = append(a.nameBufs, kb)
 		a.valueBufs = append(a.valueBufs, vb)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/store/storetest"
 )
 
 // One engine per process: every test shares st, on distinct databases.
@@ -331,4 +332,10 @@ func sampleBatch(db, table string, n, offset int) *store.Batch {
 		{Name: "Attrs", Type: "Map(LowCardinality(String), String)", Values: attrs},
 		{Name: "Events", Type: "Array(DateTime64(9))", Values: events},
 	}}
+}
+
+// TestStoreContract runs the behaviour every store must have on the
+// embedded one (the remote store runs it against the HTTP interface).
+func TestStoreContract(t *testing.T) {
+	storetest.Run(t, st, "t_contract", storetest.Options{SkipStored: true})
 }
