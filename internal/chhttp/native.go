@@ -4,12 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-
-	chproto "github.com/ClickHouse/ch-go/proto"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 )
 
 // Native at a client protocol revision.
@@ -19,11 +15,12 @@ import (
 // client_protocol_version) reads blocks framed for that revision: a block
 // info header before each block (revision > 0) and a custom-serialization
 // byte after each column's type (revision >= 54454). The column data itself
-// is the same for every type but Dynamic, JSON, Object and
+// is the same for every type but Dynamic, JSON, Object, Variant and
 // AggregateFunction, so the reframer copies the engine's bytes and only
 // inserts the framing; it walks each column's data to find its end, never
-// decoding values. Blocks with a type it cannot walk are decoded and
-// encoded again by clickhouse-go's own block codec.
+// decoding values. A column of those other types is refused with
+// NOT_IMPLEMENTED (re-encoding them with clickhouse-go's codec crashed the
+// process on the engine's revision-0 Dynamic data).
 
 const (
 	revisionBlockInfo           = 1
@@ -40,7 +37,6 @@ type reframer struct {
 	emit    func([]byte) error
 	pending []byte
 	types   map[string]*chType
-	rec     *recoder
 }
 
 func newReframer(rev uint64, emit func([]byte) error) *reframer {
@@ -49,9 +45,6 @@ func newReframer(rev uint64, emit func([]byte) error) *reframer {
 
 // write consumes one chunk of the engine's output.
 func (r *reframer) write(chunk []byte) error {
-	if r.rec != nil {
-		return r.rec.write(chunk)
-	}
 	var in []byte
 	if len(r.pending) > 0 {
 		in = append(r.pending, chunk...)
@@ -63,17 +56,6 @@ func (r *reframer) write(chunk []byte) error {
 		n, framed, err := r.block(in, out)
 		if errors.Is(err, errShort) {
 			break
-		}
-		if errors.Is(err, errNotWalkable) {
-			// From this block on, clickhouse-go's codec does it all.
-			if len(out) > 0 {
-				if err := r.emit(out); err != nil {
-					return err
-				}
-			}
-			r.pending = nil
-			r.rec = newRecoder(r.rev, r.emit)
-			return r.rec.write(in)
 		}
 		if err != nil {
 			return err
@@ -90,16 +72,11 @@ func (r *reframer) write(chunk []byte) error {
 
 // finish ends the stream: it reports one that stopped inside a block.
 func (r *reframer) finish() error {
-	if r.rec != nil {
-		return r.rec.close()
-	}
 	if len(r.pending) > 0 {
 		return fmt.Errorf("native: output ended inside a block (%d bytes left)", len(r.pending))
 	}
 	return nil
 }
-
-var errNotWalkable = errors.New("native: a column type the reframer cannot walk")
 
 // block reframes the block at the start of in, appending to out; it returns
 // how many bytes of in it used.
@@ -122,14 +99,17 @@ func (r *reframer) block(in, out []byte) (int, []byte, error) {
 	out = binary.AppendUvarint(out, nrows)
 	for c := uint64(0); c < ncols; c++ {
 		nameAt := rd.pos
-		rd.str()
+		name := rd.str()
 		typ := rd.str()
 		if rd.err != nil {
 			return 0, out[:start], rd.err
 		}
 		t, err := r.parse(typ)
-		if err != nil || !t.walkable() {
-			return 0, out[:start], errNotWalkable
+		if err == nil && !t.walkable() {
+			err = exception(codeNotImplemented, "Column %s of type %s cannot be sent in Native at client_protocol_version=%d: its serialization depends on the protocol revision; cast it (toString, say) or ask for another format", strconvQuote(name), typ, r.rev)
+		}
+		if err != nil {
+			return 0, out[:start], err
 		}
 		out = append(out, in[nameAt:rd.pos]...)
 		if r.rev >= revisionCustomSerialization {
@@ -146,58 +126,6 @@ func (r *reframer) block(in, out []byte) (int, []byte, error) {
 		out = append(out, in[dataAt:rd.pos]...)
 	}
 	return rd.pos, out, nil
-}
-
-// recoder decodes revision-0 blocks with clickhouse-go and encodes them at
-// the client's revision, for types whose data differs between revisions.
-type recoder struct {
-	pw   *io.PipeWriter
-	done chan error
-}
-
-func newRecoder(rev uint64, emit func([]byte) error) *recoder {
-	pr, pw := io.Pipe()
-	rc := &recoder{pw: pw, done: make(chan error, 1)}
-	go func() {
-		rd := chproto.NewReader(pr)
-		var err error
-		for {
-			block := proto.Block{}
-			if err = block.Decode(rd, 0); err != nil {
-				if errors.Is(err, io.EOF) {
-					err = nil
-				}
-				break
-			}
-			buf := &chproto.Buffer{}
-			if err = block.Encode(buf, rev); err != nil {
-				break
-			}
-			if err = emit(buf.Buf); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			err = fmt.Errorf("native: %w", err)
-		}
-		pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
-		rc.done <- err
-	}()
-	return rc
-}
-
-func (rc *recoder) write(b []byte) error {
-	if _, err := rc.pw.Write(b); err != nil {
-		return rc.close()
-	}
-	return nil
-}
-
-func (rc *recoder) close() error {
-	_ = rc.pw.Close()
-	err := <-rc.done
-	rc.done <- err
-	return err
 }
 
 func (r *reframer) parse(typ string) (*chType, error) {
@@ -579,3 +507,5 @@ func (p *typeParser) typ() (*chType, error) {
 	// future brings: decoded and encoded again instead.
 	return &chType{kind: "other"}, nil
 }
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
