@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,23 +21,19 @@ func ClickHouseHTTPConfig(cfg *config.Config) (chhttp.Config, error) {
 		return c, err
 	}
 	c.Users = users
-	c.MaxBodyBytes, _ = strconv.ParseInt(h.MaxBodyBytes, 10, 64)
-	c.ReadTimeout = config.Duration(h.ReadTimeout)
-	c.WriteTimeout = config.Duration(h.WriteTimeout)
-	c.IdleTimeout = config.Duration(h.IdleTimeout)
-	c.MaxConcurrentQueries, _ = strconv.Atoi(h.MaxQueries)
-	c.MaxSessions, _ = strconv.Atoi(h.MaxSessions)
-	c.SessionTimeout = config.Duration(h.SessionTimeout)
-	c.MaxSessionTimeout = config.Duration(h.MaxSessionTimeout)
-	c.CORS = h.CORS == "true"
+	c.MaxBodyBytes = int64(h.MaxBody)
+	c.ReadTimeout, c.WriteTimeout, c.IdleTimeout = h.ReadTimeout, h.WriteTimeout, h.IdleTimeout
+	c.MaxConcurrentQueries, c.MaxSessions = h.MaxQueries, h.MaxSessions
+	c.SessionTimeout, c.MaxSessionTimeout = h.SessionTimeout, h.MaxSessionTimeout
+	c.CORS = h.CORS
 	c.TLSCert, c.TLSKey = h.TLSCert, h.TLSKey
 	return c, c.Validate()
 }
 
-// clickHouseHTTP is the ClickHouse HTTP interface as a component, or nil
+// clickHouseHTTP is the ClickHouse HTTP interface as a listener, or nil
 // when it is off or the store is not the embedded engine (a ClickHouse
 // server serves its own).
-func clickHouseHTTP(cfg *config.Config, st store.Store, log *slog.Logger, reg prometheus.Registerer) (*Component, error) {
+func clickHouseHTTP(cfg *config.Config, st store.Store, log *slog.Logger, reg prometheus.Registerer) (*component, error) {
 	if cfg.Listen.ClickHouseHTTP == config.Off {
 		return nil, nil
 	}
@@ -55,5 +50,5 @@ func clickHouseHTTP(cfg *config.Config, st store.Store, log *slog.Logger, reg pr
 	if err != nil {
 		return nil, err
 	}
-	return &Component{Name: "clickhouse-http", Run: h.Run}, nil
+	return &component{"clickhouse-http", h.Run}, nil
 }
