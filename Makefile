@@ -27,7 +27,7 @@ clients:
 	@./scripts/install-clickhouse-clients.sh js >/dev/null
 	@./scripts/install-clickhouse-clients.sh python >/dev/null
 
-deps: chdb clients
+deps: chdb
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
 run: deps build
@@ -36,7 +36,7 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps build
+test: deps clients build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
