@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
 
@@ -502,7 +503,7 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 	if session && (len(req.settings) > 0 || req.database != "") {
 		names := make([]string, 0, len(req.settings))
 		for _, s := range req.settings {
-			names = append(names, quoteValue(s.name))
+			names = append(names, store.QuoteString(s.name))
 		}
 		q := "SELECT currentDatabase(), '', 0"
 		if len(names) > 0 {
@@ -519,9 +520,9 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 			}
 			switch {
 			case i == 0:
-				restore = append(restore, "USE "+quoteIdent(f[0]))
+				restore = append(restore, "USE "+store.QuoteIdent(f[0]))
 			case f[2] == "1":
-				restore = append(restore, "SET "+f[0]+" = "+quoteValue(f[1]))
+				restore = append(restore, "SET "+f[0]+" = "+store.QuoteString(f[1]))
 			default:
 				restore = append(restore, "SET "+f[0]+" = DEFAULT")
 			}
@@ -535,7 +536,7 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 		}
 	}
 	if req.database != "" {
-		if _, err := c.Query(ctx, "USE "+quoteIdent(req.database), "TSV"); err != nil {
+		if _, err := c.Query(ctx, "USE "+store.QuoteIdent(req.database), "TSV"); err != nil {
 			return nil, err
 		}
 	}
@@ -551,10 +552,6 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 		return nil, nil
 	}
 	return undo, nil
-}
-
-func quoteIdent(name string) string {
-	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(name) + "`"
 }
 
 func newUUID() string {

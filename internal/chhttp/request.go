@@ -365,12 +365,6 @@ func readForm(r *http.Request, body io.Reader, q url.Values, limit int64) (url.V
 	return out, nil
 }
 
-// quoteValue quotes a setting's value as a string literal for SET; the
-// engine converts it to the setting's type and rejects what does not fit.
-func quoteValue(v string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
-}
-
 func setStatement(settings []setting) string {
 	var b strings.Builder
 	b.WriteString("SET ")
@@ -378,7 +372,7 @@ func setStatement(settings []setting) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s = %s", s.name, quoteValue(s.value))
+		fmt.Fprintf(&b, "%s = %s", s.name, store.QuoteString(s.value))
 	}
 	return b.String()
 }

@@ -239,15 +239,10 @@ func withSettings(sql string, settings []store.Setting) (string, error) {
 		if numericValue.MatchString(st.Value) {
 			b.WriteString(st.Value)
 		} else {
-			b.WriteString(quoteString(st.Value))
+			b.WriteString(store.QuoteString(st.Value))
 		}
 	}
 	return b.String(), nil
-}
-
-func quoteString(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-	return "'" + r.Replace(v) + "'"
 }
 
 // run executes fn on a connection in a goroutine so the caller can give up
