@@ -42,7 +42,7 @@ func serve(s *chdb.Store) (func(), error) {
 	cfg.Users = testUsers
 	cfg.MaxBodyBytes = 64 << 20
 	cfg.ReadTimeout = 3 * time.Second
-	cfg.MaxSessions = 4
+	cfg.MaxSessions = 64
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("CHHTTP_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
