@@ -343,3 +343,27 @@ func TestCompression(t *testing.T) {
 		t.Fatal("compressed without enable_http_compression")
 	}
 }
+
+// TestEmptyResults: an answer with no rows is the format's whole empty
+// answer, nothing more.
+func TestEmptyResults(t *testing.T) {
+	for _, tc := range []struct{ format, want string }{
+		{"CSVWithNames", "\"x\"\n"},
+		{"JSONEachRow", ""},
+		{"TabSeparated", ""},
+	} {
+		_, hdr, body := do(t, "GET", q("SELECT 1 AS x WHERE 0 FORMAT "+tc.format), nil, nil)
+		if body != tc.want {
+			t.Fatalf("%s: %q (%v)", tc.format, body, hdr)
+		}
+	}
+	_, _, body := do(t, "GET", q("SELECT 1 AS x WHERE 0 FORMAT JSON"), nil, nil)
+	if !strings.Contains(body, `"rows": 0`) || strings.Contains(body, "__exception__") {
+		t.Fatalf("JSON: %q", body)
+	}
+	// And one with rows ends where the format ends.
+	_, _, body = do(t, "GET", q("SELECT number AS x FROM numbers(3) FORMAT JSON"), nil, nil)
+	if !strings.Contains(body, `"rows": 3`) || strings.Contains(body, "__exception__") || !strings.HasSuffix(body, "}\n") {
+		t.Fatalf("JSON: %q", body)
+	}
+}

@@ -154,6 +154,9 @@ func (o *Output) Next() ([]byte, error) {
 	if o.done || o.err != nil {
 		return nil, o.err
 	}
+	if o.st == nil {
+		return nil, store.ErrClosed
+	}
 	r := result{o.st.c.l, o.st.c.l.streamFetch(o.st.c.raw(), o.st.res.ptr)}
 	defer r.free()
 	if err := r.err(); err != nil {
@@ -162,8 +165,12 @@ func (o *Output) Next() ([]byte, error) {
 	}
 	o.addStats(r)
 	b := r.bytes()
-	if len(b) == 0 {
+	// The engine ends the stream with the first chunk that read no rows
+	// (the end of a JSON answer, say): fetching again is an error.
+	if l := o.st.c.l; len(b) == 0 || l.resultRowsRead(r.ptr) == 0 {
 		o.done = true
+	}
+	if len(b) == 0 {
 		return nil, nil
 	}
 	return b, nil
