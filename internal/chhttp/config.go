@@ -44,8 +44,9 @@ type Config struct {
 	Users []User
 	// MaxBodyBytes bounds a request body, compressed and decompressed.
 	MaxBodyBytes int64
-	// ReadTimeout bounds reading a request (headers and body), WriteTimeout
-	// a response, IdleTimeout a kept-alive connection between requests.
+	// ReadTimeout bounds each wait for more of a request's body (a client
+	// that stalls), WriteTimeout a response, IdleTimeout a kept-alive
+	// connection between requests.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MaxConcurrentQueries bounds queries running at once (each holds an
 	// engine connection); more get TOO_MANY_SIMULTANEOUS_QUERIES.

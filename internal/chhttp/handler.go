@@ -116,8 +116,9 @@ func (h *Handler) Run(ctx context.Context) error {
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           h,
+		// ReadTimeout bounds each wait for the body's next bytes (stallBody),
+		// not the whole body, which a large INSERT may take long to send.
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       h.cfg.ReadTimeout,
 		WriteTimeout:      h.cfg.WriteTimeout,
 		IdleTimeout:       h.cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
@@ -212,6 +213,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(sw, "Ok.\n")
 		return
 	}
+	rc := http.NewResponseController(w)
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{&stallBody{r: r.Body, rc: rc, d: h.cfg.ReadTimeout}, r.Body}
 	user, err := authenticate(r, q, h.users)
 	if err != nil {
 		h.fail(sw, r, err, "")
@@ -223,6 +229,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(sw, r, err, "")
 		return
 	}
+	req.rc = rc
 	if req.cors {
 		hdr.Set("Access-Control-Allow-Origin", "*")
 	}
@@ -247,6 +254,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, tag st
 		hdr.Set("X-ClickHouse-Exception-Tag", tag)
 	}
 	hdr.Del("Content-Encoding")
+	if r.Method == http.MethodPost {
+		// The body may be unread (a stalled or oversized one): close the
+		// connection, and give the server's drain of it a short deadline.
+		hdr.Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Second))
+	}
 	status := httpStatus(e)
 	if status == http.StatusInternalServerError {
 		h.log.Warn("clickhouse-http request failed", "code", e.Code, "err", e.Message)
@@ -368,6 +381,10 @@ func (h *Handler) serveQuery(w *statusWriter, r *http.Request, req *request) err
 		sql = insertFromFile(text, st, spool)
 	}
 
+	// The input is read: a long statement must not meet the body's deadline.
+	if req.rc != nil {
+		_ = req.rc.SetReadDeadline(time.Time{})
+	}
 	format := req.defaultFormat
 	if !st.HasData && st.Format != "" {
 		format = st.Format
@@ -599,6 +616,9 @@ func (s *statusWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusWriter) status() int {
 	if s.code == 0 {

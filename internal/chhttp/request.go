@@ -51,6 +51,8 @@ type request struct {
 	timezone              string // session_timezone, when set
 	get                   bool
 	stacktrace            bool
+	// rc lifts the body's read deadline once the body is read.
+	rc *http.ResponseController
 }
 
 // Parameters ClickHouse's HTTP handler reads itself; the rest of the URL is
@@ -121,6 +123,26 @@ type bodyError struct{ e *Exception }
 
 func (b *bodyError) Error() string { return b.e.Message }
 func (b *bodyError) Unwrap() error { return b.e }
+
+// stallBody gives each read of the body d to make progress: a client may
+// send a large body slowly, but not stop sending (ClickHouse's
+// http_receive_timeout). At the end of the body the deadline is lifted, so
+// a long query is not cut off by it; after a timeout it stays, so the
+// server does not wait for the rest of a stalled body either.
+type stallBody struct {
+	r  io.Reader
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
 
 // limitedBody reads at most limit bytes and fails with QUERY_IS_TOO_LARGE
 // (HTTP 413) past them; a read timeout becomes SOCKET_TIMEOUT.
