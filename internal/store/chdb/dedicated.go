@@ -197,13 +197,17 @@ func newMark() string {
 	return "/* obsplane " + hex.EncodeToString(b[:]) + " */ "
 }
 
-// kill cancels the running statement whose text starts with mark.
+// kill cancels the running statement whose text starts with mark. It runs
+// on a connection of its own, so a busy read pool cannot delay it.
 func (s *Store) kill(mark string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	c, err := s.OpenConn()
+	if err != nil {
+		return
+	}
+	defer c.Close()
 	// Nothing to do about a failure: the statement may have ended on its
 	// own meanwhile, and max_execution_time still bounds it.
-	_, _ = s.QueryBytes(ctx, "KILL QUERY WHERE startsWith(query, {m:String}) ASYNC", "TSV", store.Params{"m": mark})
+	_, _ = c.c.query([]byte("KILL QUERY WHERE startsWith(query, {m:String}) ASYNC"), "TSV", store.Params{"m": mark})
 }
 
 // Exec runs a statement the engine cannot stream (INSERT, DDL, SET...)
