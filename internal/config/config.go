@@ -114,6 +114,18 @@ type Config struct {
 		ShadowWrite struct {
 			Enabled bool
 		}
+		// Validation is the whitepaper's validation job
+		// (migration.validation.*): `obsplane migrate validate`.
+		Validation struct {
+			DurationSeconds        int
+			SampleIntervalSeconds  int
+			MaxDriftPercent        float64
+			MaxOverallDriftPercent float64
+			// Window is the rolling window whose counts are compared;
+			// Settle the newest time left out because ingestion has not
+			// settled there yet.
+			Window, Settle time.Duration
+		}
 	}
 
 	// Router holds the dual-read bounds and the automatic rollback
@@ -140,6 +152,18 @@ type Config struct {
 			InconsistencyWindow time.Duration
 			MinComparisons      int
 		}
+	}
+
+	// ClickHouseHTTP configures ClickHouse's HTTP interface over the
+	// embedded store (its address is Listen.ClickHouseHTTP).
+	ClickHouseHTTP struct {
+		Users                                  string
+		MaxBody                                ByteSize
+		ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+		MaxQueries, MaxSessions                int
+		SessionTimeout, MaxSessionTimeout      time.Duration
+		CORS                                   bool
+		TLSCert, TLSKey                        string
 	}
 
 	Gateway struct {
@@ -186,7 +210,19 @@ var keys = []key{
 	setting("otlp-grpc-addr", "listen.otlpGRPC", ":4317", func(c *Config) *string { return &c.Listen.OTLPGRPC }, "OTLP gRPC receiver (off to disable)", listens),
 	setting("otlp-http-addr", "listen.otlpHTTP", ":4318", func(c *Config) *string { return &c.Listen.OTLPHTTP }, "OTLP HTTP receiver (off to disable)", listens),
 	setting("forward-addr", "listen.forward", ":24224", func(c *Config) *string { return &c.Listen.Forward }, "Fluent forward receiver (off to disable)", listens),
-	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store (reserved, not served yet)", listens),
+	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store, for Grafana, HyperDX and clickhouse-go (off to disable; not served with --clickhouse-dsn)", listens),
+	setting("clickhouse-http-users", "clickhouseHTTP.users", "", func(c *Config) *string { return &c.ClickHouseHTTP.Users }, "users of the ClickHouse HTTP interface: name:password[:readonly=1|2][:max_execution_time=S][:max_memory_usage=B][:max_result_rows=N],... (URL-escape ':' and ','); empty allows only user default without a password, on a loopback address", secret),
+	setting("clickhouse-http-max-body", "clickhouseHTTP.maxBody", ByteSize(1<<30), func(c *Config) *ByteSize { return &c.ClickHouseHTTP.MaxBody }, "largest request body of the ClickHouse HTTP interface, compressed and decompressed, e.g. 1GiB", positive),
+	setting("clickhouse-http-read-timeout", "clickhouseHTTP.readTimeout", 5*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.ReadTimeout }, "ClickHouse HTTP interface: time a client may stall while sending a request body", positive),
+	setting("clickhouse-http-write-timeout", "clickhouseHTTP.writeTimeout", time.Hour, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.WriteTimeout }, "ClickHouse HTTP interface: time to write a response", positive),
+	setting("clickhouse-http-idle-timeout", "clickhouseHTTP.idleTimeout", 2*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.IdleTimeout }, "ClickHouse HTTP interface: idle time of a kept-alive connection", positive),
+	setting("clickhouse-http-max-queries", "clickhouseHTTP.maxQueries", 64, func(c *Config) *int { return &c.ClickHouseHTTP.MaxQueries }, "ClickHouse HTTP interface: queries running at once", positive),
+	setting("clickhouse-http-max-sessions", "clickhouseHTTP.maxSessions", 256, func(c *Config) *int { return &c.ClickHouseHTTP.MaxSessions }, "ClickHouse HTTP interface: sessions (session_id) open at once", positive),
+	setting("clickhouse-http-session-timeout", "clickhouseHTTP.sessionTimeout", 60*time.Second, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.SessionTimeout }, "ClickHouse HTTP interface: idle time after which a session closes, unless its session_timeout says otherwise", positive),
+	setting("clickhouse-http-max-session-timeout", "clickhouseHTTP.maxSessionTimeout", time.Hour, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.MaxSessionTimeout }, "ClickHouse HTTP interface: largest session_timeout a client may ask", positive),
+	setting("clickhouse-http-cors", "clickhouseHTTP.cors", false, func(c *Config) *bool { return &c.ClickHouseHTTP.CORS }, "ClickHouse HTTP interface: answer browsers' CORS preflight and allow any origin (as add_http_cors_header=1)"),
+	setting("clickhouse-http-tls-cert", "clickhouseHTTP.tlsCert", "", func(c *Config) *string { return &c.ClickHouseHTTP.TLSCert }, "ClickHouse HTTP interface: serve HTTPS with this certificate (PEM file)"),
+	setting("clickhouse-http-tls-key", "clickhouseHTTP.tlsKey", "", func(c *Config) *string { return &c.ClickHouseHTTP.TLSKey }, "ClickHouse HTTP interface: key of --clickhouse-http-tls-cert (PEM file)"),
 
 	setting("listen-read-header-timeout", "listen.readHeaderTimeout", 10*time.Second, func(c *Config) *time.Duration { return &c.Listen.ReadHeaderTimeout }, "HTTP listeners (API and adapter ports): time limit for a request's headers", positive),
 	setting("listen-read-timeout", "listen.readTimeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Listen.ReadTimeout }, "HTTP listeners: time limit for reading a whole request, headers and body; a slower body is cut off", positive),
@@ -212,6 +248,13 @@ var keys = []key{
 	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),
 	setting("dual-read", "observer.telemetry.dualRead", false, func(c *Config) *bool { return &c.Observer.Telemetry.DualRead }, "also read the other backend and compare (observer.telemetry.dualRead)"),
 	setting("shadow-write", "migration.shadowWrite.enabled", false, func(c *Config) *bool { return &c.Migration.ShadowWrite.Enabled }, "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"),
+
+	setting("validation-duration-seconds", "migration.validation.durationSeconds", 3600, func(c *Config) *int { return &c.Migration.Validation.DurationSeconds }, "how long `migrate validate` samples (its --duration)", nonNegativeInt),
+	setting("validation-sample-interval-seconds", "migration.validation.sampleIntervalSeconds", 60, func(c *Config) *int { return &c.Migration.Validation.SampleIntervalSeconds }, "seconds between two validation samples (--sample-interval)", positive),
+	setting("validation-max-drift-percent", "migration.validation.maxDriftPercent", 1.0, func(c *Config) *float64 { return &c.Migration.Validation.MaxDriftPercent }, "a sample whose count drift exceeds this many percent counts against the validation (--max-drift-percent)", nonNegativeFloat),
+	setting("validation-max-overall-drift-percent", "migration.validation.maxOverallDriftPercent", 5.0, func(c *Config) *float64 { return &c.Migration.Validation.MaxOverallDriftPercent }, "the validation fails when more than this many percent of its samples exceed the drift (--max-overall-drift-percent)", nonNegativeFloat),
+	setting("validation-window", "migration.validation.window", 5*time.Minute, func(c *Config) *time.Duration { return &c.Migration.Validation.Window }, "rolling window whose counts a validation sample compares (--window)", positive),
+	setting("validation-settle", "migration.validation.settle", 30*time.Second, func(c *Config) *time.Duration { return &c.Migration.Validation.Settle }, "newest time a sample leaves out because ingestion has not settled there (--settle)", nonNegative),
 
 	setting("dual-read-concurrency", "router.dualReadConcurrency", 8, func(c *Config) *int { return &c.Router.DualReadConcurrency }, "most dual reads in flight; a read that finds them all busy is not compared", positive),
 	setting("dual-read-timeout", "router.dualReadTimeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Router.DualReadTimeout }, "longest one background dual read may run", positive),
