@@ -30,11 +30,16 @@ type lib struct {
 	resultBuffer         func(res uintptr) *byte
 	resultLength         func(res uintptr) uintptr
 	resultError          func(res uintptr) *byte
+	// The engine's rows_read and bytes_read count the result (rows and
+	// bytes of the output blocks); storage_rows_read and storage_bytes_read
+	// count what the query read, ClickHouse's read_rows and read_bytes.
 	resultRowsRead       func(res uintptr) uint64
 	resultRowsWritten    func(res uintptr) uint64
 	resultBytesRead      func(res uintptr) uint64
 	resultBytesWritten   func(res uintptr) uint64
 	resultElapsed        func(res uintptr) float64
+	resultStorageRows    func(res uintptr) uint64
+	resultStorageBytes   func(res uintptr) uint64
 	setSignalHandlersOff func(enabled bool)
 }
 
@@ -84,6 +89,8 @@ func loadLib(path string) (*lib, error) {
 		{"chdb_result_bytes_read", &l.resultBytesRead},
 		{"chdb_result_bytes_written", &l.resultBytesWritten},
 		{"chdb_result_elapsed", &l.resultElapsed},
+		{"chdb_result_storage_rows_read", &l.resultStorageRows},
+		{"chdb_result_storage_bytes_read", &l.resultStorageBytes},
 		{"chdb_set_signal_handlers_enabled", &l.setSignalHandlersOff},
 	}
 	var missing []string
