@@ -5,10 +5,13 @@
 //
 // Every request runs on an engine connection of its own (a fresh one, or
 // the one its HTTP session keeps), set up as the user's profile says; the
-// engine enforces read-only users through its readonly setting and the
-// user's limits through max_execution_time, max_memory_usage and
-// max_result_rows. The interface itself only handles HTTP: users,
-// parameters, bodies, compression, framing, sessions and errors.
+// engine enforces read-only users through its readonly setting (readonly=2
+// users and GETs on a fresh connection locked at readonly=1 after their
+// settings, readonly.go) and the user's limits through max_execution_time,
+// max_memory_usage and max_result_rows. What the engine, clickhouse-local's,
+// runs even at readonly=1 (the file function, KILL) is refused from the
+// text. The interface otherwise handles HTTP: users, parameters, bodies,
+// compression, framing, sessions and errors.
 package chhttp
 
 import (

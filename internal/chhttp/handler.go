@@ -645,7 +645,7 @@ func (h *Handler) profile(c *chdb.Conn, u *User) error {
 	if len(s) == 0 {
 		return nil
 	}
-	_, err := c.Query(context.Background(), setStatement(s), "TSV")
+	_, err := c.Query(context.Background(), assignStatement(toAssigns(s)), "TSV")
 	return err
 }
 
@@ -696,7 +696,7 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 		}
 	}
 	if len(req.settings) > 0 {
-		if _, err := c.Query(ctx, setStatement(req.settings), "TSV"); err != nil {
+		if _, err := c.Query(ctx, assignStatement(toAssigns(req.settings)), "TSV"); err != nil {
 			if restore != nil {
 				undo()
 			}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -400,16 +399,4 @@ func readForm(r *http.Request, body io.Reader, q url.Values, limit int64) (url.V
 		out.Add(name, string(v))
 	}
 	return out, nil
-}
-
-func setStatement(settings []setting) string {
-	var b strings.Builder
-	b.WriteString("SET ")
-	for i, s := range settings {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = %s", s.name, store.QuoteString(s.value))
-	}
-	return b.String()
 }

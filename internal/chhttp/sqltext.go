@@ -599,7 +599,10 @@ func parseSet(text string) ([]assign, bool) {
 		return nil, false
 	}
 	out, next, ok := parseAssigns(l)
-	if !ok || !(next.kind == tokEOF || next.kind == tokPunct && l.text(next) == ";") {
+	if ok && next.kind == tokPunct && l.text(next) == ";" {
+		next = l.next()
+	}
+	if !ok || next.kind != tokEOF {
 		return nil, false
 	}
 	return out, true
