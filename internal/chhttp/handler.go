@@ -505,11 +505,7 @@ func (h *Handler) runLocked(ctx context.Context, req *request, st statement, sql
 	var pairs []assign
 	switch {
 	case st.Kind == "SET":
-		var ok bool
-		if pairs, ok = parseSet(sql); !ok {
-			release()
-			return nil, nil, readonlyRefusal("a read-only request's SET takes settings with literal values (SET name = value, ...)")
-		}
+		pairs, _ = parseSet(sql) // refuse has checked it
 		sets = append(sets, pairs...)
 	case readingKinds[st.Kind]:
 		// The query's SETTINGS clauses, applied before the lock, pass it

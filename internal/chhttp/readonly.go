@@ -66,6 +66,17 @@ func refuse(req *request, st statement, sql string) error {
 	if namesFile(sql, 0) {
 		return readonlyRefusal("the query names the file function, which reads the server's files")
 	}
+	if st.Kind == "SET" {
+		// SET param_x is allowed even at readonly=1, and a session's
+		// parameter can name a function later ({x:Identifier}).
+		pairs, ok := parseSet(sql)
+		if !ok {
+			return readonlyRefusal("a read-only request's SET takes settings with literal values (SET name = value, ...)")
+		}
+		if err := refuseSettings(pairs, level(req)); err != nil {
+			return err
+		}
+	}
 	for _, name := range identifierParams(sql) {
 		if v, ok := req.params[name]; ok && namesFile(unquote("'"+v+"'"), 1) {
 			return readonlyRefusal("parameter %s names the file function", name)

@@ -192,8 +192,21 @@ func TestReadOnlySessions(t *testing.T) {
 	status, hdr, body = sq("POST", "ro1", "SELECT 1", v, "session_check", "1")
 	wantException(t, status, hdr, body, 404, codeSessionNotFound)
 
-	// A GET in a writing user's session.
+	// A session's query parameter cannot name file either (SET param_ is
+	// allowed even at readonly=1).
 	path, secret := secretFile(t)
+	for _, who := range []map[string]string{v, as("strict", "s")} {
+		status, hdr, body = sq("POST", "ro3", "SET param_f = 'file'", who)
+		wantException(t, status, hdr, body, 403, codeReadonly)
+		status, hdr, body = sq("POST", "ro3", "SET param_f = 'fi\\x6ce'", who)
+		wantException(t, status, hdr, body, 403, codeReadonly)
+		status, hdr, body = sq("POST", "ro3", "SELECT arrayMap({f:Identifier}, ['"+path+"'])", who)
+		if status == 200 || strings.Contains(body, secret) {
+			t.Fatalf("a session parameter named file: %d %s", status, body)
+		}
+	}
+
+	// A GET in a writing user's session.
 	ok(sq("POST", "w1", "CREATE TEMPORARY TABLE tmp_w (a UInt8)", nil))
 	ok(sq("POST", "w1", "INSERT INTO tmp_w VALUES (1)", nil))
 	ok(sq("POST", "w1", "SET max_threads = 3", nil))
