@@ -19,17 +19,17 @@ const InstallHint = "run scripts/install-chdb.sh (or make run / make test), or p
 type lib struct {
 	path string
 
-	connect              func(argc int32, argv **byte) *uintptr
-	closeConn            func(conn *uintptr)
-	queryN               func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr) uintptr
-	queryWithParamsN     func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
-	streamWithParamsN    func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
-	streamFetch          func(conn uintptr, res uintptr) uintptr
-	streamCancel         func(conn uintptr, res uintptr)
-	destroyResult        func(res uintptr)
-	resultBuffer         func(res uintptr) *byte
-	resultLength         func(res uintptr) uintptr
-	resultError          func(res uintptr) *byte
+	connect           func(argc int32, argv **byte) *uintptr
+	closeConn         func(conn *uintptr)
+	queryN            func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr) uintptr
+	queryWithParamsN  func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
+	streamWithParamsN func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
+	streamFetch       func(conn uintptr, res uintptr) uintptr
+	streamCancel      func(conn uintptr, res uintptr)
+	destroyResult     func(res uintptr)
+	resultBuffer      func(res uintptr) *byte
+	resultLength      func(res uintptr) uintptr
+	resultError       func(res uintptr) *byte
 	// The engine's rows_read and bytes_read count the result (rows and
 	// bytes of the output blocks); storage_rows_read and storage_bytes_read
 	// count what the query read, ClickHouse's read_rows and read_bytes.
