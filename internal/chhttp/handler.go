@@ -498,7 +498,7 @@ func (h *Handler) runLocked(ctx context.Context, req *request, st statement, sql
 				return nil, nil, err
 			}
 		}
-		databases, sets = []string{db}, state
+		databases, sets = []string{db}, append([]assign(nil), state...)
 	}
 	databases = append(databases, req.database)
 	sets = append(sets, toAssigns(req.settings)...)
