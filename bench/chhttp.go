@@ -31,7 +31,23 @@ type CHHTTPResult struct {
 	// query (bytes, no decoding), store.Query rows decoded in-process, and
 	// clickhouse-go rows decoded through the interface.
 	ScanEngineBytes, ScanHTTPBytes, ScanStoreRows, ScanGoRows time.Duration
-	EngineVersion                                             string
+	// Per request of a one-row query (POST, plain HTTP, kept-alive), the
+	// mean over Requests each: a writing user on a fresh connection, a
+	// read-only (readonly=2) user on a fresh connection locked after its
+	// settings, the same with a database and HyperDX's settings, each in a
+	// session (the writer's keeps its connection; the reader's remembers
+	// its settings and opens a fresh one per request); and the engine's own
+	// open and close of a connection.
+	Requests                                          int
+	ReqWriter, ReqReader, ReqReaderSettings           time.Duration
+	ReqWriterSession, ReqReaderSession, OpenCloseConn time.Duration
+	EngineVersion                                     string
+}
+
+// hyperdxSettings are the settings HyperDX sends with every query.
+var hyperdxSettings = url.Values{
+	"date_time_output_format": {"iso"}, "output_format_json_quote_64bit_integers": {"1"},
+	"cancel_http_readonly_queries_on_client_close": {"1"}, "max_execution_time": {"60"}, "database": {"otel"},
 }
 
 const scanSQL = "SELECT Timestamp, ServiceName, SeverityText, SeverityNumber, Body, ResourceAttributes FROM otel.otel_logs"
@@ -46,6 +62,7 @@ func CHHTTP(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 		return nil, err
 	}
 	cfg.Addr = ln.Addr().String()
+	cfg.Users = []chhttp.User{{Name: "default"}, {Name: "reader", Readonly: 2}}
 	h, err := chhttp.New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		return nil, err
@@ -175,7 +192,75 @@ func CHHTTP(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 	}); err != nil {
 		return nil, err
 	}
+	progress("chhttp: per-request cost")
+	if err := requestCosts(ctx, st, cfg.Addr, res); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// requestCosts measures the per-request figures of res.
+func requestCosts(ctx context.Context, st *chdb.Store, addr string, res *CHHTTPResult) error {
+	res.Requests = 2000
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	one := func(user string, extra url.Values) error {
+		v := url.Values{"query": {"SELECT 1"}, "user": {user}}
+		for k, x := range extra {
+			v[k] = x
+		}
+		resp, err := client.Post("http://"+addr+"/?"+v.Encode(), "text/plain", nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "1\n" {
+			return fmt.Errorf("%s: %d %q", user, resp.StatusCode, b)
+		}
+		return nil
+	}
+	mean := func(f func() error) (time.Duration, error) {
+		if err := f(); err != nil { // warm up, and check
+			return 0, err
+		}
+		d, err := timed(func() error {
+			for i := 0; i < res.Requests; i++ {
+				if err := f(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return d / time.Duration(res.Requests), err
+	}
+	settings := url.Values{}
+	for k, x := range hyperdxSettings {
+		settings[k] = x
+	}
+	session := func(id string) url.Values { return url.Values{"session_id": {id}} }
+	for _, c := range []struct {
+		dst *time.Duration
+		f   func() error
+	}{
+		{&res.ReqWriter, func() error { return one("default", nil) }},
+		{&res.ReqReader, func() error { return one("reader", nil) }},
+		{&res.ReqReaderSettings, func() error { return one("reader", settings) }},
+		{&res.ReqWriterSession, func() error { return one("default", session("bench-w")) }},
+		{&res.ReqReaderSession, func() error { return one("reader", session("bench-r")) }},
+		{&res.OpenCloseConn, func() error {
+			c, err := st.OpenConn()
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}},
+	} {
+		var err error
+		if *c.dst, err = mean(c.f); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 func timed(f func() error) (time.Duration, error) {
@@ -195,5 +280,19 @@ func (r *CHHTTPResult) Markdown(cmd string) string {
 	row(fmt.Sprintf("insert, batches of %d rows (store.Insert vs the remote store's Insert)", r.BatchRows), r.InsertInProcess, r.InsertHTTP)
 	row("scan, bytes only (engine Native output vs the interface's response body)", r.ScanEngineBytes, r.ScanHTTPBytes)
 	row("scan, rows decoded (store.Query JSON rows vs clickhouse-go Native rows)", r.ScanStoreRows, r.ScanGoRows)
+	fmt.Fprintf(&b, "\nPer request (`SELECT 1`, POST, kept-alive HTTP; mean of %d). A read-only user's request runs on a fresh engine connection locked after its settings (README, ClickHouse HTTP interface); a writing user's on a fresh one too, or on its session's.\n\n| request | time |\n|---|---|\n", r.Requests)
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"writing user", r.ReqWriter},
+		{"read-only user (readonly=2)", r.ReqReader},
+		{"read-only user, database and HyperDX's settings", r.ReqReaderSettings},
+		{"writing user in a session (its connection kept)", r.ReqWriterSession},
+		{"read-only user in a session (fresh connection each request)", r.ReqReaderSession},
+		{"the engine's open and close of a connection, alone", r.OpenCloseConn},
+	} {
+		fmt.Fprintf(&b, "| %s | %.0f µs |\n", c.name, float64(c.d.Nanoseconds())/1000)
+	}
 	return b.String()
 }

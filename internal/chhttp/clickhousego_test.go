@@ -219,39 +219,98 @@ func TestClickHouseGoCancel(t *testing.T) {
 }
 
 // TestGrafanaConnect is what Grafana's datasource runs over HTTP when a
-// user adds the datasource and browses the schema.
+// user adds the datasource and browses the schema, then a log query, as
+// the read-only user it gets (readonly=2), with the options it sets
+// (grafana/clickhouse-datasource buildClickHouseOptions: gzip over HTTP,
+// the datasource's custom settings and row limit as settings). What the
+// user may not do is refused with ClickHouse's READONLY.
 func TestGrafanaConnect(t *testing.T) {
+	withOtel(t)
+	path, secret := secretFile(t)
 	ctx := context.Background()
-	c := openGo(t, "viewer", "v", nil)
+	c, err := clickhouse.Open(&clickhouse.Options{
+		Protocol:    clickhouse.HTTP,
+		Addr:        []string{addr},
+		Auth:        clickhouse.Auth{Username: "viewer", Password: "v", Database: "otel"},
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionGZIP},
+		Settings:    clickhouse.Settings{"max_threads": 2, "limit": 1000, "date_time_output_format": "iso"},
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"SELECT version()",
-		"SHOW DATABASES",
-		"SHOW TABLES FROM system",
-		"DESC TABLE system.one",
-		"SELECT name, type FROM system.columns WHERE database = 'system' AND table = 'one'",
-		"SELECT name FROM system.databases",
-		"SELECT name FROM system.tables WHERE database = 'system' LIMIT 5",
-	} {
-		rs, err := c.Query(ctx, q)
+	count := func(q string, args ...any) int {
+		t.Helper()
+		rs, err := c.Query(ctx, q, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+		defer rs.Close()
 		n := 0
 		for rs.Next() {
 			n++
 		}
-		if err := rs.Err(); err != nil || n == 0 {
-			t.Fatalf("%s: %d rows, %v", q, n, err)
+		if err := rs.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
-		rs.Close()
+		return n
 	}
-	// The viewer may not write.
-	err := c.Exec(ctx, "CREATE TABLE viewer_may_not (a UInt8) ENGINE = Memory")
+	for _, q := range []string{
+		"SELECT version()",
+		"SHOW DATABASES",
+		"SHOW TABLES FROM otel",
+		"DESC TABLE otel.otel_logs",
+		"SELECT name, type FROM system.columns WHERE database = 'otel' AND table = 'otel_logs'",
+		"SELECT name FROM system.databases",
+		"SELECT name FROM system.tables WHERE database = 'system' LIMIT 5",
+	} {
+		if count(q) == 0 {
+			t.Fatalf("%s: no rows", q)
+		}
+	}
+	// The settings it sends hold (the row limit cuts a 5000-row answer; the
+	// engine's getSetting('limit') does not show it); a log query over
+	// otel_logs.
+	var threads string
+	if err := c.QueryRow(ctx, "SELECT toString(getSetting('max_threads'))").Scan(&threads); err != nil || threads != "2" {
+		t.Fatalf("max_threads %q, %v", threads, err)
+	}
+	if n := count("SELECT number FROM numbers(5000)"); n != 1000 {
+		t.Fatalf("limit: %d rows", n)
+	}
+	if n := count("SELECT Timestamp, Body FROM otel_logs WHERE ServiceName = {svc:String} AND hasToken(Body, 'failed') AND Timestamp >= {from:DateTime64(9)} ORDER BY Timestamp DESC",
+		clickhouse.Named("svc", "checkout"), clickhouse.Named("from", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))); n != 2 {
+		t.Fatalf("otel_logs: %d rows", n)
+	}
+	// The viewer may not write, create, lift readonly or reach files or URLs.
+	for _, q := range []string{
+		"CREATE TABLE viewer_may_not (a UInt8) ENGINE = Memory",
+		"INSERT INTO otel_logs (Body) VALUES ('x')",
+		"SELECT * FROM file('" + path + "', 'LineAsString')",
+		"SELECT file('" + path + "')",
+		"SELECT * FROM url('http://127.0.0.1:1/x', 'LineAsString')",
+		"SELECT 1 SETTINGS readonly = 0",
+	} {
+		var s string
+		err := c.QueryRow(ctx, q).Scan(&s)
+		var ex *clickhouse.Exception
+		if !errors.As(err, &ex) || ex.Code != codeReadonly || !strings.Contains(ex.Message, "readonly") || strings.Contains(s, secret) {
+			t.Fatalf("%s: want READONLY, got %v (%q)", q, err, s)
+		}
+	}
+	// A batch insert is refused.
+	b, err := c.PrepareBatch(ctx, "INSERT INTO otel_logs (Body)")
+	if err == nil {
+		_ = b.Append("x")
+		err = b.Send()
+	}
 	var ex *clickhouse.Exception
-	if !errors.As(err, &ex) || ex.Code != 164 || !strings.Contains(ex.Message, "readonly") {
-		t.Fatalf("want READONLY, got %v", err)
+	if !errors.As(err, &ex) || ex.Code != codeReadonly {
+		t.Fatalf("batch insert: want READONLY, got %v", err)
 	}
 }

@@ -74,63 +74,65 @@ func runClient(t *testing.T, cmd *exec.Cmd, user, pw string, steps ...string) {
 }
 
 // TestHyperDXClient runs HyperDX's connect, schema-browse and search queries
-// through @clickhouse/client (npm, pinned), as the read-only user HyperDX
-// and Grafana get (readonly=2) and as the admin.
+// through @clickhouse/client (npm, pinned), as the admin and as the
+// read-only user HyperDX and Grafana get (readonly=2), whose writes and
+// reads of files and URLs must be refused.
 func TestHyperDXClient(t *testing.T) {
 	withOtel(t)
+	path, _ := secretFile(t)
 	modules := install(t, "js")
 	script := filepath.Join(repoRoot(t), "internal", "chhttp", "testdata", "js", "hyperdx.mjs")
-	for _, u := range [][2]string{{"default", "pw"}} {
-		cmd := exec.Command("node", script)
-		cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
-		// ESM resolves packages from the script's directory upwards, so the
-		// script runs from a copy beside the installed node_modules.
-		dir := filepath.Dir(modules)
-		b, err := os.ReadFile(script)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "hyperdx.mjs"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd.Args[1] = filepath.Join(dir, "hyperdx.mjs")
-		runClient(t, cmd, u[0], u[1], "ping", "system.settings", "show databases/tables", "system.tables", "data_skipping_indices",
-			"explain estimate", "otel_logs search 2", "multipart params", "insert and stream 1000", "error code", "abort")
+	// ESM resolves packages from the script's directory upwards, so the
+	// script runs from a copy beside the installed node_modules.
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(filepath.Dir(modules), "hyperdx.mjs")
+	if err := os.WriteFile(copied, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"ping", "system.settings", "show databases/tables", "system.tables", "data_skipping_indices",
+		"explain estimate", "otel_logs search 2", "multipart params", "settings", "error code", "abort"}
+	for _, u := range []struct {
+		user, pw, readonly string
+		steps              []string
+	}{
+		{"default", "pw", "0", []string{"insert and stream 1000"}},
+		{"viewer", "v", "1", []string{"refused", "stream 1000"}},
+	} {
+		t.Run(u.user, func(t *testing.T) {
+			cmd := exec.Command("node", copied)
+			cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "CH_READONLY="+u.readonly, "CH_SECRET_FILE="+path)
+			runClient(t, cmd, u.user, u.pw, append(common, u.steps...)...)
+		})
 	}
 }
 
 // TestClickHouseConnect runs the same through clickhouse-connect (PyPI,
-// pinned), which reads Native over HTTP, with lz4 and without compression.
+// pinned), which reads Native over HTTP, with lz4, zstd and without
+// compression, as the admin; and as the read-only user, with HyperDX's
+// settings on every request in the session clickhouse-connect opens by
+// itself.
 func TestClickHouseConnect(t *testing.T) {
 	withOtel(t)
+	path, _ := secretFile(t)
 	python := install(t, "python")
 	script := filepath.Join(repoRoot(t), "internal", "chhttp", "testdata", "python", "connect.py")
-	for _, comp := range []string{"lz4", "zstd", "false"} {
-		cmd := exec.Command(python, script)
-		cmd.Env = append(os.Environ(), "CH_COMPRESS="+comp)
-		runClient(t, cmd, "default", "pw", "version", "hello", "show databases/tables", "system.tables", "otel_logs search 2", "native insert 5000", "error code")
-	}
-}
-
-// TestViewerHyperDX: the read-only user Grafana and HyperDX get
-// (readonly=2) reads with their settings, and the engine refuses its writes.
-func TestViewerHyperDX(t *testing.T) {
-	withOtel(t)
-	python := install(t, "python")
-	host, port, _ := strings.Cut(addr, ":")
-	cmd := exec.Command(python, "-c", `
-import os, clickhouse_connect
-c = clickhouse_connect.get_client(host=os.environ["H"], port=int(os.environ["P"]), username="viewer", password="v")
-print("count", c.query("SELECT count() FROM otel.otel_logs WHERE hasToken(Body, 'failed')", settings={"max_threads": 2}).result_rows[0][0])
-try:
-    c.command("DROP TABLE otel.otel_logs")
-    print("dropped")
-except Exception as e:
-    print("refused", "READONLY" in str(e))
-`)
-	cmd.Env = append(os.Environ(), "H="+host, "P="+port)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "count 2") || !strings.Contains(string(out), "refused True") {
-		t.Fatalf("%v\n%s", err, out)
+	common := []string{"version", "hello", "show databases/tables", "system.tables", "otel_logs search 2", "error code"}
+	for _, tc := range []struct {
+		user, pw, readonly, comp string
+		steps                    []string
+	}{
+		{"default", "pw", "0", "lz4", []string{"native insert 5000"}},
+		{"default", "pw", "0", "zstd", []string{"native insert 5000"}},
+		{"default", "pw", "0", "false", []string{"native insert 5000"}},
+		{"viewer", "v", "1", "lz4", []string{"settings and session", "refused"}},
+	} {
+		t.Run(tc.user+"/"+tc.comp, func(t *testing.T) {
+			cmd := exec.Command(python, script)
+			cmd.Env = append(os.Environ(), "CH_COMPRESS="+tc.comp, "CH_READONLY="+tc.readonly, "CH_SECRET_FILE="+path)
+			runClient(t, cmd, tc.user, tc.pw, append(common, tc.steps...)...)
+		})
 	}
 }

@@ -5,10 +5,13 @@
 //
 // Every request runs on an engine connection of its own (a fresh one, or
 // the one its HTTP session keeps), set up as the user's profile says; the
-// engine enforces read-only users through its readonly setting and the
-// user's limits through max_execution_time, max_memory_usage and
-// max_result_rows. The interface itself only handles HTTP: users,
-// parameters, bodies, compression, framing, sessions and errors.
+// engine enforces read-only users through its readonly setting (readonly=2
+// users and GETs on a fresh connection locked at readonly=1 after their
+// settings, readonly.go) and the user's limits through max_execution_time,
+// max_memory_usage and max_result_rows. What the engine, clickhouse-local's,
+// runs even at readonly=1 (the file function, KILL) is refused from the
+// text. The interface otherwise handles HTTP: users, parameters, bodies,
+// compression, framing, sessions and errors.
 package chhttp
 
 import (
@@ -48,6 +51,10 @@ type Config struct {
 	// that stalls), WriteTimeout a response, IdleTimeout a kept-alive
 	// connection between requests.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ResponseBufferBytes is how much of an answer is held before the
+	// headers are sent (ClickHouse's response buffer, 1 MiB): the default
+	// and the most a request's buffer_size may ask.
+	ResponseBufferBytes int64
 	// MaxConcurrentQueries bounds queries running at once (each holds an
 	// engine connection); more get TOO_MANY_SIMULTANEOUS_QUERIES.
 	MaxConcurrentQueries int
@@ -74,6 +81,7 @@ func DefaultConfig() Config {
 		ReadTimeout:          5 * time.Minute,
 		WriteTimeout:         time.Hour,
 		IdleTimeout:          2 * time.Minute,
+		ResponseBufferBytes:  1 << 20,
 		MaxConcurrentQueries: 64,
 		MaxSessions:          256,
 		SessionTimeout:       60 * time.Second,
@@ -106,8 +114,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("clickhouse-http-users: user %q: negative limit", u.Name)
 		}
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxConcurrentQueries <= 0 || c.MaxSessions < 0 {
-		return errors.New("clickhouse-http: body limit and concurrent queries must be positive, sessions not negative")
+	if c.MaxBodyBytes <= 0 || c.MaxConcurrentQueries <= 0 || c.MaxSessions < 0 || c.ResponseBufferBytes < 0 {
+		return errors.New("clickhouse-http: body limit and concurrent queries must be positive, sessions and the response buffer not negative")
 	}
 	if c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 || c.SessionTimeout <= 0 || c.MaxSessionTimeout < c.SessionTimeout {
 		return errors.New("clickhouse-http: timeouts must be positive and the session timeout at most the maximum")

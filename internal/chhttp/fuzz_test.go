@@ -129,3 +129,50 @@ func TestReframerRefusesDynamic(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzReadOnlyText feeds arbitrary text to what checks and reads a
+// read-only request's SQL: nothing panics, what parseSet and
+// settingsClauses return is a SET the engine's grammar can take (valid
+// names; literal values that lex back to whole tokens), and namesFile
+// finds "file" wherever a plain or quoted identifier spells it.
+func FuzzReadOnlyText(f *testing.F) {
+	for _, s := range []string{
+		"SET a = 1, b = 'x', c = -1.5e-3, d = [1, 2], e = {'k': 'v'}, f = (1, 'a'), g = true",
+		"SELECT 1 SETTINGS max_threads = 2, additional_table_filters = {'t': 'x > 1'} FORMAT JSON",
+		"WITH p AS (SELECT 1 SETTINGS a = 'b') SELECT * FROM p", "SELECT `fi\\x6ce`('/x')", "SELECT \"file\"(1)",
+		"SELECT * APPLY(file) FROM t", "SELECT arrayMap({f:Identifier}, [1])", "SELECT $$file$$, 'file', -- file\n 1",
+		"SET x = (SELECT 1)", "SELECT /* file */ 1 SETTINGS", "SET a = 0x1F, b = inf, c = -nan, d = NULL",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		check := func(sets []assign) {
+			for _, s := range sets {
+				if !settingNameRE.MatchString(s.name) {
+					t.Fatalf("name %q from %q", s.name, text)
+				}
+				l := &lexer{s: s.expr}
+				for tok := l.next(); tok.kind != tokEOF; tok = l.next() {
+					if tok.kind == tokUnterminated {
+						t.Fatalf("expr %q from %q does not lex", s.expr, text)
+					}
+					if tok.kind == tokWord && !strings.Contains("true false null inf nan infinity default", strings.ToLower(l.text(tok))) {
+						t.Fatalf("expr %q from %q holds the word %q", s.expr, text, l.text(tok))
+					}
+				}
+			}
+		}
+		if sets, ok := parseSet(text); ok {
+			check(sets)
+		}
+		check(settingsClauses(text))
+		_ = identifierParams(text)
+		quoted := namesFile(text, 2)
+		l := &lexer{s: text}
+		for tok := l.next(); tok.kind != tokEOF && tok.kind != tokUnterminated; tok = l.next() {
+			if name, ok := l.identName(tok); ok && strings.EqualFold(name, "file") && !quoted {
+				t.Fatalf("namesFile missed %q in %q", l.text(tok), text)
+			}
+		}
+	})
+}

@@ -115,7 +115,7 @@ func (h *Handler) Run(ctx context.Context) error {
 // Serve is Run on a listener of the caller's.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler: h,
 		// ReadTimeout bounds each wait for the body's next bytes (stallBody),
 		// not the whole body, which a large INSERT may take long to send.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -347,6 +347,19 @@ func (h *Handler) serveQuery(w *statusWriter, r *http.Request, req *request) err
 		return err
 	}
 
+	// A read-only request: what the engine would run even at readonly=1
+	// is refused from the text, before any body is read.
+	if readOnly(req) {
+		stmt := text[:st.End]
+		if st.HasData {
+			stmt = text[:st.DataStart]
+		}
+		if err := refuse(req, st, stmt); err != nil {
+			h.fail(w, r, err, tag)
+			return err
+		}
+	}
+
 	// An INSERT's data goes to a spool file the engine reads; it is read
 	// whole before the statement runs, so a body that breaks off, is too
 	// large or does not decompress inserts nothing.
@@ -393,77 +406,202 @@ func (h *Handler) serveQuery(w *statusWriter, r *http.Request, req *request) err
 		format = "TabSeparated"
 	}
 
-	// The connection: the session's, or a fresh one set up for this user.
-	var conn *chdb.Conn
-	var sess *session
-	if req.sessionID != "" {
-		sess, err = h.sessions.acquire(req.user.Name+"\x00"+req.sessionID, req.sessionTimeout, req.sessionCheck, func() (*chdb.Conn, error) {
-			c, err := h.st.OpenConn()
-			if err != nil {
-				return nil, err
-			}
-			if err := h.profile(c, req.user, false); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		})
-		if err != nil {
-			h.fail(w, r, err, tag)
-			return err
-		}
-		conn = sess.conn
-		defer func() { h.sessions.release(sess, req.closeSession || conn.Broken()) }()
-	} else {
-		conn, err = h.st.OpenConn()
-		if err != nil {
-			h.fail(w, r, err, tag)
-			return err
-		}
-		defer conn.Close()
-		if err := h.profile(conn, req.user, req.get); err != nil {
-			h.fail(w, r, err, tag)
-			return err
-		}
-	}
-	restore, err := h.applyRequest(conn, req, sess != nil)
-	if err != nil {
-		h.fail(w, r, err, tag)
-		return err
-	}
-	if restore != nil {
-		defer restore()
-	}
-
 	// An INSERT whose data was received runs to its end even if the client
 	// leaves, as in ClickHouse; anything else is killed.
 	ctx := r.Context()
 	if st.HasData {
 		ctx = context.WithoutCancel(ctx)
 	}
-	var out output
-	if streamable(st.Kind) && !st.HasData {
-		o, err := conn.Stream(ctx, sql, format, req.params)
-		if err != nil {
-			h.fail(w, r, err, tag)
-			return err
-		}
-		out = o
-	} else {
-		b, stats, err := conn.Exec(ctx, sql, format, req.params)
-		if err != nil {
-			h.fail(w, r, err, tag)
-			return err
-		}
-		out = &execOutput{b: b, stats: stats}
+	run := h.run
+	if locked(req) {
+		run = h.runLocked
 	}
-	defer out.Close()
-	first, err := out.Next()
+	out, done, err := run(ctx, req, st, sql, format)
 	if err != nil {
 		h.fail(w, r, err, tag)
 		return err
 	}
-	return h.respond(w, r, req, out, first, format, tag)
+	defer done()
+	defer out.Close()
+	return h.respond(w, r, req, out, format, tag)
+}
+
+// run runs a request that is not locked (readonly.go) on its session's
+// connection or on a fresh one set up for its user. done releases the
+// connection.
+func (h *Handler) run(ctx context.Context, req *request, st statement, sql, format string) (output, func(), error) {
+	var conn *chdb.Conn
+	var done func()
+	if req.sessionID != "" {
+		sess, err := h.sessions.acquire(req.user.Name+"\x00"+req.sessionID, req.sessionTimeout, req.sessionCheck, func() (*chdb.Conn, error) {
+			return h.openFor(req.user)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		conn = sess.conn
+		done = func() { h.sessions.release(sess, req.closeSession || conn.Broken()) }
+	} else {
+		c, err := h.openFor(req.user)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, done = c, c.Close
+	}
+	restore, err := h.applyRequest(conn, req, req.sessionID != "")
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	if restore != nil {
+		release := done
+		done = func() { restore(); release() }
+	}
+	out, err := execute(ctx, conn, st, sql, format, req.params)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return out, done, nil
+}
+
+// runLocked runs a locked request (readonly.go) on a fresh connection set
+// up with its session's state and its settings, then locked. A SET or USE
+// is checked on that connection and kept in the session: in its
+// remembered state (a read-only user's session has no connection of its
+// own), or on its connection (a writing user's session, in a GET).
+func (h *Handler) runLocked(ctx context.Context, req *request, st statement, sql, format string) (output, func(), error) {
+	var sess *session
+	var databases []string
+	var sets []assign
+	release := func() {}
+	if req.sessionID != "" {
+		var err error
+		sess, err = h.sessions.acquire(req.user.Name+"\x00"+req.sessionID, req.sessionTimeout, req.sessionCheck, func() (*chdb.Conn, error) {
+			if req.user.Readonly > 0 {
+				return nil, nil
+			}
+			return h.openFor(req.user)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		release = func() { h.sessions.release(sess, req.closeSession) }
+		db, state := sess.database, sess.settings
+		if sess.conn != nil {
+			if db, state, err = connState(sess.conn); err == nil {
+				state = without(state, "readonly")
+				err = refuseSettings(state, level(req))
+			}
+			if err != nil {
+				release()
+				return nil, nil, err
+			}
+		}
+		databases, sets = []string{db}, append([]assign(nil), state...)
+	}
+	databases = append(databases, req.database)
+	sets = append(sets, toAssigns(req.settings)...)
+	var pairs []assign
+	switch {
+	case st.Kind == "SET":
+		pairs, _ = parseSet(sql) // refuse has checked it
+		sets = append(sets, pairs...)
+	case readingKinds[st.Kind]:
+		// The query's SETTINGS clauses, applied before the lock, pass it
+		// unchanged (a subquery's then holds for the whole query); one that
+		// is not literals meets readonly=1 and is refused by the engine.
+		pairs = settingsClauses(sql)
+		sets = append(sets, pairs...)
+	}
+	if err := refuseSettings(pairs, level(req)); err != nil {
+		release()
+		return nil, nil, err
+	}
+	conn, err := h.st.OpenConn()
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	done := func() { conn.Close(); release() }
+	if err := lockConn(conn, databases, sets, req.user); err != nil {
+		done()
+		return nil, nil, err
+	}
+	switch st.Kind {
+	case "SET":
+		err = keepInSession(sess, func(c *chdb.Conn) error {
+			_, err := c.Query(ctx, assignStatement(pairs), "TSV")
+			return err
+		}, func(s *session) { s.settings = merge(s.settings, pairs) })
+	case "USE":
+		var db []byte
+		if _, err = conn.Query(ctx, sql, "TSV"); err == nil {
+			db, err = conn.Query(ctx, "SELECT currentDatabase()", "TSVRaw")
+		}
+		if err == nil {
+			name := strings.TrimSuffix(string(db), "\n")
+			err = keepInSession(sess, func(c *chdb.Conn) error {
+				_, err := c.Query(ctx, "USE "+store.QuoteIdent(name), "TSV")
+				return err
+			}, func(s *session) { s.database = name })
+		}
+	default:
+		out, err := execute(ctx, conn, st, sql, format, req.params)
+		if err != nil {
+			done()
+			return nil, nil, err
+		}
+		return out, done, nil
+	}
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return &execOutput{}, done, nil
+}
+
+// keepInSession applies a locked request's SET or USE to its session, if
+// any: on the session's connection, or to its remembered state.
+func keepInSession(sess *session, onConn func(*chdb.Conn) error, remember func(*session)) error {
+	switch {
+	case sess == nil:
+		return nil
+	case sess.conn != nil:
+		return onConn(sess.conn)
+	}
+	remember(sess)
+	return nil
+}
+
+// execute starts sql on conn: streamed when the engine streams it, whole
+// otherwise.
+func execute(ctx context.Context, conn *chdb.Conn, st statement, sql, format string, params store.Params) (output, error) {
+	if streamable(st.Kind) && !st.HasData {
+		o, err := conn.Stream(ctx, sql, format, params)
+		if err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	b, stats, err := conn.Exec(ctx, sql, format, params)
+	if err != nil {
+		return nil, err
+	}
+	return &execOutput{b: b, stats: stats}, nil
+}
+
+// openFor opens a fresh connection set up for u (profile).
+func (h *Handler) openFor(u *User) (*chdb.Conn, error) {
+	c, err := h.st.OpenConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.profile(c, u); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // peekUpTo returns up to n bytes of br without consuming them.
@@ -483,10 +621,10 @@ func peekUpTo(br *bufio.Reader, n int) ([]byte, error) {
 	}
 }
 
-// profile sets a fresh connection up for user: its limits, then its
-// readonly level (a GET is read-only as in ClickHouse), after which the
-// engine itself refuses what the user may not do.
-func (h *Handler) profile(c *chdb.Conn, u *User, get bool) error {
+// profile sets a fresh connection up for a user whose requests are not
+// locked (readonly.go): its limits, then its readonly level (1, after which
+// the engine refuses what the user may not do, settings included).
+func (h *Handler) profile(c *chdb.Conn, u *User) error {
 	var s []setting
 	if u.MaxExecutionTime > 0 {
 		s = append(s, setting{"max_execution_time", strconv.Itoa(u.MaxExecutionTime)})
@@ -497,17 +635,13 @@ func (h *Handler) profile(c *chdb.Conn, u *User, get bool) error {
 	if u.MaxResultRows > 0 {
 		s = append(s, setting{"max_result_rows", strconv.FormatInt(u.MaxResultRows, 10)})
 	}
-	readonly := u.Readonly
-	if get && readonly == 0 {
-		readonly = 2
-	}
-	if readonly > 0 {
-		s = append(s, setting{"readonly", strconv.Itoa(readonly)})
+	if u.Readonly > 0 {
+		s = append(s, setting{"readonly", strconv.Itoa(u.Readonly)})
 	}
 	if len(s) == 0 {
 		return nil
 	}
-	_, err := c.Query(context.Background(), setStatement(s), "TSV")
+	_, err := c.Query(context.Background(), assignStatement(toAssigns(s)), "TSV")
 	return err
 }
 
@@ -558,7 +692,7 @@ func (h *Handler) applyRequest(c *chdb.Conn, req *request, session bool) (func()
 		}
 	}
 	if len(req.settings) > 0 {
-		if _, err := c.Query(ctx, setStatement(req.settings), "TSV"); err != nil {
+		if _, err := c.Query(ctx, assignStatement(toAssigns(req.settings)), "TSV"); err != nil {
 			if restore != nil {
 				undo()
 			}

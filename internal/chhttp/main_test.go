@@ -22,12 +22,14 @@ var (
 )
 
 // Test users: admin writes, viewer reads and may change settings (what
-// Grafana and HyperDX need), strict reads only, small has a row limit.
+// Grafana and HyperDX need), strict reads only, small has a row limit, and
+// so has limited, a viewer.
 var testUsers = []User{
 	{Name: "default", Password: "pw"},
 	{Name: "viewer", Password: "v", Readonly: 2},
 	{Name: "strict", Password: "s", Readonly: 1},
 	{Name: "small", Password: "m", MaxResultRows: 10, MaxExecutionTime: 2},
+	{Name: "limited", Password: "l", Readonly: 2, MaxResultRows: 10, MaxExecutionTime: 30},
 }
 
 func TestMain(m *testing.M) { chdbtest.Main(m, &st, serve) }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -45,7 +44,8 @@ type request struct {
 	networkMethod         string // network_compression_method for compress=1
 	clientProtocolVersion uint64
 	waitEndOfQuery        bool
-	httpCompression       bool // enable_http_compression
+	bufferSize            int64 // buffer_size or http_response_buffer_size; -1 when not given
+	httpCompression       bool  // enable_http_compression
 	httpZlibLevel         int
 	cors                  bool
 	timezone              string // session_timezone, when set
@@ -243,6 +243,12 @@ func decodeRequest(r *http.Request, user *User, q url.Values, cfg *Config) (req 
 			return nil, cleanup, exception(codeBadArguments, "Cannot parse client_protocol_version=%q", v)
 		}
 	}
+	req.bufferSize = -1
+	if v := q.Get("buffer_size"); v != "" {
+		if req.bufferSize, err = strconv.ParseInt(v, 10, 64); err != nil || req.bufferSize < 0 {
+			return nil, cleanup, exception(codeBadArguments, "Cannot parse buffer_size=%q", v)
+		}
+	}
 	req.cors = cfg.CORS
 	multi := strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/form-data")
 	req.multipart = multi
@@ -326,6 +332,14 @@ func decodeRequest(r *http.Request, user *User, q url.Values, cfg *Config) (req 
 				req.networkMethod = v
 			case "session_timezone":
 				req.timezone = v
+			case "http_response_buffer_size":
+				n, perr := strconv.ParseInt(v, 10, 64)
+				if perr != nil || n < 0 {
+					return nil, cleanup, exception(codeBadArguments, "Cannot parse http_response_buffer_size=%q", v)
+				}
+				if req.bufferSize < 0 {
+					req.bufferSize = n
+				}
 			case "http_wait_end_of_query":
 				if req.waitEndOfQuery, err = parseBool(key, v); err != nil {
 					return nil, cleanup, err
@@ -385,16 +399,4 @@ func readForm(r *http.Request, body io.Reader, q url.Values, limit int64) (url.V
 		out.Add(name, string(v))
 	}
 	return out, nil
-}
-
-func setStatement(settings []setting) string {
-	var b strings.Builder
-	b.WriteString("SET ")
-	for i, s := range settings {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = %s", s.name, store.QuoteString(s.value))
-	}
-	return b.String()
 }

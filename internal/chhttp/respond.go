@@ -1,7 +1,7 @@
 package chhttp
 
 import (
-	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -35,20 +35,32 @@ func contentType(format string) string {
 	return "application/octet-stream"
 }
 
-// summary is X-ClickHouse-Summary: the engine's counters so far.
+// summary is X-ClickHouse-Summary: the engine's counters for the query so
+// far, in ClickHouse's fields and order. read_rows and read_bytes are what
+// the query read; total_rows_to_read, which ClickHouse estimates before
+// reading, is what was read, the one number the engine gives; result_rows
+// and result_bytes count the answer's rows and their bytes in memory.
 func summary(s chdb.Stats) string {
-	b, _ := json.Marshal(map[string]string{
-		"read_rows":          strconv.FormatUint(s.RowsRead, 10),
-		"read_bytes":         strconv.FormatUint(s.BytesRead, 10),
-		"written_rows":       strconv.FormatUint(s.RowsWritten, 10),
-		"written_bytes":      strconv.FormatUint(s.BytesWritten, 10),
-		"total_rows_to_read": strconv.FormatUint(s.RowsRead, 10),
-		"result_rows":        "0",
-		"result_bytes":       "0",
-		"elapsed_ns":         strconv.FormatInt(s.Elapsed.Nanoseconds(), 10),
-		"memory_usage":       "0",
-	})
-	return string(b)
+	var b strings.Builder
+	for i, f := range []struct {
+		name string
+		v    uint64
+	}{
+		{"read_rows", s.RowsRead}, {"read_bytes", s.BytesRead},
+		{"written_rows", s.RowsWritten}, {"written_bytes", s.BytesWritten},
+		{"total_rows_to_read", s.RowsRead},
+		{"result_rows", s.ResultRows}, {"result_bytes", s.ResultBytes},
+		{"elapsed_ns", uint64(s.Elapsed.Nanoseconds())},
+	} {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:\"%d\"", f.name, f.v)
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // sink is the response body: the engine's bytes go through the Native
@@ -125,11 +137,15 @@ func (s *sink) finish(err error, tag, version string) error {
 	return err
 }
 
-// respond writes a successful start (the first chunk) and streams the rest.
-func (h *Handler) respond(w *statusWriter, r *http.Request, req *request, out output, first []byte, format, tag string) error {
+// respond writes the answer. As ClickHouse, it holds the answer's first
+// bytes (up to the response buffer: buffer_size or http_response_buffer_size,
+// at most --clickhouse-http-response-buffer) before sending the headers, so
+// an answer that fits is whole by then: its error still gets its own
+// status, and X-ClickHouse-Summary counts the whole query. A longer answer
+// streams, its summary counting what was done when the headers left. With
+// wait_end_of_query the whole answer is held, past the buffer in a file.
+func (h *Handler) respond(w *statusWriter, r *http.Request, req *request, out output, format, tag string) error {
 	if req.waitEndOfQuery {
-		// The whole answer is read before the status is sent, so an error
-		// anywhere still gets its own status.
 		f, err := os.CreateTemp(h.st.SpoolDir(), "http-*.out")
 		if err != nil {
 			h.fail(w, r, err, tag)
@@ -137,12 +153,16 @@ func (h *Handler) respond(w *statusWriter, r *http.Request, req *request, out ou
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
-		for b := first; b != nil; {
-			if _, err := f.Write(b); err != nil {
+		for {
+			b, err := out.Next()
+			if err != nil {
 				h.fail(w, r, err, tag)
 				return err
 			}
-			if b, err = out.Next(); err != nil {
+			if b == nil {
+				break
+			}
+			if _, err := f.Write(b); err != nil {
 				h.fail(w, r, err, tag)
 				return err
 			}
@@ -151,14 +171,34 @@ func (h *Handler) respond(w *statusWriter, r *http.Request, req *request, out ou
 			h.fail(w, r, err, tag)
 			return err
 		}
-		return h.stream(w, r, req, out, f, nil, format, tag)
+		return h.stream(w, r, req, out, f, nil, true, format, tag)
 	}
-	return h.stream(w, r, req, out, nil, first, format, tag)
+	limit := h.cfg.ResponseBufferBytes
+	if req.bufferSize >= 0 && req.bufferSize < limit {
+		limit = req.bufferSize
+	}
+	var head [][]byte
+	size := int64(0)
+	ended := false
+	for !ended && (len(head) == 0 || size < limit) {
+		b, err := out.Next()
+		if err != nil {
+			h.fail(w, r, err, tag)
+			return err
+		}
+		if b == nil {
+			ended = true
+			break
+		}
+		head = append(head, b)
+		size += int64(len(b))
+	}
+	return h.stream(w, r, req, out, nil, head, ended, format, tag)
 }
 
 // stream writes the headers and the body: from buffered when not nil, else
-// first and what follows from the engine.
-func (h *Handler) stream(w *statusWriter, r *http.Request, req *request, out output, buffered io.Reader, first []byte, format, tag string) error {
+// the chunks of head and, unless ended, what follows from the engine.
+func (h *Handler) stream(w *statusWriter, r *http.Request, req *request, out output, buffered io.Reader, head [][]byte, ended bool, format, tag string) error {
 	hdr := w.Header()
 	hdr.Set("Content-Type", contentType(format))
 	hdr.Set("X-ClickHouse-Query-Id", req.queryID)
@@ -197,13 +237,21 @@ func (h *Handler) stream(w *statusWriter, r *http.Request, req *request, out out
 		}
 		return s.finish(nil, tag, h.version)
 	}
-	for b := first; b != nil; {
+	for _, b := range head {
 		if err := s.write(b); err != nil {
 			return s.finish(err, tag, h.version)
 		}
+	}
+	for !ended {
 		s.flush()
-		var err error
-		if b, err = out.Next(); err != nil {
+		b, err := out.Next()
+		if err != nil {
+			return s.finish(err, tag, h.version)
+		}
+		if b == nil {
+			break
+		}
+		if err := s.write(b); err != nil {
 			return s.finish(err, tag, h.version)
 		}
 	}

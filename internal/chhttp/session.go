@@ -8,13 +8,25 @@ import (
 )
 
 // session is an HTTP session (session_id): one engine connection that keeps
-// its settings, current database and temporary tables between requests.
+// its settings, current database and temporary tables between requests. A
+// read-only user's session has no connection: each of its requests runs on
+// a fresh one (readonly.go), and the session remembers the database and
+// settings its USE and SET statements chose.
 type session struct {
 	key     string
-	conn    *chdb.Conn
+	conn    *chdb.Conn // nil for a read-only user's session
 	timeout time.Duration
 	busy    bool
 	last    time.Time
+
+	database string
+	settings []assign
+}
+
+func (ss *session) close() {
+	if ss.conn != nil {
+		ss.conn.Close()
+	}
 }
 
 // sessions holds the open sessions, closes the idle ones and bounds their
@@ -64,7 +76,7 @@ func (s *sessions) release(ss *session, close bool) {
 		if ok && cur == ss {
 			delete(s.open, ss.key)
 		}
-		ss.conn.Close()
+		ss.close()
 	}
 }
 
@@ -75,7 +87,7 @@ func (s *sessions) expire(now time.Time) {
 	for k, ss := range s.open {
 		if !ss.busy && now.Sub(ss.last) > ss.timeout {
 			delete(s.open, k)
-			ss.conn.Close()
+			ss.close()
 		}
 	}
 }
@@ -86,7 +98,7 @@ func (s *sessions) closeAll() {
 	defer s.mu.Unlock()
 	for k, ss := range s.open {
 		if !ss.busy {
-			ss.conn.Close()
+			ss.close()
 		}
 		delete(s.open, k)
 	}

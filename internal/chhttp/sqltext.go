@@ -338,3 +338,294 @@ func insertFromFile(text string, st statement, path string) string {
 func quoteFormat(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
+
+// unquote decodes the text of a quoted string or identifier token: doubled
+// quotes and ClickHouse's backslash escapes. An escape it does not know
+// keeps the character after the backslash.
+func unquote(tok string) string {
+	if len(tok) < 2 {
+		return tok
+	}
+	q := tok[0]
+	s := tok[1 : len(tok)-1]
+	if q == '$' { // heredoc: $tag$...$tag$
+		if i := strings.IndexByte(tok[1:], '$'); i >= 0 {
+			tag := tok[:i+2]
+			if len(tok) >= 2*len(tag) {
+				return tok[len(tag) : len(tok)-len(tag)]
+			}
+		}
+		return tok
+	}
+	if !strings.ContainsAny(s, "\\"+string(q)) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == q && i+1 < len(s) && s[i+1] == q:
+			b.WriteByte(q)
+			i++
+		case c == '\\' && i+1 < len(s):
+			i++
+			switch e := s[i]; e {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case '0':
+				b.WriteByte(0)
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'a':
+				b.WriteByte('\a')
+			case 'v':
+				b.WriteByte('\v')
+			case 'e':
+				b.WriteByte(0x1b)
+			case 'x', 'X':
+				if i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+					b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+					i += 2
+				} else {
+					b.WriteByte(e)
+				}
+			default:
+				b.WriteByte(e)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// identName is the name an identifier token stands for: a word as written,
+// a quoted identifier decoded; ok is false for other tokens.
+func (l *lexer) identName(t token) (string, bool) {
+	switch t.kind {
+	case tokWord:
+		return l.text(t), true
+	case tokQuotedIdent:
+		return unquote(l.text(t)), true
+	}
+	return "", false
+}
+
+// namesFile reports whether text, as SQL, names the engine's file function
+// outside string literals: called, quoted, escaped, or passed by name (to
+// APPLY or a higher-order function such as arrayMap). The embedded engine
+// is clickhouse-local's, whose file() reads any file the process can,
+// whatever readonly says, so a read-only request may not name it. With
+// nested, string literals are read as SQL too, to that depth: for setting
+// values such as additional_table_filters, whose strings are expressions.
+// A column or table called "file" is refused as well; that is the price of
+// a check the text alone can make.
+func namesFile(text string, nested int) bool {
+	l := &lexer{s: text}
+	for {
+		t := l.next()
+		switch t.kind {
+		case tokEOF, tokUnterminated:
+			return false
+		case tokString:
+			if nested > 0 && namesFile(unquote(l.text(t)), nested-1) {
+				return true
+			}
+		}
+		if name, ok := l.identName(t); ok && strings.EqualFold(name, "file") {
+			return true
+		}
+	}
+}
+
+// identifierParams returns the names of the {name:Identifier} placeholders
+// of text: their values become names in the query, functions included.
+func identifierParams(text string) []string {
+	l := &lexer{s: text}
+	var out []string
+	var win [5]token
+	for n := 0; ; n++ {
+		t := l.next()
+		if t.kind == tokEOF || t.kind == tokUnterminated {
+			return out
+		}
+		copy(win[:], win[1:])
+		win[4] = t
+		if n >= 4 && l.text(win[0]) == "{" && win[1].kind == tokWord && l.text(win[2]) == ":" &&
+			l.is(win[3], "Identifier") && l.text(win[4]) == "}" {
+			out = append(out, l.text(win[1]))
+		}
+	}
+}
+
+// assign is one setting a statement assigns: its name and its value as the
+// SQL text of a literal.
+type assign struct{ name, expr string }
+
+// parseAssigns reads "name = literal, name = literal..." from l, the form
+// of SET and of a SETTINGS clause. Values are literals only: numbers,
+// strings, true/false/null, and arrays, maps and tuples of them; each expr
+// is rebuilt from its tokens, comments dropped. It stops at the first token
+// after the last pair (returned), and fails on anything else.
+func parseAssigns(l *lexer) ([]assign, token, bool) {
+	var out []assign
+	for {
+		name := l.next()
+		if name.kind != tokWord || !settingNameRE.MatchString(l.text(name)) {
+			return nil, name, false
+		}
+		if eq := l.next(); l.text(eq) != "=" {
+			return nil, eq, false
+		}
+		expr, next, ok := parseLiteral(l, l.next(), 0)
+		if !ok {
+			return nil, next, false
+		}
+		out = append(out, assign{l.text(name), expr})
+		if next.kind != tokPunct || l.text(next) != "," {
+			return out, next, true
+		}
+	}
+}
+
+// parseLiteral reads one literal starting at t and returns its text and
+// the token after it.
+func parseLiteral(l *lexer, t token, depth int) (string, token, bool) {
+	if depth > 16 {
+		return "", t, false
+	}
+	var b strings.Builder
+	switch {
+	case t.kind == tokString:
+		b.WriteString(l.text(t))
+		return b.String(), l.next(), true
+	case t.kind == tokWord:
+		switch strings.ToLower(l.text(t)) {
+		case "true", "false", "null", "inf", "nan", "infinity", "default":
+			return l.text(t), l.next(), true
+		}
+		return "", t, false
+	case t.kind == tokPunct && (l.text(t) == "-" || l.text(t) == "+"):
+		n := l.next()
+		if n.kind != tokNumber && !(n.kind == tokWord && (strings.EqualFold(l.text(n), "inf") || strings.EqualFold(l.text(n), "nan"))) {
+			return "", n, false
+		}
+		b.WriteString(l.text(t))
+		t = n
+		fallthrough
+	case t.kind == tokNumber || t.kind == tokWord:
+		// 1, 1.5, 1e-3, 0x1F: the lexer splits them at '.', '-' and '+';
+		// the parts are adjacent.
+		b.WriteString(l.text(t))
+		prev := t
+		for {
+			n := l.next()
+			adjacent := n.start == prev.end
+			switch {
+			case adjacent && n.kind == tokPunct && l.text(n) == ".":
+			case adjacent && n.kind == tokPunct && (l.text(n) == "-" || l.text(n) == "+") && strings.HasSuffix(strings.ToLower(l.text(prev)), "e"):
+			case adjacent && n.kind == tokNumber && prev.kind == tokPunct:
+			default:
+				return b.String(), n, true
+			}
+			b.WriteString(l.text(n))
+			prev = n
+		}
+	case t.kind == tokPunct && (l.text(t) == "[" || l.text(t) == "(" || l.text(t) == "{"):
+		open := l.text(t)
+		closer := map[string]string{"[": "]", "(": ")", "{": "}"}[open]
+		b.WriteString(open)
+		n := l.next()
+		if l.text(n) == closer {
+			b.WriteString(closer)
+			return b.String(), l.next(), true
+		}
+		for {
+			v, next, ok := parseLiteral(l, n, depth+1)
+			if !ok {
+				return "", next, false
+			}
+			b.WriteString(v)
+			if open == "{" {
+				if l.text(next) != ":" {
+					return "", next, false
+				}
+				v, next, ok = parseLiteral(l, l.next(), depth+1)
+				if !ok {
+					return "", next, false
+				}
+				b.WriteString(": ")
+				b.WriteString(v)
+			}
+			switch l.text(next) {
+			case ",":
+				b.WriteString(", ")
+				n = l.next()
+			case closer:
+				b.WriteString(closer)
+				return b.String(), l.next(), true
+			default:
+				return "", next, false
+			}
+		}
+	}
+	return "", t, false
+}
+
+// parseSet reads a SET statement of settings ("SET a = 1, b = 'x'").
+func parseSet(text string) ([]assign, bool) {
+	l := &lexer{s: text}
+	if !l.is(l.next(), "SET") {
+		return nil, false
+	}
+	out, next, ok := parseAssigns(l)
+	if ok && next.kind == tokPunct && l.text(next) == ";" {
+		next = l.next()
+	}
+	if !ok || next.kind != tokEOF {
+		return nil, false
+	}
+	return out, true
+}
+
+// settingsClauses returns the assignments of a reading statement's
+// SETTINGS clauses, the query's own and those of its subqueries, in text
+// order; a clause that is not plain literals is left out.
+func settingsClauses(text string) []assign {
+	l := &lexer{s: text}
+	var out []assign
+	for {
+		t := l.next()
+		switch {
+		case t.kind == tokEOF || t.kind == tokUnterminated:
+			return out
+		case l.is(t, "SETTINGS"):
+			save := l.pos
+			pairs, next, ok := parseAssigns(l)
+			if ok && (next.kind == tokEOF || l.is(next, "FORMAT") || next.kind == tokPunct && (l.text(next) == ";" || l.text(next) == ")")) {
+				out = append(out, pairs...)
+			}
+			l.pos = save
+		}
+	}
+}

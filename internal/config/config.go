@@ -158,7 +158,7 @@ type Config struct {
 	// embedded store (its address is Listen.ClickHouseHTTP).
 	ClickHouseHTTP struct {
 		Users                                  string
-		MaxBody                                ByteSize
+		MaxBody, ResponseBuffer                ByteSize
 		ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 		MaxQueries, MaxSessions                int
 		SessionTimeout, MaxSessionTimeout      time.Duration
@@ -213,6 +213,7 @@ var keys = []key{
 	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store, for Grafana, HyperDX and clickhouse-go (off to disable; not served with --clickhouse-dsn)", listens),
 	setting("clickhouse-http-users", "clickhouseHTTP.users", "", func(c *Config) *string { return &c.ClickHouseHTTP.Users }, "users of the ClickHouse HTTP interface: name:password[:readonly=1|2][:max_execution_time=S][:max_memory_usage=B][:max_result_rows=N],... (URL-escape ':' and ','); empty allows only user default without a password, on a loopback address", secret),
 	setting("clickhouse-http-max-body", "clickhouseHTTP.maxBody", ByteSize(1<<30), func(c *Config) *ByteSize { return &c.ClickHouseHTTP.MaxBody }, "largest request body of the ClickHouse HTTP interface, compressed and decompressed, e.g. 1GiB", positive),
+	setting("clickhouse-http-response-buffer", "clickhouseHTTP.responseBuffer", ByteSize(1<<20), func(c *Config) *ByteSize { return &c.ClickHouseHTTP.ResponseBuffer }, "ClickHouse HTTP interface: how much of an answer is held before the headers (and X-ClickHouse-Summary) are sent; the most a request's buffer_size may ask", positive),
 	setting("clickhouse-http-read-timeout", "clickhouseHTTP.readTimeout", 5*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.ReadTimeout }, "ClickHouse HTTP interface: time a client may stall while sending a request body", positive),
 	setting("clickhouse-http-write-timeout", "clickhouseHTTP.writeTimeout", time.Hour, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.WriteTimeout }, "ClickHouse HTTP interface: time to write a response", positive),
 	setting("clickhouse-http-idle-timeout", "clickhouseHTTP.idleTimeout", 2*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.IdleTimeout }, "ClickHouse HTTP interface: idle time of a kept-alive connection", positive),

@@ -22,6 +22,7 @@ func ClickHouseHTTPConfig(cfg *config.Config) (chhttp.Config, error) {
 	}
 	c.Users = users
 	c.MaxBodyBytes = int64(h.MaxBody)
+	c.ResponseBufferBytes = int64(h.ResponseBuffer)
 	c.ReadTimeout, c.WriteTimeout, c.IdleTimeout = h.ReadTimeout, h.WriteTimeout, h.IdleTimeout
 	c.MaxConcurrentQueries, c.MaxSessions = h.MaxQueries, h.MaxSessions
 	c.SessionTimeout, c.MaxSessionTimeout = h.SessionTimeout, h.MaxSessionTimeout

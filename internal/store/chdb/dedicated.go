@@ -59,10 +59,13 @@ func (c *Conn) Close() {
 	c.s.dedicated.Done()
 }
 
-// Stats are the engine's counters for one statement, summed over its chunks.
+// Stats are the engine's counters for one statement, summed over its
+// chunks, in ClickHouse's terms: rows and bytes read from storage (and table
+// functions), written, and in the result.
 type Stats struct {
 	RowsRead, BytesRead       uint64
 	RowsWritten, BytesWritten uint64
+	ResultRows, ResultBytes   uint64
 	Elapsed                   time.Duration
 }
 
@@ -141,8 +144,10 @@ func (c *Conn) Stream(ctx context.Context, sql, format string, params store.Para
 
 func (o *Output) addStats(r result) {
 	l := r.l
-	o.stats.RowsRead += l.resultRowsRead(r.ptr)
-	o.stats.BytesRead += l.resultBytesRead(r.ptr)
+	o.stats.RowsRead += l.resultStorageRows(r.ptr)
+	o.stats.BytesRead += l.resultStorageBytes(r.ptr)
+	o.stats.ResultRows += l.resultRowsRead(r.ptr)
+	o.stats.ResultBytes += l.resultBytesRead(r.ptr)
 	o.stats.RowsWritten += l.resultRowsWritten(r.ptr)
 	o.stats.BytesWritten += l.resultBytesWritten(r.ptr)
 	o.stats.Elapsed += time.Duration(l.resultElapsed(r.ptr) * float64(time.Second))

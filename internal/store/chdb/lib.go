@@ -19,22 +19,27 @@ const InstallHint = "run scripts/install-chdb.sh (or make run / make test), or p
 type lib struct {
 	path string
 
-	connect              func(argc int32, argv **byte) *uintptr
-	closeConn            func(conn *uintptr)
-	queryN               func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr) uintptr
-	queryWithParamsN     func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
-	streamWithParamsN    func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
-	streamFetch          func(conn uintptr, res uintptr) uintptr
-	streamCancel         func(conn uintptr, res uintptr)
-	destroyResult        func(res uintptr)
-	resultBuffer         func(res uintptr) *byte
-	resultLength         func(res uintptr) uintptr
-	resultError          func(res uintptr) *byte
+	connect           func(argc int32, argv **byte) *uintptr
+	closeConn         func(conn *uintptr)
+	queryN            func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr) uintptr
+	queryWithParamsN  func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
+	streamWithParamsN func(conn uintptr, q *byte, qlen uintptr, f *byte, flen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, n uintptr) uintptr
+	streamFetch       func(conn uintptr, res uintptr) uintptr
+	streamCancel      func(conn uintptr, res uintptr)
+	destroyResult     func(res uintptr)
+	resultBuffer      func(res uintptr) *byte
+	resultLength      func(res uintptr) uintptr
+	resultError       func(res uintptr) *byte
+	// The engine's rows_read and bytes_read count the result (rows and
+	// bytes of the output blocks); storage_rows_read and storage_bytes_read
+	// count what the query read, ClickHouse's read_rows and read_bytes.
 	resultRowsRead       func(res uintptr) uint64
 	resultRowsWritten    func(res uintptr) uint64
 	resultBytesRead      func(res uintptr) uint64
 	resultBytesWritten   func(res uintptr) uint64
 	resultElapsed        func(res uintptr) float64
+	resultStorageRows    func(res uintptr) uint64
+	resultStorageBytes   func(res uintptr) uint64
 	setSignalHandlersOff func(enabled bool)
 }
 
@@ -84,6 +89,8 @@ func loadLib(path string) (*lib, error) {
 		{"chdb_result_bytes_read", &l.resultBytesRead},
 		{"chdb_result_bytes_written", &l.resultBytesWritten},
 		{"chdb_result_elapsed", &l.resultElapsed},
+		{"chdb_result_storage_rows_read", &l.resultStorageRows},
+		{"chdb_result_storage_bytes_read", &l.resultStorageBytes},
 		{"chdb_set_signal_handlers_enabled", &l.setSignalHandlersOff},
 	}
 	var missing []string

@@ -2,7 +2,10 @@
 // Grafana's datasource send when they connect to a ClickHouse server and
 // browse its schema, then a log search over otel_logs, through
 // @clickhouse/client as HyperDX configures it. Exits non-zero on the first
-// answer that is not a ClickHouse server's.
+// answer that is not a ClickHouse server's. With CH_READONLY=1 the user is
+// the read-only one HyperDX gets: its writes, and reads of the server's
+// files and of URLs, must be refused with READONLY; CH_SECRET_FILE names
+// a file it must not read.
 import assert from 'node:assert/strict';
 import { createClient } from '@clickhouse/client';
 
@@ -29,6 +32,8 @@ const q = async (query, query_params, extra = {}) => {
   return rs.json();
 };
 const step = (name) => console.log('ok ' + name);
+const readonly = process.env.CH_READONLY === '1';
+const refused = (e) => e.code === '164' && e.type === 'READONLY';
 
 assert.equal((await client.ping()).success, true);
 step('ping');
@@ -84,15 +89,45 @@ const long = 'x'.repeat(20000);
 const lp = await q('SELECT length({p:String}) AS l', { p: long });
 assert.equal(Number(lp.data[0].l), 20000);
 step('multipart params');
-// JSONEachRow insert and streamed read back.
-await client.command({ query: 'DROP TABLE IF EXISTS js_rows' });
-await client.command({ query: 'CREATE TABLE js_rows (id UInt64, s String) ENGINE = MergeTree ORDER BY id' });
-await client.insert({ table: 'js_rows', values: Array.from({ length: 1000 }, (_, i) => ({ id: i, s: 'r' + i })), format: 'JSONEachRow' });
-const rs = await client.query({ query: 'SELECT id, s FROM js_rows ORDER BY id', format: 'JSONEachRow' });
-let n = 0;
-for await (const rows of rs.stream()) for (const row of rows) { const r = row.json(); assert.equal(r.s, 'r' + r.id); n++; }
-assert.equal(n, 1000);
-step('insert and stream 1000');
+// HyperDX's settings hold, and so does a SETTINGS clause in a CTE (its
+// JSON-paths metadata query).
+const st = await q("SELECT getSetting('date_time_output_format') AS f, toString(getSetting('max_execution_time')) AS t");
+assert.equal(st.data[0].f, 'iso');
+assert.equal(st.data[0].t, '60');
+const cte = await q("WITH p AS (SELECT DISTINCT ServiceName FROM otel.otel_logs LIMIT {n:Int32} SETTINGS timeout_overflow_mode = 'break', max_execution_time = 2) SELECT count() AS c FROM p", { n: 10 });
+assert.equal(Number(cte.data[0].c), 2);
+step('settings');
+if (readonly) {
+  // Writes, files and URLs are refused with READONLY.
+  const secret = process.env.CH_SECRET_FILE;
+  for (const query of [
+    'CREATE TABLE js_rows (id UInt64) ENGINE = Memory',
+    `SELECT * FROM file('${secret}', 'LineAsString')`,
+    `SELECT file('${secret}') AS f`,
+    "SELECT * FROM url('http://127.0.0.1:1/x', 'LineAsString')",
+    'SELECT 1 SETTINGS readonly = 0',
+  ]) {
+    await assert.rejects(q(query), refused, query);
+  }
+  await assert.rejects(client.insert({ table: 'otel.otel_logs', values: [{ Body: 'x' }], format: 'JSONEachRow' }), refused);
+  await assert.rejects(client.command({ query: 'DROP TABLE otel.otel_logs' }), refused);
+  step('refused');
+  const rs = await client.query({ query: 'SELECT number AS id FROM numbers(1000)', format: 'JSONEachRow', clickhouse_settings: settings });
+  let n = 0;
+  for await (const rows of rs.stream()) for (const row of rows) { assert.equal(Number(row.json().id), n); n++; }
+  assert.equal(n, 1000);
+  step('stream 1000');
+} else {
+  // JSONEachRow insert and streamed read back.
+  await client.command({ query: 'DROP TABLE IF EXISTS js_rows' });
+  await client.command({ query: 'CREATE TABLE js_rows (id UInt64, s String) ENGINE = MergeTree ORDER BY id' });
+  await client.insert({ table: 'js_rows', values: Array.from({ length: 1000 }, (_, i) => ({ id: i, s: 'r' + i })), format: 'JSONEachRow' });
+  const rs = await client.query({ query: 'SELECT id, s FROM js_rows ORDER BY id', format: 'JSONEachRow' });
+  let n = 0;
+  for await (const rows of rs.stream()) for (const row of rows) { const r = row.json(); assert.equal(r.s, 'r' + r.id); n++; }
+  assert.equal(n, 1000);
+  step('insert and stream 1000');
+}
 // Errors arrive as ClickHouseError with the server's code.
 await assert.rejects(q('SELECT * FROM otel.no_such_table'), (e) => e.code === '60' && e.type === 'UNKNOWN_TABLE');
 step('error code');

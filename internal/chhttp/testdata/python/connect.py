@@ -1,16 +1,33 @@
 """What Grafana's datasource and HyperDX send on connect and while browsing
 the schema, then a log search over otel_logs, through clickhouse-connect
-(Native format over HTTP). Exits non-zero on the first wrong answer."""
+(Native format over HTTP, in the session it opens by itself). Exits
+non-zero on the first wrong answer.
+
+With CH_READONLY=1 the user is a read-only one (readonly=2), with
+HyperDX's settings on every request: clickhouse-connect reads
+system.settings' readonly column, which is 1 for such a user here (the
+engine's readonly=1 lock, see README), so it is told to send settings all
+the same (invalid_setting_action=send). Writes, the server's files
+(CH_SECRET_FILE) and URLs must be refused with READONLY."""
 import os
 import sys
 
 import clickhouse_connect
+from clickhouse_connect import common
+
+readonly = os.environ.get("CH_READONLY") == "1"
+settings = {}
+if readonly:
+    common.set_setting("invalid_setting_action", "send")
+    # HyperDX's defaults for every query.
+    settings = {"date_time_output_format": "iso", "output_format_json_quote_64bit_integers": 1,
+                "cancel_http_readonly_queries_on_client_close": 1, "max_execution_time": 60}
 
 url = os.environ["CH_URL"]
 host, port = url.split("//")[1].split(":")
 client = clickhouse_connect.get_client(
     host=host, port=int(port), username=os.environ["CH_USER"], password=os.environ["CH_PASSWORD"],
-    compress=os.environ.get("CH_COMPRESS", "lz4"),
+    compress=os.environ.get("CH_COMPRESS", "lz4"), settings=settings,
 )
 
 
@@ -54,12 +71,39 @@ assert len(logs.result_rows) == 2, logs.result_rows
 for r in logs.result_rows:
     assert "failed" in r[2] and isinstance(r[3], dict) and r[0].year == 2026, r
 step("otel_logs search %d" % len(logs.result_rows))
-client.command("DROP TABLE IF EXISTS py_rows")
-client.command("CREATE TABLE py_rows (id UInt64, s String, m Map(String, String)) ENGINE = MergeTree ORDER BY id")
-client.insert("py_rows", [[i, "r%d" % i, {"k": str(i)}] for i in range(5000)], column_names=["id", "s", "m"])
-n, total = client.query("SELECT count(), sum(id) FROM py_rows").result_rows[0]
-assert n == 5000 and total == sum(range(5000)), (n, total)
-step("native insert 5000")
+if readonly:
+    # The settings hold on every request; a SET stays in the session.
+    row = client.query("SELECT getSetting('date_time_output_format'), toString(getSetting('max_execution_time'))",
+                       settings={"max_threads": 2}).result_rows[0]
+    assert row == ("iso", "60"), row
+    assert client.get_client_setting("session_id"), "no session"
+    client.command("SET max_threads = 3")
+    got = client.command("SELECT toString(getSetting('max_threads'))")
+    assert str(got) == "3", got
+    step("settings and session")
+    secret = os.environ["CH_SECRET_FILE"]
+    for q in ["CREATE TABLE py_rows (id UInt64) ENGINE = Memory", "INSERT INTO otel.otel_logs (Body) VALUES ('x')",
+              "SELECT * FROM file('%s', 'LineAsString')" % secret, "SELECT file('%s')" % secret,
+              "SELECT * FROM url('http://127.0.0.1:1/x', 'LineAsString')", "SELECT 1 SETTINGS readonly = 0",
+              "CREATE TEMPORARY TABLE py_tmp (a UInt8)"]:
+        try:
+            client.query(q)
+            sys.exit("not refused: " + q)
+        except Exception as e:  # clickhouse_connect.driver.exceptions.DatabaseError
+            assert "164" in str(e) and "READONLY" in str(e), (q, e)
+    try:
+        client.insert("otel.otel_logs", [["x"]], column_names=["Body"])
+        sys.exit("insert not refused")
+    except Exception as e:
+        assert "164" in str(e) and "READONLY" in str(e), e
+    step("refused")
+else:
+    client.command("DROP TABLE IF EXISTS py_rows")
+    client.command("CREATE TABLE py_rows (id UInt64, s String, m Map(String, String)) ENGINE = MergeTree ORDER BY id")
+    client.insert("py_rows", [[i, "r%d" % i, {"k": str(i)}] for i in range(5000)], column_names=["id", "s", "m"])
+    n, total = client.query("SELECT count(), sum(id) FROM py_rows").result_rows[0]
+    assert n == 5000 and total == sum(range(5000)), (n, total)
+    step("native insert 5000")
 try:
     client.query("SELECT * FROM otel.no_such_table")
     sys.exit("no error for a missing table")
