@@ -46,6 +46,7 @@ type migrateCommon struct {
 	progressLog  time.Duration
 	osAttempts   int
 	osTimeout    time.Duration
+	osGzip       bool
 	storeRetry   time.Duration
 	lockLease    time.Duration
 }
@@ -57,6 +58,7 @@ func (m *migrateCommon) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&m.progressLog, "progress-interval", 10*time.Second, "how often progress lines are logged when stderr is not a terminal")
 	fs.IntVar(&m.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
 	fs.DurationVar(&m.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
+	fs.BoolVar(&m.osGzip, "opensearch-gzip", false, "ask OpenSearch for gzip-compressed answers (less bandwidth across a slow link, more CPU on both sides)")
 	fs.DurationVar(&m.storeRetry, "store-retry-for", 10*time.Minute, "how long a write the store refuses is retried before the run stops (it resumes from its checkpoint)")
 	fs.DurationVar(&m.lockLease, "lock-lease", 60*time.Second, "lease of the run's lock in the store (a killed run's lock expires after it; at once when it ran on this host)")
 }
@@ -88,7 +90,7 @@ func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, err
 	if url == "" {
 		return nil, errors.New("no OpenSearch: give --opensearch URL (or --opensearch-url, OBSPLANE_OPENSEARCH_URL)")
 	}
-	osc, err := opensearch.New(url, opensearch.Options{Timeout: m.osTimeout})
+	osc, err := opensearch.New(url, opensearch.Options{Timeout: m.osTimeout, NoCompression: !m.osGzip})
 	if err != nil {
 		return nil, err
 	}
