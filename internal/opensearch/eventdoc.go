@@ -76,6 +76,11 @@ func DecodeEventDocument(source []byte) (LogRecord, error) {
 	if err != nil {
 		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonNotJSON, Msg: err.Error()}
 	}
+	return decodeEvent(doc)
+}
+
+// decodeEvent is DecodeEventDocument of a valid JSON object.
+func decodeEvent(doc gjson.Result) (LogRecord, error) {
 	var attrs, body, resource, severity, stamp gjson.Result
 	doc.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {

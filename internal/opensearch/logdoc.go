@@ -201,14 +201,20 @@ var (
 // values are sanitized (numbers and booleans become text, invalid UTF-8 is
 // replaced). It never panics.
 func DecodeLogDocument(source []byte) (LogRecord, error) {
-	var rec LogRecord
 	doc, err := parseObject(source)
 	if err != nil {
 		if errors.Is(err, errTrailingData) {
-			return rec, docErr(ReasonNotJSON, "%v", err)
+			return LogRecord{}, docErr(ReasonNotJSON, "%v", err)
 		}
-		return rec, docErr(ReasonNotJSON, "not a JSON object: %v", err)
+		return LogRecord{}, docErr(ReasonNotJSON, "not a JSON object: %v", err)
 	}
+	return decodeLog(doc)
+}
+
+// decodeLog is DecodeLogDocument of a document already known to be a valid
+// JSON object.
+func decodeLog(doc gjson.Result) (LogRecord, error) {
+	var rec LogRecord
 	// The fields the mapping knows are picked out first; the others keep
 	// their document order and are flattened into attributes at the end.
 	var ts, tm, body, stream, k8s, otel gjson.Result

@@ -345,6 +345,34 @@ type PageHit struct {
 	ID     string          `json:"_id"`
 	Source json.RawMessage `json:"_source"`
 	Sort   []int64         `json:"sort"`
+	// doc is Source as read from a validated answer (not set when the
+	// hit was made otherwise), so the Decode methods need not validate it
+	// again.
+	doc gjson.Result
+}
+
+// DecodeLog is DecodeLogDocument(h.Source).
+func (h *PageHit) DecodeLog() (LogRecord, error) {
+	if h.doc.IsObject() {
+		return decodeLog(h.doc)
+	}
+	return DecodeLogDocument(h.Source)
+}
+
+// DecodeEvent is DecodeEventDocument(h.Source).
+func (h *PageHit) DecodeEvent() (LogRecord, error) {
+	if h.doc.IsObject() {
+		return decodeEvent(h.doc)
+	}
+	return DecodeEventDocument(h.Source)
+}
+
+// DecodeSpan is DecodeSpanDocument(h.Source).
+func (h *PageHit) DecodeSpan() (SpanRecord, error) {
+	if h.doc.IsObject() {
+		return decodeSpan(h.doc)
+	}
+	return DecodeSpanDocument(h.Source)
 }
 
 // SeqNo is the hit's _seq_no, its position in the scan.
@@ -490,7 +518,7 @@ func decodePage(data []byte) (pageAnswer, error) {
 			case "_id":
 				h.ID = v.Str
 			case "_source":
-				h.Source = rawBytes(data, v)
+				h.Source, h.doc = rawBytes(data, v), v
 			case "sort":
 				v.ForEach(func(_, sv gjson.Result) bool {
 					n, perr := strconv.ParseInt(sv.Raw, 10, 64)

@@ -2,6 +2,7 @@ package opensearch
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,28 @@ func FuzzDecodePage(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPageHitDecodesAsTheDocumentFunctions(t *testing.T) {
+	answer := `{"hits":{"hits":[{"_index":"i","_id":"a","_source":` + fluentBitDoc + `,"sort":[1]}]}}`
+	res, err := decodePage([]byte(answer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.hits[0]
+	got, err := h.DecodeLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecord(t, got, fluentBitRecord())
+	// A hit made otherwise (no validated answer) decodes its Source.
+	bare := PageHit{Source: h.Source}
+	if got, err := bare.DecodeLog(); err != nil {
+		t.Fatal(err)
+	} else {
+		assertRecord(t, got, fluentBitRecord())
+	}
+	if _, err := (&PageHit{Source: []byte(`{`)}).DecodeLog(); !errors.Is(err, ErrLogDocument) {
+		t.Fatalf("bad source: %v", err)
+	}
 }

@@ -187,7 +187,13 @@ func DecodeSpanDocument(source []byte) (SpanRecord, error) {
 	if err != nil {
 		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonNotJSON, Msg: err.Error()}
 	}
+	return decodeSpan(doc)
+}
+
+// decodeSpan is DecodeSpanDocument of a valid JSON object.
+func decodeSpan(doc gjson.Result) (SpanRecord, error) {
 	var rec SpanRecord
+	var err error
 	var attrs, resource, status, scope, events, links gjson.Result
 	var startTime, endTime string
 	r := fieldReader{kind: ErrSpanDocument}
