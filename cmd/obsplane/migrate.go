@@ -46,6 +46,7 @@ type migrateCommon struct {
 	progressLog  time.Duration
 	osAttempts   int
 	osTimeout    time.Duration
+	osGzip       bool
 	storeRetry   time.Duration
 	lockLease    time.Duration
 }
@@ -57,6 +58,7 @@ func (m *migrateCommon) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&m.progressLog, "progress-interval", 10*time.Second, "how often progress lines are logged when stderr is not a terminal")
 	fs.IntVar(&m.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
 	fs.DurationVar(&m.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
+	fs.BoolVar(&m.osGzip, "opensearch-gzip", false, "ask OpenSearch for gzip-compressed answers (less bandwidth across a slow link, more CPU on both sides)")
 	fs.DurationVar(&m.storeRetry, "store-retry-for", 10*time.Minute, "how long a write the store refuses is retried before the run stops (it resumes from its checkpoint)")
 	fs.DurationVar(&m.lockLease, "lock-lease", 60*time.Second, "lease of the run's lock in the store (a killed run's lock expires after it; at once when it ran on this host)")
 }
@@ -88,7 +90,7 @@ func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, err
 	if url == "" {
 		return nil, errors.New("no OpenSearch: give --opensearch URL (or --opensearch-url, OBSPLANE_OPENSEARCH_URL)")
 	}
-	osc, err := opensearch.New(url, opensearch.Options{Timeout: m.osTimeout})
+	osc, err := opensearch.New(url, opensearch.Options{Timeout: m.osTimeout, NoCompression: !m.osGzip})
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func (m *migrateCommon) retry() opensearch.RetryOptions {
 func migrateBackfillCmd() *cobra.Command {
 	var common migrateCommon
 	var from, start, end, signals, indices string
-	var slices, batch int
+	var slices, batch, pageSize int
 	var maxRate float64
 	var keepAlive time.Duration
 	var includeOwn bool
@@ -156,7 +158,7 @@ func migrateBackfillCmd() *cobra.Command {
 			defer env.close()
 			res, err := migrate.Backfill(cmd.Context(), migrate.BackfillOptions{
 				OpenSearch: env.osc, Store: env.st, Start: s, End: e, Signals: sigs, Indices: indices,
-				Slices: slices, Batch: batch, MaxDocsPerSec: maxRate, KeepAlive: keepAlive, IncludeOwn: includeOwn,
+				Slices: slices, Batch: batch, PageSize: pageSize, MaxDocsPerSec: maxRate, KeepAlive: keepAlive, IncludeOwn: includeOwn,
 				Retry: common.retry(), StoreRetryFor: common.storeRetry, LockLease: common.lockLease,
 				Retention: env.cfg.Retention.DeleteAfter, Database: env.cfg.Database,
 				Log: env.log, Metrics: env.metrics, Progress: env.progress,
@@ -176,7 +178,8 @@ func migrateBackfillCmd() *cobra.Command {
 	f.StringVar(&signals, "signals", "logs,traces,events", "what to copy: logs (container-logs-*, kubernetes-*), traces (otel-traces-*), events (k8s-events-*)")
 	f.StringVar(&indices, "indices", "", "only indices matching these comma-separated glob patterns (e.g. 'container-logs-*')")
 	f.IntVar(&slices, "slices", 4, "slices read at once, and slices per index (at least one per shard)")
-	f.IntVar(&batch, "batch", 10000, "documents per page and insert (at most 10000)")
+	f.IntVar(&batch, "batch", 100000, "documents of a slice per insert and checkpoint (at most 1000000; kept on resume)")
+	f.IntVar(&pageSize, "page-size", 10000, "documents per OpenSearch page (at most 10000, index.max_result_window)")
 	f.Float64Var(&maxRate, "max-docs-per-sec", 0, "read at most this many documents per second (0: as fast as OpenSearch answers)")
 	f.DurationVar(&keepAlive, "keep-alive", 5*time.Minute, "Point-in-Time keep_alive between two pages of a slice")
 	f.BoolVar(&includeOwn, "include-obsplane-documents", false, "also copy documents obsplane's dual write or syncback wrote (their rows normally came through the gateway)")

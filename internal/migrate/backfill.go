@@ -34,9 +34,14 @@ type BackfillOptions struct {
 	// Slices is how many slices are read at once, and how many slices an
 	// index is cut into (at least one per shard). Default 4.
 	Slices int
-	// Batch is the page size and so the insert size; at most 10000
-	// (OpenSearch's index.max_result_window). Default 10000.
+	// Batch is how many documents of a slice one insert, and one
+	// checkpoint, covers. Default 100000: the engine's cost per insert
+	// does not depend on its size, so large ones cost less per row
+	// (docs/MIGRATE.md).
 	Batch int
+	// PageSize is how many documents one OpenSearch page holds; at most
+	// 10000 (OpenSearch's default index.max_result_window). Default 10000.
+	PageSize int
 	// MaxDocsPerSec bounds the read rate (0: unbounded).
 	MaxDocsPerSec float64
 	// KeepAlive is the Point-in-Time keep_alive. Default 5m.
@@ -80,10 +85,16 @@ func (o *BackfillOptions) defaults() error {
 		return fmt.Errorf("--slices %d: at most 1024", o.Slices)
 	}
 	if o.Batch <= 0 {
-		o.Batch = 10000
+		o.Batch = 100000
 	}
-	if o.Batch > 10000 {
-		return fmt.Errorf("--batch %d: at most 10000 documents, OpenSearch's default index.max_result_window (a page is a batch)", o.Batch)
+	if o.Batch > 1000000 {
+		return fmt.Errorf("--batch %d: at most 1000000 documents an insert", o.Batch)
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 10000
+	}
+	if o.PageSize > 10000 {
+		return fmt.Errorf("--page-size %d: at most 10000 documents, OpenSearch's default index.max_result_window", o.PageSize)
 	}
 	if o.MaxDocsPerSec < 0 {
 		return fmt.Errorf("--max-docs-per-sec %v must not be negative", o.MaxDocsPerSec)
@@ -176,7 +187,7 @@ func Backfill(ctx context.Context, o BackfillOptions) (*BackfillResult, error) {
 	}
 	defer lk.release()
 	res := &BackfillResult{RunID: uuid.NewString()}
-	o.Log.Info("backfill starting", "run", res.RunID, "indices", len(units), "start", o.Start.Format(time.DateOnly), "end", o.End.Format(time.DateOnly), "slices", o.Slices, "batch", o.Batch)
+	o.Log.Info("backfill starting", "run", res.RunID, "indices", len(units), "start", o.Start.Format(time.DateOnly), "end", o.End.Format(time.DateOnly), "slices", o.Slices, "batch", o.Batch, "page_size", o.PageSize)
 
 	names := make([]string, len(units))
 	for i, u := range units {
@@ -188,7 +199,7 @@ func Backfill(ctx context.Context, o BackfillOptions) (*BackfillResult, error) {
 	}
 	r := &run{o: o, runID: res.RunID, cks: cks}
 	if o.MaxDocsPerSec > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(o.MaxDocsPerSec), max(o.Batch, int(o.MaxDocsPerSec)))
+		r.limiter = rate.NewLimiter(rate.Limit(o.MaxDocsPerSec), max(o.PageSize, int(o.MaxDocsPerSec)))
 	}
 	err = r.copy(ctx, units)
 	res.Read = r.read.Load()
@@ -305,8 +316,11 @@ type sliceTask struct {
 	u      unit
 	slice  int
 	slices int
-	page   int
-	ck     checkpoint
+	// batch is the documents per insert and checkpoint (the checkpoint's
+	// PageSize): the first batch documents after the checkpoint are one
+	// insert in every run, so a resumed run repeats the token.
+	batch int
+	ck    checkpoint
 	// resumed slices may have had one batch in flight when the last run
 	// stopped; that batch is inserted with SkipStored as well as its token.
 	resumed bool
@@ -326,16 +340,16 @@ func (r *run) copy(ctx context.Context, units []unit) error {
 	var tasks []*sliceTask
 	for _, u := range units {
 		prev := r.cks[u.index]
-		slices, page := max(r.o.Slices, u.shards), r.o.Batch
+		slices, batch := max(r.o.Slices, u.shards), r.o.Batch
 		var done int64
 		for _, c := range prev {
-			// A slicing or page size once used stays, or the slices and
+			// A slicing or batch size once used stays, or the slices and
 			// tokens of this run would not be those of the checkpoints.
-			slices, page = c.Slices, c.PageSize
+			slices, batch = c.Slices, c.PageSize
 			done += int64(c.Read)
 		}
-		if len(prev) > 0 && (slices != max(r.o.Slices, u.shards) || page != r.o.Batch) {
-			r.o.Log.Info("resuming with the slicing of the first run", "index", u.index, "slices", slices, "batch", page)
+		if len(prev) > 0 && (slices != max(r.o.Slices, u.shards) || batch != r.o.Batch) {
+			r.o.Log.Info("resuming with the slicing of the first run", "index", u.index, "slices", slices, "batch", batch)
 		}
 		if r.o.Progress != nil {
 			r.o.Progress.Track(u.index, done, u.docs)
@@ -344,9 +358,9 @@ func (r *run) copy(ctx context.Context, units []unit) error {
 		for s := 0; s < slices; s++ {
 			ck, ok := prev[s]
 			if !ok {
-				ck = checkpoint{Unit: u.index, Signal: string(u.signal), Slice: s, Slices: slices, PageSize: page, After: -1}
+				ck = checkpoint{Unit: u.index, Signal: string(u.signal), Slice: s, Slices: slices, PageSize: batch, After: -1}
 			}
-			tasks = append(tasks, &sliceTask{u: u, slice: s, slices: slices, page: page, ck: ck, resumed: ok && ck.Done == 0, pit: ref})
+			tasks = append(tasks, &sliceTask{u: u, slice: s, slices: slices, batch: batch, ck: ck, resumed: ok && ck.Done == 0, pit: ref})
 		}
 		if r.o.Metrics != nil {
 			r.o.Metrics.Remaining.WithLabelValues("backfill", string(u.signal)).Add(float64(max(u.docs-done, 0)))
@@ -409,80 +423,179 @@ func (r *run) closePIT(t *sliceTask) {
 	}
 }
 
+// fetched is one page of a slice, read for a batch.
 type fetched struct {
 	page *opensearch.Page
-	took time.Duration
-	err  error
+	// asked is the page size asked for: a page with fewer documents is
+	// the slice's last.
+	asked int
+	took  time.Duration
+	err   error
 }
 
-// slice copies one slice: a reader fetches pages ahead while the writer
-// converts, inserts and checkpoints the previous one.
+// batch is what a slice's batch became: its rows in a spool, its rejected
+// documents, and the checkpoint it ends at.
+type batch struct {
+	spool    store.Spool
+	rejected []rejectedDoc
+	read     int
+	skipped  int
+	last     int64 // _seq_no of its last document (-1: none)
+	done     bool  // the slice's last
+}
+
+// slice copies one slice in three stages that run at once: a reader
+// fetches the next page, a converter maps each page to rows and appends
+// them to the batch's spool, and a writer inserts the batch before, and
+// checkpoints it. A batch is the first t.batch documents after the
+// checkpoint, read in pages of at most PageSize.
 func (r *run) slice(ctx context.Context, t *sliceTask) error {
 	defer r.closePIT(t)
 	pit, err := r.openPIT(ctx, t)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pages := make(chan fetched, 2)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan fetched, 1)
+	go r.fetch(ctx, pit, t, pages)
+	batches := make(chan *batch, 1)
+	written := make(chan error, 1)
 	go func() {
-		defer close(pages)
-		after := t.ck.After
-		for {
-			if r.limiter != nil {
-				if err := r.limiter.WaitN(ctx, min(t.page, r.limiter.Burst())); err != nil {
-					pages <- fetched{err: err}
-					return
+		err := r.writeBatches(ctx, t, batches)
+		if err != nil {
+			cancel(err)
+		}
+		written <- err
+	}()
+	err = r.convertPages(ctx, t, pages, batches)
+	close(batches)
+	if err != nil {
+		cancel(err)
+	}
+	if werr := <-written; werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// fetch reads the slice's pages from its checkpoint on, sizing each so
+// that batches end where they ended in every run.
+func (r *run) fetch(ctx context.Context, pit *opensearch.PIT, t *sliceTask, pages chan<- fetched) {
+	defer close(pages)
+	after, inBatch := t.ck.After, 0
+	for {
+		size := min(r.o.PageSize, t.batch-inBatch)
+		if r.limiter != nil {
+			if err := r.limiter.WaitN(ctx, min(size, r.limiter.Burst())); err != nil {
+				select {
+				case pages <- fetched{err: err}:
+				case <-ctx.Done():
 				}
-			}
-			t0 := time.Now()
-			p, err := pit.Page(ctx, opensearch.SliceQuery{Slice: t.slice, Slices: t.slices, Size: t.page, After: after})
-			if r.o.Metrics != nil && err == nil {
-				r.o.Metrics.PageSeconds.Observe(time.Since(t0).Seconds())
-			}
-			select {
-			case pages <- fetched{page: p, took: time.Since(t0), err: err}:
-			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(p.Hits) < t.page {
-				return
-			}
-			after = p.Hits[len(p.Hits)-1].SeqNo()
+		}
+		t0 := time.Now()
+		p, err := pit.Page(ctx, opensearch.SliceQuery{Slice: t.slice, Slices: t.slices, Size: size, After: after})
+		if r.o.Metrics != nil && err == nil {
+			r.o.Metrics.PageSeconds.Observe(time.Since(t0).Seconds())
+		}
+		select {
+		case pages <- fetched{page: p, asked: size, took: time.Since(t0), err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(p.Hits) < size {
+			return
+		}
+		after = p.Hits[len(p.Hits)-1].SeqNo()
+		if inBatch += len(p.Hits); inBatch == t.batch {
+			inBatch = 0
+		}
+	}
+}
+
+// convertPages maps the pages to rows, batch by batch, and hands each
+// complete batch to the writer.
+func (r *run) convertPages(ctx context.Context, t *sliceTask, pages <-chan fetched, batches chan<- *batch) error {
+	var cur *batch
+	defer func() {
+		if cur != nil {
+			_ = cur.spool.Close()
 		}
 	}()
-	ck := t.ck
-	recovering := t.resumed
 	for f := range pages {
 		if f.err != nil {
 			return f.err
 		}
-		t0 := time.Now()
-		if len(f.page.Hits) > 0 {
-			if err := r.write(ctx, t, &ck, f.page.Hits, recovering); err != nil {
+		if cur == nil {
+			sp, err := store.NewSpool(r.o.Store)
+			if err != nil {
 				return err
 			}
-			recovering = false
-			r.read.Add(int64(len(f.page.Hits)))
-			if r.o.Progress != nil {
-				r.o.Progress.Add(t.u.index, len(f.page.Hits), f.took+time.Since(t0))
+			cur = &batch{spool: sp, last: -1}
+		}
+		t0 := time.Now()
+		hits := f.page.Hits
+		conv := convert(t.u.signal, hits, r.o.IncludeOwn)
+		if conv.rows() > 0 {
+			b := conv.batch(r.o.Database, t.u.signal)
+			if err := r.retryStore(ctx, "spool", func(context.Context) error { return cur.spool.Add(b) }); err != nil {
+				return fmt.Errorf("backfill %s slice %d/%d: %w", t.u.index, t.slice, t.slices, err)
 			}
 		}
-		if len(f.page.Hits) < t.page {
-			ck.Done = 1
-			if err := r.retryStore(ctx, "checkpoint", func(ctx context.Context) error {
-				return saveCheckpoint(ctx, r.o.Store, r.o.Database, r.runID, ck)
-			}); err != nil {
-				return err
-			}
+		cur.rejected = append(cur.rejected, conv.rejected...)
+		cur.skipped += conv.skipped
+		cur.read += len(hits)
+		if len(hits) > 0 {
+			cur.last = hits[len(hits)-1].SeqNo()
+		}
+		if r.o.Progress != nil && len(hits) > 0 {
+			r.o.Progress.Add(t.u.index, len(hits), f.took+time.Since(t0))
+		}
+		cur.done = len(hits) < f.asked
+		if !cur.done && cur.read < t.batch {
+			continue
+		}
+		select {
+		case batches <- cur:
+			cur = nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return context.Cause(ctx)
+}
+
+// writeBatches stores the slice's batches in order: each batch's rows with
+// the deduplication token backfill/<index>/<slice>-<slices>/<checkpoint
+// before>-<checkpoint after>, its rejected documents, then the
+// checkpoint. Only after both inserts were acknowledged does the
+// checkpoint move. After an error it only discards what is left.
+func (r *run) writeBatches(ctx context.Context, t *sliceTask, batches <-chan *batch) error {
+	var err error
+	recovering := t.resumed
+	ck := t.ck
+	for b := range batches {
+		if err == nil {
+			err = r.write(ctx, t, &ck, b, recovering)
+			recovering = false
+		}
+		_ = b.spool.Close()
+		if err == nil && b.done {
 			if r.finishIndex(t) && r.o.Progress != nil {
 				r.o.Progress.Finish(t.u.index)
 			}
 			return nil
 		}
 	}
-	return ctx.Err()
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	return err
 }
 
 // finishIndex reports whether t was the index's last slice to finish.
@@ -492,50 +605,50 @@ func (r *run) finishIndex(t *sliceTask) bool {
 	return t.pit.left == 1
 }
 
-// write stores one page: its rows with a deduplication token derived from
-// (index, slice, checkpoint before, checkpoint after), its rejected
-// documents, then the checkpoint. Only after both inserts were
-// acknowledged does the checkpoint move.
-func (r *run) write(ctx context.Context, t *sliceTask, ck *checkpoint, hits []opensearch.PageHit, recovering bool) error {
-	last := hits[len(hits)-1].SeqNo()
-	token := fmt.Sprintf("backfill/%s/%d-%d/%d-%d", t.u.index, t.slice, t.slices, ck.After, last)
-	conv := convert(t.u.signal, hits, r.o.IncludeOwn)
-	t0 := time.Now()
-	if conv.rows() > 0 {
-		b := conv.batch(r.o.Database, t.u.signal)
-		b.DedupToken = token
-		b.SkipStored = recovering
-		if err := r.retryStore(ctx, "insert", func(ctx context.Context) error { return r.o.Store.Insert(ctx, b) }); err != nil {
-			return fmt.Errorf("backfill %s slice %d/%d: %w", t.u.index, t.slice, t.slices, err)
-		}
-	}
-	if len(conv.rejected) > 0 {
-		b := rejectedBatch(r.o.Database, t.u.signal, r.runID, conv.rejected)
-		b.DedupToken = token + "/rejected"
-		if err := r.retryStore(ctx, "insert", func(ctx context.Context) error { return r.o.Store.Insert(ctx, b) }); err != nil {
-			return fmt.Errorf("backfill %s slice %d/%d: keep rejected documents: %w", t.u.index, t.slice, t.slices, err)
-		}
-	}
-	if r.o.Metrics != nil {
-		r.o.Metrics.WriteSeconds.WithLabelValues("backfill").Observe(time.Since(t0).Seconds())
-		sig := string(t.u.signal)
-		r.o.Metrics.Documents.WithLabelValues("backfill", sig, "inserted").Add(float64(conv.rows()))
-		r.o.Metrics.Documents.WithLabelValues("backfill", sig, "rejected").Add(float64(len(conv.rejected)))
-		r.o.Metrics.Documents.WithLabelValues("backfill", sig, "skipped").Add(float64(conv.skipped))
-		r.o.Metrics.Remaining.WithLabelValues("backfill", sig).Sub(float64(len(hits)))
-	}
+// write stores one batch and moves the checkpoint past it. A batch after
+// a resume is inserted with SkipStored as well as its token: the dedup
+// window may have passed since the stopped run inserted it.
+func (r *run) write(ctx context.Context, t *sliceTask, ck *checkpoint, b *batch, recovering bool) error {
 	next := *ck
-	next.After = last
-	next.Read += uint64(len(hits))
-	next.Inserted += uint64(conv.rows())
-	next.Rejected += uint64(len(conv.rejected))
-	next.Skipped += uint64(conv.skipped)
-	next.Done = 0
+	next.Read += uint64(b.read)
+	next.Skipped += uint64(b.skipped)
+	next.Rejected += uint64(len(b.rejected))
+	if b.done {
+		next.Done = 1
+	}
+	if b.read > 0 {
+		t0 := time.Now()
+		next.After = b.last
+		token := fmt.Sprintf("backfill/%s/%d-%d/%d-%d", t.u.index, t.slice, t.slices, ck.After, b.last)
+		rows := b.spool.Rows()
+		if rows > 0 {
+			if err := r.retryStore(ctx, "insert", func(ctx context.Context) error { return b.spool.Insert(ctx, token, recovering) }); err != nil {
+				return fmt.Errorf("backfill %s slice %d/%d: %w", t.u.index, t.slice, t.slices, err)
+			}
+		}
+		if len(b.rejected) > 0 {
+			rb := rejectedBatch(r.o.Database, t.u.signal, r.runID, b.rejected)
+			rb.DedupToken = token + "/rejected"
+			if err := r.retryStore(ctx, "insert", func(ctx context.Context) error { return r.o.Store.Insert(ctx, rb) }); err != nil {
+				return fmt.Errorf("backfill %s slice %d/%d: keep rejected documents: %w", t.u.index, t.slice, t.slices, err)
+			}
+		}
+		next.Inserted += uint64(rows)
+		if r.o.Metrics != nil {
+			r.o.Metrics.WriteSeconds.WithLabelValues("backfill").Observe(time.Since(t0).Seconds())
+			sig := string(t.u.signal)
+			r.o.Metrics.Documents.WithLabelValues("backfill", sig, "inserted").Add(float64(rows))
+			r.o.Metrics.Documents.WithLabelValues("backfill", sig, "rejected").Add(float64(len(b.rejected)))
+			r.o.Metrics.Documents.WithLabelValues("backfill", sig, "skipped").Add(float64(b.skipped))
+			r.o.Metrics.Remaining.WithLabelValues("backfill", sig).Sub(float64(b.read))
+		}
+	}
 	if err := r.retryStore(ctx, "checkpoint", func(ctx context.Context) error {
 		return saveCheckpoint(ctx, r.o.Store, r.o.Database, r.runID, next)
 	}); err != nil {
 		return fmt.Errorf("backfill %s slice %d/%d: %w", t.u.index, t.slice, t.slices, err)
 	}
+	r.read.Add(int64(b.read))
 	*ck = next
 	return nil
 }

@@ -57,7 +57,11 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	}()
 	args := []string{"migrate", "backfill", "--data", dir, "--opensearch", osURL,
 		"--start", bfFirst.Format(time.DateOnly), "--end", bfEnd.Format(time.DateOnly),
-		"--slices", "4", "--batch", "2000", "--lock-lease", "5s", "--progress-interval", "1s", "--log-format", "json"}
+		"--slices", "4", "--batch", "5000", "--page-size", "2000",
+		// Bounded, so three kills within 3.5 s each always come before the
+		// end, however fast the machine: each run reads at most ~52,000 of
+		// the 204,000 documents before its kill.
+		"--max-docs-per-sec", "15000", "--lock-lease", "5s", "--progress-interval", "1s", "--log-format", "json"}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	kills := 0
 	for kills < 3 {
@@ -68,7 +72,7 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A random point after the first batches, before the end.
-		wait := time.Duration(1500+rng.IntN(3000)) * time.Millisecond
+		wait := time.Duration(1000+rng.IntN(2500)) * time.Millisecond
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
@@ -143,7 +147,7 @@ func TestBackfillPITExpires(t *testing.T) {
 	}()
 	idx := opensearch.ContainerLogsIndex(bfFirst.AddDate(0, 0, 2))
 	res, err := migrate.Backfill(context.Background(), migrate.BackfillOptions{OpenSearch: c, Store: st, Indices: idx,
-		Start: bfFirst, End: bfEnd, Slices: 3, Batch: 2500, KeepAlive: time.Second, Log: quietLog()})
+		Start: bfFirst, End: bfEnd, Slices: 3, Batch: 2500, PageSize: 1000, KeepAlive: time.Second, Log: quietLog()})
 	cancel()
 	if err != nil {
 		t.Fatal(err)

@@ -154,7 +154,7 @@ func convert(s Signal, hits []opensearch.PageHit, includeOwn bool) *converted {
 		c.bytes += len(h.Source)
 		switch s {
 		case Traces:
-			rec, err := opensearch.DecodeSpanDocument(h.Source)
+			rec, err := h.DecodeSpan()
 			if err != nil {
 				c.reject(h, err)
 				continue
@@ -172,11 +172,11 @@ func convert(s Signal, hits []opensearch.PageHit, includeOwn bool) *converted {
 				c.skipped++
 				continue
 			}
-			decode := opensearch.DecodeLogDocument
+			decode := h.DecodeLog
 			if s == Events {
-				decode = opensearch.DecodeEventDocument
+				decode = h.DecodeEvent
 			}
-			rec, err := decode(h.Source)
+			rec, err := decode()
 			if err != nil {
 				c.reject(h, err)
 				continue

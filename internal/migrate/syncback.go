@@ -275,13 +275,13 @@ func openSearchBuckets(ctx context.Context, o SyncbackOptions, s Signal) (map[ti
 func canonicalID(s Signal, h *opensearch.PageHit) (string, bool) {
 	switch s {
 	case Traces:
-		rec, err := opensearch.DecodeSpanDocument(h.Source)
+		rec, err := h.DecodeSpan()
 		if err != nil {
 			return "", false
 		}
 		return opensearch.SpanDocumentID(rec.TraceID, rec.SpanID), true
 	case Events:
-		rec, err := opensearch.DecodeEventDocument(h.Source)
+		rec, err := h.DecodeEvent()
 		if err != nil {
 			return "", false
 		}
@@ -291,7 +291,7 @@ func canonicalID(s Signal, h *opensearch.PageHit) (string, bool) {
 		}
 		return opensearch.DocumentID(src), true
 	}
-	rec, err := opensearch.DecodeLogDocument(h.Source)
+	rec, err := h.DecodeLog()
 	if err != nil {
 		return "", false
 	}

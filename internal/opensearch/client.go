@@ -36,6 +36,12 @@ type Options struct {
 	InsecureSkipVerify bool
 	// Timeout bounds each HTTP request; 0 means 60s.
 	Timeout time.Duration
+	// NoCompression asks OpenSearch for uncompressed answers. Go's
+	// transport asks for gzip by default, which OpenSearch (http.compression)
+	// pays for in CPU and the client again in inflating: on a scan of whole
+	// indices in the same cluster that is CPU both sides need more than the
+	// bandwidth saved (docs/BENCHMARKS.md, backfill).
+	NoCompression bool
 }
 
 // New returns a client for rawURL (e.g. http://127.0.0.1:19200). Credentials
@@ -63,6 +69,7 @@ func New(rawURL string, opts ...Options) (*Client, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = timeout
+	transport.DisableCompression = o.NoCompression
 	if o.InsecureSkipVerify {
 		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in, mirrors OpenChoreo's tls.verify Off
 	}

@@ -1,11 +1,13 @@
 package opensearch
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // Kubernetes events reach OpenSearch as OTel log records (the collector's
@@ -70,38 +72,69 @@ var ErrEventDocument = errors.New("opensearch: event document")
 // DecodeEventDocument reads a k8s-events-* document into a LogRecord (body,
 // severity, attributes and resource as text).
 func DecodeEventDocument(source []byte) (LogRecord, error) {
-	dec := json.NewDecoder(bytes.NewReader(source))
-	dec.UseNumber()
-	var d struct {
-		Attributes map[string]any `json:"attributes"`
-		Body       any            `json:"body"`
-		Resource   map[string]any `json:"resource"`
-		Severity   struct {
-			Text   string      `json:"text"`
-			Number json.Number `json:"number"`
-		} `json:"severity"`
-		Timestamp string `json:"@timestamp"`
-	}
-	if err := dec.Decode(&d); err != nil {
+	doc, err := parseObject(source)
+	if err != nil {
 		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonNotJSON, Msg: err.Error()}
 	}
-	ts, err := time.Parse(time.RFC3339Nano, d.Timestamp)
+	return decodeEvent(doc)
+}
+
+// decodeEvent is DecodeEventDocument of a valid JSON object.
+func decodeEvent(doc gjson.Result) (LogRecord, error) {
+	var attrs, body, resource, severity, stamp gjson.Result
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "attributes":
+			attrs = v
+		case "body":
+			body = v
+		case "resource":
+			resource = v
+		case "severity":
+			severity = v
+		case "@timestamp":
+			stamp = v
+		}
+		return true
+	})
+	tsText, ok := stringField(stamp)
+	if !ok {
+		return LogRecord{}, fieldTypeErr(ErrEventDocument, "@timestamp", stamp, "a string")
+	}
+	ts, err := time.Parse(time.RFC3339Nano, tsText)
 	if err != nil {
-		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("@timestamp %q: %v", truncateStr(d.Timestamp, 64), err)}
+		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("@timestamp %q: %v", truncateStr(tsText, 64), err)}
 	}
 	if ts.Before(minTime) || !ts.Before(maxTime) {
 		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonTimeOutOfRange, Msg: fmt.Sprintf("@timestamp %s is outside what DateTime64(9) holds", ts.Format(time.RFC3339))}
 	}
-	rec := LogRecord{Timestamp: ts.UTC(), Body: scalarText(d.Body), SeverityText: d.Severity.Text,
-		ResourceAttributes: map[string]string{}, LogAttributes: map[string]string{}}
-	if n, err := d.Severity.Number.Int64(); err == nil && n >= 0 && n <= 24 {
-		rec.SeverityNumber = uint8(n)
+	rec := LogRecord{Timestamp: ts.UTC(), Body: valueText(body)}
+	if present(severity) {
+		if !severity.IsObject() {
+			return LogRecord{}, fieldTypeErr(ErrEventDocument, "severity", severity, "an object")
+		}
+		var num gjson.Result
+		severity.ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "text":
+				rec.SeverityText, ok = stringField(v)
+			case "number":
+				num = v
+			}
+			return ok
+		})
+		if !ok {
+			return LogRecord{}, fieldTypeErr(ErrEventDocument, "severity.text", severity.Get("text"), "a string")
+		}
+		if n, err := strconv.ParseInt(valueText(num), 10, 64); err == nil && n >= 0 && n <= 24 {
+			rec.SeverityNumber = uint8(n)
+		}
 	}
-	for k, v := range d.Attributes {
-		rec.LogAttributes[k] = scalarText(v)
+	if rec.LogAttributes, err = textMap(ErrEventDocument, "attributes", attrs); err != nil {
+		return LogRecord{}, err
 	}
-	for k, v := range d.Resource {
-		rec.ResourceAttributes[k] = scalarText(v)
+	if rec.ResourceAttributes, err = textMap(ErrEventDocument, "resource", resource); err != nil {
+		return LogRecord{}, err
 	}
 	rec.ServiceName = rec.ResourceAttributes[AttrServiceName]
 	return rec, nil

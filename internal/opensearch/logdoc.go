@@ -10,10 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -58,17 +59,17 @@ const (
 	kubernetesOtherPrefix = "kubernetes."
 )
 
-// OpenChoreo's pod label names (after "openchoreo.dev/") and the resource
-// attribute each becomes.
-var ocLabelAttrs = []struct{ label, attr string }{
-	{"namespace", "openchoreo.namespace"},
-	{"namespace-uid", "openchoreo.namespace.uid"},
-	{"project", "openchoreo.project"},
-	{"project-uid", "openchoreo.project.uid"},
-	{"component", "openchoreo.component"},
-	{"component-uid", "openchoreo.component.uid"},
-	{"environment", "openchoreo.environment"},
-	{"environment-uid", "openchoreo.environment.uid"},
+// OpenChoreo's pod label names (after "openchoreo.dev/"), the resource
+// attribute each becomes, and the label's own attribute key.
+var ocLabelAttrs = []struct{ label, attr, key string }{
+	{"namespace", "openchoreo.namespace", PodLabelPrefix + "openchoreo.dev/namespace"},
+	{"namespace-uid", "openchoreo.namespace.uid", PodLabelPrefix + "openchoreo.dev/namespace-uid"},
+	{"project", "openchoreo.project", PodLabelPrefix + "openchoreo.dev/project"},
+	{"project-uid", "openchoreo.project.uid", PodLabelPrefix + "openchoreo.dev/project-uid"},
+	{"component", "openchoreo.component", PodLabelPrefix + "openchoreo.dev/component"},
+	{"component-uid", "openchoreo.component.uid", PodLabelPrefix + "openchoreo.dev/component-uid"},
+	{"environment", "openchoreo.environment", PodLabelPrefix + "openchoreo.dev/environment"},
+	{"environment-uid", "openchoreo.environment.uid", PodLabelPrefix + "openchoreo.dev/environment-uid"},
 }
 
 // kubernetesFields maps the kubernetes filter's fields to resource attributes.
@@ -200,61 +201,78 @@ var (
 // values are sanitized (numbers and booleans become text, invalid UTF-8 is
 // replaced). It never panics.
 func DecodeLogDocument(source []byte) (LogRecord, error) {
-	var rec LogRecord
-	dec := json.NewDecoder(bytes.NewReader(source))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return rec, docErr(ReasonNotJSON, "not a JSON object: %v", err)
+	doc, err := parseObject(source)
+	if err != nil {
+		if errors.Is(err, errTrailingData) {
+			return LogRecord{}, docErr(ReasonNotJSON, "%v", err)
+		}
+		return LogRecord{}, docErr(ReasonNotJSON, "not a JSON object: %v", err)
 	}
-	if doc == nil {
-		return rec, docErr(ReasonNotJSON, "not a JSON object: null")
-	}
-	if dec.More() {
-		return rec, docErr(ReasonNotJSON, "trailing data after the JSON object")
-	}
-	rec.ResourceAttributes = map[string]string{}
-	rec.LogAttributes = map[string]string{}
+	return decodeLog(doc)
+}
 
-	ts, usedTime, err := docTimestamp(doc)
+// decodeLog is DecodeLogDocument of a document already known to be a valid
+// JSON object.
+func decodeLog(doc gjson.Result) (LogRecord, error) {
+	var rec LogRecord
+	// The fields the mapping knows are picked out first; the others keep
+	// their document order and are flattened into attributes at the end.
+	var ts, tm, body, stream, k8s, otel gjson.Result
+	var others []gjsonField
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case fieldTimestamp:
+			ts = v
+		case fieldTime:
+			tm = v
+		case fieldLog:
+			body = v
+		case fieldStream:
+			stream = v
+		case fieldKubernetes:
+			k8s = v
+		case fieldOtel:
+			otel = v
+		default:
+			others = append(others, gjsonField{k.Str, v})
+		}
+		return true
+	})
+	rec.ResourceAttributes = make(map[string]string, 16)
+	rec.LogAttributes = make(map[string]string, 2+len(others))
+
+	stamp, usedTime, err := docTimestamp(ts, tm)
 	if err != nil {
 		return rec, err
 	}
-	rec.Timestamp = ts
-	if v, ok := doc[fieldLog]; ok {
-		rec.Body = scalarText(v)
+	rec.Timestamp = stamp
+	if body.Exists() {
+		rec.Body = valueText(body)
 	}
-	if v, ok := doc[fieldStream]; ok && v != nil {
-		rec.LogAttributes[AttrIOStream] = scalarText(v)
+	if present(stream) {
+		rec.LogAttributes[AttrIOStream] = valueText(stream)
 	}
-	if v, ok := doc[fieldKubernetes]; ok && v != nil {
-		k, ok := v.(map[string]any)
-		if !ok {
-			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldKubernetes, jsonKind(v))
+	if present(k8s) {
+		if !k8s.IsObject() {
+			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldKubernetes, kindOf(k8s))
 		}
-		if err := decodeKubernetes(k, rec.ResourceAttributes); err != nil {
+		if err := decodeKubernetes(k8s, rec.ResourceAttributes); err != nil {
 			return rec, err
 		}
 	}
-	if v, ok := doc[fieldOtel]; ok && v != nil {
-		o, ok := v.(map[string]any)
-		if !ok {
-			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldOtel, jsonKind(v))
+	if present(otel) {
+		if !otel.IsObject() {
+			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldOtel, kindOf(otel))
 		}
-		if err := decodeOtel(o, &rec); err != nil {
+		if err := decodeOtel(otel, &rec); err != nil {
 			return rec, err
 		}
 	}
-	for k, v := range doc {
-		switch k {
-		case fieldTimestamp, fieldLog, fieldStream, fieldKubernetes, fieldOtel:
-			continue
-		case fieldTime:
-			if usedTime {
-				continue
-			}
-		}
-		flatten(k, v, 0, rec.LogAttributes)
+	if tm.Exists() && !usedTime {
+		others = append(others, gjsonField{fieldTime, tm})
+	}
+	for _, f := range others {
+		flatten(f.key, f.value, 0, rec.LogAttributes)
 	}
 	if len(rec.ResourceAttributes)+len(rec.LogAttributes) > maxAttrs {
 		return rec, docErr(ReasonTooManyFields, "more than %d fields", maxAttrs)
@@ -270,18 +288,23 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 	return rec, nil
 }
 
+// gjsonField is one field of an object, in document order.
+type gjsonField struct {
+	key   string
+	value gjson.Result
+}
+
 // docTimestamp reads @timestamp and time; usedTime reports that time gave
 // the timestamp (so it is not also kept as an attribute).
-func docTimestamp(doc map[string]any) (ts time.Time, usedTime bool, err error) {
-	raw, ok := doc[fieldTimestamp]
-	if !ok || raw == nil {
+func docTimestamp(raw, rawTime gjson.Result) (ts time.Time, usedTime bool, err error) {
+	if !present(raw) {
 		return time.Time{}, false, docErr(ReasonNoTimestamp, "no %q field", fieldTimestamp)
 	}
 	ts, err = parseDocTime(raw)
 	if err != nil {
 		return time.Time{}, false, docErr(ReasonBadTimestamp, "field %q: %v", fieldTimestamp, err)
 	}
-	if rawTime, ok := doc[fieldTime]; ok {
+	if rawTime.Exists() {
 		if precise, err := parseDocTime(rawTime); err == nil && precise.Truncate(time.Millisecond).Equal(ts.Truncate(time.Millisecond)) {
 			ts, usedTime = precise, true
 		}
@@ -296,26 +319,30 @@ func docTimestamp(doc map[string]any) (ts time.Time, usedTime bool, err error) {
 // (strict_date_optional_time||epoch_millis) accepts and Fluent Bit writes:
 // RFC 3339 with any fraction, a date-time without zone (UTC), or epoch
 // milliseconds as a number or a numeric string.
-func parseDocTime(v any) (time.Time, error) {
-	switch t := v.(type) {
-	case json.Number:
-		return epochMillis(string(t))
-	case string:
-		s := strings.TrimSpace(t)
+func parseDocTime(v gjson.Result) (time.Time, error) {
+	switch v.Type {
+	case gjson.Number:
+		return epochMillis(v.Raw)
+	case gjson.String:
+		s := strings.TrimSpace(v.Str)
 		if s == "" {
 			return time.Time{}, errors.New("empty")
 		}
 		if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:T") {
 			return epochMillis(s)
 		}
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+		// The common case first: Fluent Bit's RFC 3339 in UTC.
+		if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return ts.UTC(), nil
+		}
+		for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
 			if ts, err := time.Parse(layout, s); err == nil {
 				return ts.UTC(), nil
 			}
 		}
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 date-time or epoch milliseconds", truncateStr(s, 64))
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 date-time or epoch milliseconds", truncateStr(sanitize(s), 64))
 	}
-	return time.Time{}, fmt.Errorf("a %s is not a date", jsonKind(v))
+	return time.Time{}, fmt.Errorf("a %s is not a date", kindOf(v))
 }
 
 func epochMillis(s string) (time.Time, error) {
@@ -332,43 +359,56 @@ func epochMillis(s string) (time.Time, error) {
 	return time.UnixMilli(int64(ms)).Add(time.Duration(ns)).UTC(), nil
 }
 
-func decodeKubernetes(k map[string]any, res map[string]string) error {
-	known := map[string]string{}
+// kubernetesAttr is the resource attribute of a kubernetes filter field
+// (kubernetesFields), "" for the others.
+func kubernetesAttr(field string) string {
 	for _, f := range kubernetesFields {
-		known[f.field] = f.attr
-	}
-	for name, v := range k {
-		if v == nil {
-			continue
+		if f.field == field {
+			return f.attr
 		}
+	}
+	return ""
+}
+
+func decodeKubernetes(k gjson.Result, res map[string]string) error {
+	var err error
+	k.ForEach(func(key, v gjson.Result) bool {
+		if !present(v) {
+			return true
+		}
+		name := key.Str
 		switch name {
 		case "labels", "annotations":
-			m, ok := v.(map[string]any)
-			if !ok {
-				return docErr(ReasonFieldType, "field kubernetes.%s is a %s, want an object", name, jsonKind(v))
+			if !v.IsObject() {
+				err = docErr(ReasonFieldType, "field kubernetes.%s is a %s, want an object", name, kindOf(v))
+				return false
 			}
 			prefix := PodLabelPrefix
 			if name == "annotations" {
 				prefix = PodAnnotationPrefix
 			}
-			for key, lv := range m {
-				if key == "" || lv == nil {
-					continue
+			v.ForEach(func(lk, lv gjson.Result) bool {
+				if lk.Str != "" && present(lv) {
+					res[prefix+UnreplaceDots(sanitize(lk.Str))] = valueText(lv)
 				}
-				res[prefix+UnreplaceDots(key)] = scalarText(lv)
-			}
-			continue
+				return true
+			})
+			return true
 		}
-		if attr, ok := known[name]; ok {
-			res[attr] = scalarText(v)
-			continue
+		if attr := kubernetesAttr(name); attr != "" {
+			res[attr] = valueText(v)
+			return true
 		}
 		flatten(kubernetesOtherPrefix+name, v, 1, res)
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	// OpenChoreo's tenant attributes come from its labels, as the gateway
 	// derives them. Empty label values do not count.
 	for _, l := range ocLabelAttrs {
-		if v := res[PodLabelPrefix+"openchoreo.dev/"+l.label]; v != "" {
+		if v := res[l.key]; v != "" {
 			res[l.attr] = v
 		}
 	}
@@ -392,54 +432,87 @@ type attrKV struct {
 	V string `json:"v"`
 }
 
-func decodeOtel(o map[string]any, rec *LogRecord) error {
-	str := func(name string) string {
-		if v, ok := o[name]; ok && v != nil {
-			return scalarText(v)
+func decodeOtel(o gjson.Result, rec *LogRecord) error {
+	var sevNum, resource, attributes gjson.Result
+	o.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "severity_text":
+			rec.SeverityText = valueText(v)
+		case "severity_number":
+			sevNum = v
+		case "trace_id":
+			rec.TraceID = valueText(v)
+		case "span_id":
+			rec.SpanID = valueText(v)
+		case "service_name":
+			rec.ServiceName = valueText(v)
+		case "scope_name":
+			rec.ScopeName = valueText(v)
+		case "resource":
+			resource = v
+		case "attributes":
+			attributes = v
 		}
-		return ""
-	}
-	rec.SeverityText = str("severity_text")
-	if s := str("severity_number"); s != "" {
+		return true
+	})
+	if s := valueText(sevNum); s != "" {
 		n, err := strconv.ParseUint(s, 10, 8)
 		if err != nil || n > 24 {
 			return docErr(ReasonBadSeverity, "field otel.severity_number %q is not an OTel severity number (0..24)", truncateStr(s, 32))
 		}
 		rec.SeverityNumber = uint8(n)
 	}
-	rec.TraceID = str("trace_id")
-	rec.SpanID = str("span_id")
-	rec.ServiceName = str("service_name")
-	rec.ScopeName = str("scope_name")
 	for _, p := range []struct {
 		name string
+		list gjson.Result
 		dst  map[string]string
-	}{{"resource", rec.ResourceAttributes}, {"attributes", rec.LogAttributes}} {
-		v, ok := o[p.name]
-		if !ok || v == nil {
+	}{{"resource", resource, rec.ResourceAttributes}, {"attributes", attributes, rec.LogAttributes}} {
+		if !present(p.list) {
 			continue
 		}
-		list, ok := v.([]any)
-		if !ok {
-			return docErr(ReasonFieldType, "field otel.%s is a %s, want a list of {k, v}", p.name, jsonKind(v))
+		if !p.list.IsArray() {
+			return docErr(ReasonFieldType, "field otel.%s is a %s, want a list of {k, v}", p.name, kindOf(p.list))
 		}
-		if len(list) > maxAttrs {
-			return docErr(ReasonFieldType, "field otel.%s has more than %d entries", p.name, maxAttrs)
-		}
-		for i, e := range list {
-			kv, ok := e.(map[string]any)
-			if !ok {
-				return docErr(ReasonFieldType, "field otel.%s[%d] is a %s, want {k, v}", p.name, i, jsonKind(e))
+		var err error
+		i := 0
+		p.list.ForEach(func(_, e gjson.Result) bool {
+			if i >= maxAttrs {
+				err = docErr(ReasonFieldType, "field otel.%s has more than %d entries", p.name, maxAttrs)
+				return false
 			}
-			k, _ := kv["k"].(string)
+			if !e.IsObject() {
+				err = docErr(ReasonFieldType, "field otel.%s[%d] is a %s, want {k, v}", p.name, i, kindOf(e))
+				return false
+			}
+			var k string
+			var v gjson.Result
+			e.ForEach(func(ek, ev gjson.Result) bool {
+				switch ek.Str {
+				case "k":
+					k = ""
+					if ev.Type == gjson.String {
+						k = ev.Str
+					}
+				case "v":
+					v = ev
+				}
+				return true
+			})
 			if k == "" {
-				return docErr(ReasonFieldType, "field otel.%s[%d] has no string k", p.name, i)
+				err = docErr(ReasonFieldType, "field otel.%s[%d] has no string k", p.name, i)
+				return false
 			}
 			// Fluent Bit's own fields win over the copies in otel.*: they are
 			// what OpenSearch queries see.
+			k = sanitize(k)
 			if _, exists := p.dst[k]; !exists {
-				p.dst[sanitize(k)] = scalarText(kv["v"])
+				p.dst[k] = valueText(v)
 			}
+			i++
+			return true
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -447,72 +520,25 @@ func decodeOtel(o map[string]any, rec *LogRecord) error {
 
 // flatten writes v under key: scalars as text, objects as key.child paths
 // (up to maxFlattenDepth, deeper as JSON text), arrays as JSON text.
-func flatten(key string, v any, depth int, dst map[string]string) {
+func flatten(key string, v gjson.Result, depth int, dst map[string]string) {
 	if key == "" {
 		return // an attribute needs a name; "" is not one in OTel
 	}
 	key = sanitize(key)
-	if m, ok := v.(map[string]any); ok && depth < maxFlattenDepth && len(m) > 0 {
-		for k, sub := range m {
-			flatten(key+"."+k, sub, depth+1, dst)
-		}
+	if v.IsObject() && depth < maxFlattenDepth && !emptyObject(v) {
+		v.ForEach(func(k, sub gjson.Result) bool {
+			flatten(key+"."+k.Str, sub, depth+1, dst)
+			return true
+		})
 		return
 	}
-	if v == nil {
+	if !present(v) {
 		return
 	}
 	if len(dst) >= maxAttrs+1 {
 		return // DecodeLogDocument reports the overflow
 	}
-	dst[key] = scalarText(v)
-}
-
-// scalarText is a JSON value as attribute text: strings as they are, numbers
-// in their JSON spelling, booleans as true/false, objects and arrays as
-// compact JSON.
-func scalarText(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return sanitize(t)
-	case json.Number:
-		return string(t)
-	case bool:
-		return strconv.FormatBool(t)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
-// sanitize makes s valid UTF-8 (encoding/json already replaces bad bytes
-// in strings it decodes; keys built here are checked again).
-func sanitize(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case json.Number, float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "list"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
+	dst[key] = valueText(v)
 }
 
 func truncateStr(s string, n int) string {

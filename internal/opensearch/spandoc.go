@@ -1,7 +1,6 @@
 package opensearch
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -182,95 +183,153 @@ var ErrSpanDocument = errors.New("opensearch: span document")
 // text the way pdata's AsString makes them (numbers in their JSON spelling,
 // objects and arrays as compact JSON), so they compare with otel_traces.
 func DecodeSpanDocument(source []byte) (SpanRecord, error) {
-	dec := json.NewDecoder(bytes.NewReader(source))
-	dec.UseNumber()
-	var d struct {
-		Attributes   map[string]any `json:"attributes"`
-		EndTime      string         `json:"endTime"`
-		Kind         string         `json:"kind"`
-		Name         string         `json:"name"`
-		ParentSpanID string         `json:"parentSpanId"`
-		Resource     map[string]any `json:"resource"`
-		SpanID       string         `json:"spanId"`
-		StartTime    string         `json:"startTime"`
-		Status       struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"status"`
-		TraceID              string `json:"traceId"`
-		TraceState           string `json:"traceState"`
-		InstrumentationScope struct {
-			Name    string `json:"name"`
-			Version string `json:"version"`
-		} `json:"instrumentationScope"`
-		Events []struct {
-			Attributes        map[string]any `json:"attributes"`
-			Name              string         `json:"name"`
-			Timestamp         string         `json:"@timestamp"`
-			ObservedTimestamp string         `json:"observedTimestamp"`
-		} `json:"events"`
-		Links []struct {
-			Attributes map[string]any `json:"attributes"`
-			SpanID     string         `json:"spanId"`
-			TraceID    string         `json:"traceId"`
-			TraceState string         `json:"traceState"`
-		} `json:"links"`
-	}
-	if err := dec.Decode(&d); err != nil {
+	doc, err := parseObject(source)
+	if err != nil {
 		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonNotJSON, Msg: err.Error()}
 	}
-	if d.TraceID == "" || d.SpanID == "" {
+	return decodeSpan(doc)
+}
+
+// decodeSpan is DecodeSpanDocument of a valid JSON object.
+func decodeSpan(doc gjson.Result) (SpanRecord, error) {
+	var rec SpanRecord
+	var err error
+	var attrs, resource, status, scope, events, links gjson.Result
+	var startTime, endTime string
+	r := fieldReader{kind: ErrSpanDocument}
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "attributes":
+			attrs = v
+		case "resource":
+			resource = v
+		case "status":
+			status = v
+		case "instrumentationScope":
+			scope = v
+		case "events":
+			events = v
+		case "links":
+			links = v
+		case "endTime":
+			r.str(&endTime, k.Str, v)
+		case "startTime":
+			r.str(&startTime, k.Str, v)
+		case "kind":
+			r.str(&rec.Kind, k.Str, v)
+		case "name":
+			r.str(&rec.Name, k.Str, v)
+		case "parentSpanId":
+			r.str(&rec.ParentSpanID, k.Str, v)
+		case "spanId":
+			r.str(&rec.SpanID, k.Str, v)
+		case "traceId":
+			r.str(&rec.TraceID, k.Str, v)
+		case "traceState":
+			r.str(&rec.TraceState, k.Str, v)
+		}
+		return r.err == nil
+	})
+	r.object("status", status, func(k string, v gjson.Result) {
+		switch k {
+		case "code":
+			r.str(&rec.StatusCode, "status.code", v)
+		case "message":
+			r.str(&rec.StatusMessage, "status.message", v)
+		}
+	})
+	r.object("instrumentationScope", scope, func(k string, v gjson.Result) {
+		switch k {
+		case "name":
+			r.str(&rec.ScopeName, "instrumentationScope.name", v)
+		case "version":
+			r.str(&rec.ScopeVersion, "instrumentationScope.version", v)
+		}
+	})
+	if r.err != nil {
+		return SpanRecord{}, r.err
+	}
+	if rec.TraceID == "" || rec.SpanID == "" {
 		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonNoIDs, Msg: "traceId and spanId are required"}
 	}
-	rec := SpanRecord{
-		TraceID: d.TraceID, SpanID: d.SpanID, ParentSpanID: d.ParentSpanID,
-		Name: d.Name, Kind: d.Kind, StatusCode: d.Status.Code, StatusMessage: d.Status.Message,
-		Attributes: map[string]string{}, Resource: map[string]string{},
+	if rec.Start, err = time.Parse(time.RFC3339Nano, startTime); err != nil {
+		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("startTime %q: %v", truncateStr(startTime, 64), err)}
 	}
-	var err error
-	if rec.Start, err = time.Parse(time.RFC3339Nano, d.StartTime); err != nil {
-		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("startTime %q: %v", truncateStr(d.StartTime, 64), err)}
-	}
-	if rec.End, err = time.Parse(time.RFC3339Nano, d.EndTime); err != nil {
-		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("endTime %q: %v", truncateStr(d.EndTime, 64), err)}
+	if rec.End, err = time.Parse(time.RFC3339Nano, endTime); err != nil {
+		return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("endTime %q: %v", truncateStr(endTime, 64), err)}
 	}
 	for _, t := range []time.Time{rec.Start, rec.End} {
 		if t.Before(minTime) || !t.Before(maxTime) {
 			return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonTimeOutOfRange, Msg: fmt.Sprintf("time %s is outside what DateTime64(9) holds", t.Format(time.RFC3339))}
 		}
 	}
-	for k, v := range d.Attributes {
-		rec.Attributes[k] = scalarText(v)
+	if rec.Attributes, err = textMap(ErrSpanDocument, "attributes", attrs); err != nil {
+		return SpanRecord{}, err
 	}
-	for k, v := range d.Resource {
-		rec.Resource[k] = scalarText(v)
+	if rec.Resource, err = textMap(ErrSpanDocument, "resource", resource); err != nil {
+		return SpanRecord{}, err
 	}
 	rec.ServiceName = rec.Resource[AttrServiceName]
-	rec.TraceState = d.TraceState
-	rec.ScopeName, rec.ScopeVersion = d.InstrumentationScope.Name, d.InstrumentationScope.Version
-	for _, e := range d.Events {
-		ts := e.Timestamp
-		if ts == "" {
-			ts = e.ObservedTimestamp
-		}
-		var t time.Time
-		if ts != "" {
-			if t, err = time.Parse(time.RFC3339Nano, ts); err != nil || t.Before(minTime) || !t.Before(maxTime) {
-				return SpanRecord{}, &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("event %q time %q is not an RFC 3339 time DateTime64(9) holds", truncateStr(e.Name, 64), truncateStr(ts, 64))}
+	r.list("events", events, func(e gjson.Result) {
+		var ev SpanEvent
+		var ts, observed string
+		var eattrs gjson.Result
+		r.object("events[]", e, func(k string, v gjson.Result) {
+			switch k {
+			case "attributes":
+				eattrs = v
+			case "name":
+				r.str(&ev.Name, "events[].name", v)
+			case "@timestamp":
+				r.str(&ts, "events[].@timestamp", v)
+			case "observedTimestamp":
+				r.str(&observed, "events[].observedTimestamp", v)
 			}
+		})
+		if r.err != nil {
+			return
 		}
-		ev := SpanEvent{Time: t.UTC(), Name: e.Name, Attributes: make(map[string]string, len(e.Attributes))}
-		for k, v := range e.Attributes {
-			ev.Attributes[k] = scalarText(v)
+		if ts == "" {
+			ts = observed
+		}
+		if ts != "" {
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil || t.Before(minTime) || !t.Before(maxTime) {
+				r.err = &DocError{Kind: ErrSpanDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("event %q time %q is not an RFC 3339 time DateTime64(9) holds", truncateStr(ev.Name, 64), truncateStr(ts, 64))}
+				return
+			}
+			ev.Time = t.UTC()
+		}
+		if ev.Attributes, r.err = textMap(ErrSpanDocument, "events[].attributes", eattrs); r.err != nil {
+			return
 		}
 		rec.Events = append(rec.Events, ev)
-	}
-	for _, l := range d.Links {
-		ln := SpanLink{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState, Attributes: make(map[string]string, len(l.Attributes))}
-		for k, v := range l.Attributes {
-			ln.Attributes[k] = scalarText(v)
+	})
+	r.list("links", links, func(l gjson.Result) {
+		var ln SpanLink
+		var lattrs gjson.Result
+		r.object("links[]", l, func(k string, v gjson.Result) {
+			switch k {
+			case "attributes":
+				lattrs = v
+			case "spanId":
+				r.str(&ln.SpanID, "links[].spanId", v)
+			case "traceId":
+				r.str(&ln.TraceID, "links[].traceId", v)
+			case "traceState":
+				r.str(&ln.TraceState, "links[].traceState", v)
+			}
+		})
+		if r.err != nil {
+			return
+		}
+		if ln.Attributes, r.err = textMap(ErrSpanDocument, "links[].attributes", lattrs); r.err != nil {
+			return
 		}
 		rec.Links = append(rec.Links, ln)
+	})
+	if r.err != nil {
+		return SpanRecord{}, r.err
 	}
 	return rec, nil
 }

@@ -31,7 +31,7 @@ func main() {
 	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
 	flag.IntVar(&bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
 	flag.IntVar(&bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
-	flag.IntVar(&bfBatch, "backfill-batch", 10000, "page and batch size of the backfill benchmark")
+	flag.IntVar(&bfBatch, "backfill-batch", 100000, "documents per insert of the backfill benchmark (its pages, and the raw scan's, hold at most 10000)")
 	flag.StringVar(&edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
 	flag.Parse()
 	queryScales = *scales

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -300,32 +301,71 @@ func (s *Store) QueryBytes(ctx context.Context, sql, format string, params store
 // read by the engine from a spool file (the insert paths measured are in
 // docs/BENCHMARKS.md), on the write pool.
 func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
+	sp := &spool{s: s}
+	defer sp.Close()
+	if err := sp.Add(b); err != nil {
+		return err
+	}
+	return sp.Insert(ctx, b.DedupToken, b.SkipStored)
+}
+
+// NewSpool implements store.Spooler: each batch added is encoded as a
+// Native block and appended to a file in the spool directory, and Insert
+// has the engine read the whole file in one INSERT.
+func (s *Store) NewSpool() (store.Spool, error) { return &spool{s: s}, nil }
+
+// spool is an insert assembled in a file of Native blocks. The engine reads
+// the block from a file: Native data passed inline with the statement is
+// cut short past ~400 KB by the query reader.
+type spool struct {
+	s     *Store
+	f     *os.File
+	size  int64
+	first *store.Batch // the shape every batch must have
+	rows  int
+}
+
+func (p *spool) Add(b *store.Batch) error {
 	data, err := b.EncodeNative()
 	if err != nil {
 		return err
 	}
+	if p.f == nil {
+		f, err := os.CreateTemp(p.s.spool, "insert-*.native")
+		if err != nil {
+			return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
+		}
+		p.f, p.first = f, &store.Batch{Database: b.Database, Table: b.Table, Columns: b.Columns}
+	} else if err := store.SameShape(p.first, b); err != nil {
+		return err
+	}
+	if _, err := p.f.Write(data); err != nil {
+		// Cut back to the blocks before this one (a full disk leaves a
+		// partial block), so the spool stays whole and Add can be retried.
+		_ = p.f.Truncate(p.size)
+		_, _ = p.f.Seek(p.size, io.SeekStart)
+		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
+	}
+	p.size += int64(len(data))
+	p.rows += b.Rows
+	return nil
+}
+
+func (p *spool) Rows() int { return p.rows }
+
+func (p *spool) Insert(ctx context.Context, token string, skipStored bool) error {
+	if p.rows == 0 {
+		return nil
+	}
+	b := p.first
 	var settings []store.Setting
-	if b.DedupToken != "" {
+	if token != "" {
 		settings = append(settings,
 			store.Setting{Name: "insert_deduplicate", Value: "1"},
-			store.Setting{Name: "insert_deduplication_token", Value: b.DedupToken})
-	}
-	// The engine reads the block from a file: Native data passed inline
-	// with the statement is cut short past ~400 KB by the query reader.
-	f, err := os.CreateTemp(s.spool, "insert-*.native")
-	if err != nil {
-		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("insert into %s: spool: %w", b.TableName(), err)
+			store.Setting{Name: "insert_deduplication_token", Value: token})
 	}
 	sql := "INSERT INTO " + b.TableName() + " " + b.ColumnList() + " SELECT * FROM file({path:String}, 'Native')"
-	if tc := b.TimeColumn(); b.SkipStored && tc != "" {
+	if tc := b.TimeColumn(); skipStored && tc != "" {
 		// A row is its batch columns' hash; the stored side is read only
 		// over the batch's own time range.
 		row := "cityHash64" + b.ColumnList()
@@ -337,14 +377,25 @@ func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
-	err = s.run(ctx, s.writes, func(c *conn) error {
-		_, err := c.query([]byte(q), "TSV", store.Params{"path": f.Name()})
+	path := p.f.Name()
+	err = p.s.run(ctx, p.s.writes, func(c *conn) error {
+		_, err := c.query([]byte(q), "TSV", store.Params{"path": path})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", b.Rows, b.TableName(), err)
+		return fmt.Errorf("insert %d rows into %s: %w", p.rows, b.TableName(), err)
 	}
 	return nil
+}
+
+func (p *spool) Close() error {
+	if p.f == nil {
+		return nil
+	}
+	_ = p.f.Close()
+	err := os.Remove(p.f.Name())
+	p.f, p.rows, p.size = nil, 0, 0
+	return err
 }
 
 // Ping implements store.Store.
