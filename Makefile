@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb opensearch bench soak fuzz lint clean
+.PHONY: run test build deps chdb prometheus opensearch bench soak fuzz lint clean
 
 build: bin/obsplane
 
@@ -22,7 +22,11 @@ bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '
 chdb:
 	@./scripts/install-chdb.sh >/dev/null
 
-deps: chdb
+## prometheus: Debian's prometheus binary, pinned, into the cache (metrics tests and benchmark)
+prometheus:
+	@./scripts/install-prometheus.sh >/dev/null
+
+deps: chdb prometheus
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
 run: deps build

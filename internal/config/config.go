@@ -49,6 +49,8 @@ type Config struct {
 		OTLPGRPC       string `yaml:"otlpGRPC"`
 		OTLPHTTP       string `yaml:"otlpHTTP"`
 		Forward        string `yaml:"forward"`
+		RemoteWrite    string `yaml:"remoteWrite"`
+		MetricsAdapter string `yaml:"metricsAdapter"`
 		ClickHouseHTTP string `yaml:"clickhouseHTTP"`
 	} `yaml:"listen"`
 
@@ -110,6 +112,8 @@ var keys = []key{
 	{name: "http-addr", field: func(c *Config) *string { return &c.Listen.HTTP }, def: ":8080", usage: "obsplane API, /metrics, /healthz, /readyz (off to disable)", listens: true},
 	{name: "logs-adapter-addr", field: func(c *Config) *string { return &c.Listen.LogsAdapter }, def: ":9098", usage: "OpenChoreo logs adapter API (off to disable)", listens: true},
 	{name: "tracing-adapter-addr", field: func(c *Config) *string { return &c.Listen.TracingAdapter }, def: ":9100", usage: "OpenChoreo tracing adapter API (off to disable)", listens: true},
+	{name: "metrics-adapter-addr", field: func(c *Config) *string { return &c.Listen.MetricsAdapter }, def: ":9099", usage: "OpenChoreo metrics adapter API (off to disable)", listens: true},
+	{name: "remote-write-addr", field: func(c *Config) *string { return &c.Listen.RemoteWrite }, def: ":9201", usage: "Prometheus remote write 1.0 receiver, path /api/v1/write (off to disable)", listens: true},
 	{name: "otlp-grpc-addr", field: func(c *Config) *string { return &c.Listen.OTLPGRPC }, def: ":4317", usage: "OTLP gRPC receiver (off to disable)", listens: true},
 	{name: "otlp-http-addr", field: func(c *Config) *string { return &c.Listen.OTLPHTTP }, def: ":4318", usage: "OTLP HTTP receiver (off to disable)", listens: true},
 	{name: "forward-addr", field: func(c *Config) *string { return &c.Listen.Forward }, def: ":24224", usage: "Fluent forward receiver (off to disable)", listens: true},

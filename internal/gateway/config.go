@@ -20,6 +20,9 @@ const (
 	DefaultOTLPGRPCAddr  = ":4317"
 	DefaultOTLPHTTPAddr  = ":4318"
 	DefaultForwardAddr   = ":24224"
+	// DefaultRemoteWriteAddr serves Prometheus remote write (path
+	// /api/v1/write).
+	DefaultRemoteWriteAddr = ":9201"
 	DefaultBatchTimeout  = 5 * time.Second
 	DefaultBatchSize     = 100000
 	DefaultQueueSize     = 500
@@ -33,6 +36,9 @@ type Params struct {
 	OTLPGRPCAddr string
 	OTLPHTTPAddr string
 	ForwardAddr  string
+	// RemoteWriteAddr receives Prometheus remote write 1.0 into the
+	// metrics pipeline.
+	RemoteWriteAddr string
 	// HealthCheckAddr serves the collector's health_check extension; ""
 	// or "off" leaves it out (serve's /readyz covers the process).
 	HealthCheckAddr string
@@ -79,6 +85,7 @@ func (p Params) withDefaults() Params {
 	def(&p.OTLPGRPCAddr, DefaultOTLPGRPCAddr)
 	def(&p.OTLPHTTPAddr, DefaultOTLPHTTPAddr)
 	def(&p.ForwardAddr, DefaultForwardAddr)
+	def(&p.RemoteWriteAddr, DefaultRemoteWriteAddr)
 	def(&p.HealthCheckAddr, Off)
 	def(&p.TelemetryAddr, Off)
 	def(&p.LogLevel, "info")
@@ -107,7 +114,7 @@ func DefaultConfig(p Params) (string, error) {
 	if p.BatchSize < 0 || p.BatchTimeout < 0 || p.QueueSize < 0 || p.QueueWorkers < 0 || p.MemoryLimitMiB < 0 {
 		return "", errors.New("gateway: batch size/timeout, queue size/workers and memory limit must not be negative")
 	}
-	for name, a := range map[string]string{"otlp grpc": p.OTLPGRPCAddr, "otlp http": p.OTLPHTTPAddr, "forward": p.ForwardAddr, "health check": p.HealthCheckAddr, "telemetry": p.TelemetryAddr} {
+	for name, a := range map[string]string{"otlp grpc": p.OTLPGRPCAddr, "otlp http": p.OTLPHTTPAddr, "forward": p.ForwardAddr, "remote write": p.RemoteWriteAddr, "health check": p.HealthCheckAddr, "telemetry": p.TelemetryAddr} {
 		if !on(a) {
 			continue
 		}
@@ -117,7 +124,7 @@ func DefaultConfig(p Params) (string, error) {
 	}
 
 	receivers := map[string]any{}
-	var logRecv, otlpRecv []string
+	var logRecv, otlpRecv, metricRecv []string
 	if on(p.OTLPGRPCAddr) || on(p.OTLPHTTPAddr) {
 		protocols := map[string]any{}
 		if on(p.OTLPGRPCAddr) {
@@ -129,13 +136,18 @@ func DefaultConfig(p Params) (string, error) {
 		receivers["otlp"] = map[string]any{"protocols": protocols}
 		otlpRecv = []string{"otlp"}
 		logRecv = append(logRecv, "otlp")
+		metricRecv = append(metricRecv, "otlp")
 	}
 	if on(p.ForwardAddr) {
 		receivers["fluentforward"] = map[string]any{"endpoint": p.ForwardAddr}
 		logRecv = append(logRecv, "fluentforward")
 	}
+	if on(p.RemoteWriteAddr) {
+		receivers["promremotewrite"] = map[string]any{"endpoint": p.RemoteWriteAddr}
+		metricRecv = append(metricRecv, "promremotewrite")
+	}
 	if len(receivers) == 0 {
-		return "", errors.New("gateway: every receiver is off (otlp grpc, otlp http, forward); turn one on or don't run the gateway")
+		return "", errors.New("gateway: every receiver is off (otlp grpc, otlp http, forward, remote write); turn one on or don't run the gateway")
 	}
 
 	memLimiter := map[string]any{"check_interval": defaultCheckInterval.String()}
@@ -220,7 +232,9 @@ func DefaultConfig(p Params) (string, error) {
 	}
 	if len(otlpRecv) > 0 {
 		pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
-		pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+	}
+	if len(metricRecv) > 0 {
+		pipelines["metrics"] = map[string]any{"receivers": metricRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
 	}
 
 	metricsTel := map[string]any{"level": "none"}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
+	"github.com/openchoreo/obsplane/internal/gateway/processor/openchoreoprocessor"
+	"github.com/openchoreo/obsplane/internal/metricsql"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/version"
 )
@@ -23,12 +26,13 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 		return nil, nil
 	}
 	l := cfg.Listen
-	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off {
+	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off && l.RemoteWrite == config.Off {
 		env.Logger.Info("gateway not started: every receiver address is off")
 		return nil, nil
 	}
 	s := Settings{Store: env.Store, Registerer: env.Registry, Version: version.Version, Ready: env.Gate("gateway"),
-		LoggingOptions: SlogLogging(env.Logger.With("component", "gateway"))}
+		LoggingOptions: SlogLogging(env.Logger.With("component", "gateway")),
+		PodLabels:      StoredPodLabels(&metricsql.DB{Store: env.Store})}
 	if cfg.Gateway.Config != "" {
 		if _, err := os.Stat(cfg.Gateway.Config); err != nil {
 			return nil, fmt.Errorf("--gateway-config: %w", err)
@@ -71,9 +75,26 @@ func hook(_ context.Context, env *server.Env) ([]server.Component, error) {
 // paramsFor maps serve's config onto the default pipeline.
 func paramsFor(cfg *config.Config) Params {
 	return Params{
-		OTLPGRPCAddr: cfg.Listen.OTLPGRPC,
-		OTLPHTTPAddr: cfg.Listen.OTLPHTTP,
-		ForwardAddr:  cfg.Listen.Forward,
-		DataDir:      cfg.DataDir,
+		OTLPGRPCAddr:    cfg.Listen.OTLPGRPC,
+		OTLPHTTPAddr:    cfg.Listen.OTLPHTTP,
+		ForwardAddr:     cfg.Listen.Forward,
+		RemoteWriteAddr: cfg.Listen.RemoteWrite,
+		DataDir:         cfg.DataDir,
+	}
+}
+
+// StoredPodLabels reads the kube_pod_labels series stored in db for the
+// openchoreo processor's warm start.
+func StoredPodLabels(db *metricsql.DB) openchoreoprocessor.PodLabelSource {
+	return func(ctx context.Context, since time.Time) ([]openchoreoprocessor.PodLabels, error) {
+		rows, err := db.PodLabels(ctx, since)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]openchoreoprocessor.PodLabels, len(rows))
+		for i, r := range rows {
+			out[i] = openchoreoprocessor.PodLabels{PodKey: openchoreoprocessor.PodKey{Namespace: r.Namespace, Pod: r.Pod}, Labels: r.Labels}
+		}
+		return out, nil
 	}
 }
