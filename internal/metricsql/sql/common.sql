@@ -7,7 +7,7 @@ PromQL's left-open range selector of rate(v[window]), or the lookback
 window of an instant selector. "steps" expands a row with column ts into
 one row per step it belongs to, as column i.
 */}}
-{{define "steps"}}range(toInt64(greatest(ceil((ts - {from:Int64}) / {step:Int64}), 0)), toInt64(least(ceil((ts - {from:Int64} + {window:Int64}) / {step:Int64}) - 1, {last:Int64})) + 1){{end}}
+{{define "steps"}}range(greatest(toInt64(ceil((ts - {from:Int64}) / {step:Int64})), 0), least(toInt64(ceil((ts - {from:Int64} + {window:Int64}) / {step:Int64})) - 1, {last:Int64}) + 1){{end}}
 
 {{/* The tenant scope: namespace always, and each UID the caller gave. */}}
 {{define "scope"}}OpenChoreoNamespace = {ns:String}
@@ -34,11 +34,12 @@ counter resets added back (a drop means the counter restarted from zero),
 extrapolated to the window's edges the way Prometheus's extrapolatedRate
 does (at most half an average sample interval past the first and last
 sample, never below the counter's zero point), divided by the window. A
-series needs two samples in the window.
+series needs two samples in the window. A sample delivered twice (remote
+write is at-least-once) counts once.
 */}}
 {{define "per_series_rate"}}per_series AS (
     SELECT measure, key, series, i,
-        arraySort(p -> p.1, groupArray((ts, v))) AS pts,
+        arraySort(p -> p.1, groupUniqArray((ts, v))) AS pts,
         length(pts) AS n,
         arrayMap(p -> p.2, pts) AS vals,
         pts[1].1 AS first_t, pts[1].2 AS first_v,
