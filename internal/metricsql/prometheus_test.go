@@ -196,22 +196,30 @@ func TestAnswersMatchPrometheusModule(t *testing.T) {
 		{Namespace: "org2", ComponentUID: promtest.OtherUID},
 	}
 	points := 0
+	var ours, theirs time.Duration
+	began := time.Now()
 	for _, s := range scopes {
 		ps := promtest.Scope{Namespace: s.Namespace, ProjectUID: s.ProjectUID, ComponentUID: s.ComponentUID, EnvironmentUID: s.EnvironmentUID}
 		for _, r := range ranges {
+			t0 := time.Now()
 			res, err := p.db.Resource(ctx, s, r)
 			if err != nil {
 				t.Fatal(err)
 			}
+			ours += time.Since(t0)
 			for name, q := range promtest.ResourceQueries(ps) {
+				t0 := time.Now()
 				want := p.promSeries(t, q, r)
+				theirs += time.Since(t0)
 				compare(t, fmt.Sprintf("%+v %s step %s: %s", s, r.Start.Format(time.TimeOnly), r.Step, name), want, res[name])
 				points += len(want)
 			}
+			t0 = time.Now()
 			httpRes, src, err := p.db.HTTP(ctx, s, r)
 			if err != nil {
 				t.Fatal(err)
 			}
+			ours += time.Since(t0)
 			if src != metricsql.SourceHubble {
 				t.Errorf("%+v: HTTP metrics answered from %s, want hubble", s, src)
 			}
@@ -222,10 +230,16 @@ func TestAnswersMatchPrometheusModule(t *testing.T) {
 			}
 		}
 	}
+	if t.Failed() {
+		raw, err := p.prom.Query(ctx, `container_memory_working_set_bytes{container="main",pod="api-7d9c8b6f5-x2x7k"}[40m]`, p.start.Add(30*time.Minute))
+		t.Logf("DEBUG prom raw: %v %v", raw, err)
+		rows, _ := store.ScanAll[map[string]any](ctx, engine, `SELECT toString(TimeUnixMilli) t, Value, Flags FROM metrics_eq.otel_metrics_gauge WHERE MetricName='container_memory_working_set_bytes' AND Attributes['container']='main' AND Attributes['pod']='api-7d9c8b6f5-x2x7k' ORDER BY TimeUnixMilli`, nil)
+		t.Logf("DEBUG ours: %v", rows)
+	}
 	if points < 1000 {
 		t.Errorf("only %d points compared; the cluster's data did not reach the queries", points)
 	}
-	t.Logf("%d points agree with Prometheus within %g", points, tolerance)
+	t.Logf("%d points agree with Prometheus within %g (queries: obsplane %v, Prometheus %v, comparison %v in all)", points, tolerance, ours, theirs, time.Since(began))
 
 	// A component UID of another namespace answers nothing in this one.
 	res, err := p.db.Resource(ctx, metricsql.Scope{Namespace: "org", ComponentUID: promtest.OtherUID}, ranges[0])

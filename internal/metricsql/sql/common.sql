@@ -38,26 +38,38 @@ series needs two samples in the window. A sample delivered twice (remote
 write is at-least-once) counts once.
 */}}
 {{define "per_series_rate"}}per_series AS (
+    -- Staged in subqueries: each stage's results are columns of the next,
+    -- so the engine does not expand one alias into every use of it.
     SELECT measure, key, series, i,
-        arraySort(p -> p.1, groupUniqArray((ts, v))) AS pts,
-        length(pts) AS n,
-        arrayMap(p -> p.2, pts) AS vals,
-        pts[1].1 AS first_t, pts[1].2 AS first_v,
-        pts[n].1 AS last_t, pts[n].2 AS last_v,
-        last_v - first_v + arraySum(arrayMap((cur, prev) -> if(cur < prev, prev, 0), arrayPopFront(vals), arrayPopBack(vals))) AS delta,
-        {from:Int64} + i * {step:Int64} AS t,
-        (last_t - first_t) / 1000 AS sampled,
-        sampled / (n - 1) AS avg_gap,
-        least((first_t - (t - {window:Int64})) / 1000,
-            if(delta > 0 AND first_v >= 0, sampled * (first_v / delta), inf)) AS to_start,
-        (t - last_t) / 1000 AS to_end,
-        sampled + if(to_start < avg_gap * 1.1, to_start, avg_gap / 2)
-            + if(to_end < avg_gap * 1.1, to_end, avg_gap / 2) AS extrapolated,
-        delta * (extrapolated / sampled) / ({window:Int64} / 1000) AS rate
-    FROM samples
-    ARRAY JOIN {{template "steps" .}} AS i
-    GROUP BY measure, key, series, i
-    HAVING n >= 2 AND sampled > 0
+        delta * ((sampled + if(to_start < avg_gap * 1.1, to_start, avg_gap / 2)
+            + if(to_end < avg_gap * 1.1, to_end, avg_gap / 2)) / sampled) / ({window:Int64} / 1000) AS rate
+    FROM (
+        SELECT measure, key, series, i, delta, sampled, to_end,
+            sampled / (n - 1) AS avg_gap,
+            least(to_window_start, if(delta > 0 AND first_v >= 0, sampled * (first_v / delta), inf)) AS to_start
+        FROM (
+            SELECT measure, key, series, i, n, first_v,
+                last_v - first_v + resets AS delta,
+                (last_t - first_t) / 1000 AS sampled,
+                (first_t - ({from:Int64} + i * {step:Int64} - {window:Int64})) / 1000 AS to_window_start,
+                ({from:Int64} + i * {step:Int64} - last_t) / 1000 AS to_end
+            FROM (
+                SELECT measure, key, series, i,
+                    length(pts) AS n,
+                    pts[1].1 AS first_t, pts[1].2 AS first_v,
+                    pts[-1].1 AS last_t, pts[-1].2 AS last_v,
+                    arraySum(arrayMap((cur, prev) -> if(cur < prev, prev, 0), arrayPopFront(pts).2, arrayPopBack(pts).2)) AS resets
+                FROM (
+                    SELECT measure, key, series, i, arraySort(p -> p.1, groupUniqArray((ts, v))) AS pts
+                    FROM samples
+                    ARRAY JOIN {{template "steps" .}} AS i
+                    GROUP BY measure, key, series, i
+                )
+                WHERE length(pts) >= 2
+            )
+        )
+        WHERE sampled > 0
+    )
 ){{end}}
 
 {{/*
@@ -71,30 +83,40 @@ bucket starts at 0 unless its bound is <= 0; a rank in the +Inf bucket
 answers the highest finite bound). Columns: q, key, i, value.
 */}}
 {{define "bucket_quantiles"}}buckets AS (
-    SELECT key, i,
-        arraySort(b -> b.1, groupArray((le, c))) AS bs,
-        arrayMap(b -> b.1, bs) AS les,
-        arrayMap(k -> arrayMax(arrayMap(x -> x.2, arraySlice(bs, 1, k))), arrayEnumerate(bs)) AS counts,
-        length(bs) AS nb,
-        counts[nb] AS observations
+    SELECT key, i, bs.1 AS les, length(bs) AS nb,
+        arrayMap(k -> arrayMax(arraySlice(bs.2, 1, k)), arrayEnumerate(bs)) AS counts
     FROM (
-        SELECT key, i, if(le_text IN ('+Inf', 'Inf', '+inf', 'inf'), inf, toFloat64OrNull(le_text)) AS le, sum(c) AS c
-        FROM bucket_rates
-        WHERE le IS NOT NULL
-        GROUP BY key, i, le
+        SELECT key, i, arraySort(b -> b.1, groupArray((le, c))) AS bs
+        FROM (
+            SELECT key, i, if(le_text IN ('+Inf', 'Inf', '+inf', 'inf'), inf, toFloat64OrNull(le_text)) AS le, sum(c) AS c
+            FROM bucket_rates
+            WHERE le IS NOT NULL
+            GROUP BY key, i, le
+        )
+        GROUP BY key, i
     )
-    GROUP BY key, i
-    HAVING nb >= 2 AND les[nb] = inf AND observations > 0
 )
 SELECT q, key, i,
-    q * observations AS rank,
-    arrayFirstIndex(c -> c >= rank, arraySlice(counts, 1, nb - 1)) AS found,
-    if(found = 0, nb, found) AS b,
-    if(b = 1, 0, les[b - 1]) AS lo,
-    if(b = 1, 0, counts[b - 1]) AS below,
     multiIf(b = nb, les[nb - 1],
         b = 1 AND les[1] <= 0, les[1],
         lo + (les[b] - lo) * ((rank - below) / (counts[b] - below))) AS value
-FROM buckets
-ARRAY JOIN [{{range $k, $q := .Quantiles}}{{if $k}}, {{end}}{{$q}}{{end}}] AS q
+FROM (
+    SELECT q, key, i, nb, les, counts, rank, b,
+        if(b = 1, 0, les[b - 1]) AS lo,
+        if(b = 1, 0, counts[b - 1]) AS below
+    FROM (
+        SELECT q, key, i, nb, les, counts, rank,
+            if(found = 0, nb, found) AS b
+        FROM (
+            SELECT q, key, i, nb, les, counts, rank,
+                arrayFirstIndex(c -> c >= rank, arraySlice(counts, 1, nb - 1)) AS found
+            FROM (
+                SELECT q, key, i, nb, les, counts, q * counts[nb] AS rank
+                FROM buckets
+                ARRAY JOIN [{{range $k, $q := .Quantiles}}{{if $k}}, {{end}}{{$q}}{{end}}] AS q
+                WHERE nb >= 2 AND les[nb] = inf AND counts[nb] > 0
+            )
+        )
+    )
+)
 ORDER BY q, key, i{{end}}
