@@ -176,6 +176,11 @@ type stepRow struct {
 
 // runRows renders a template for scope s over r and scans its rows.
 func runRows[R any](ctx context.Context, db *DB, tmpl string, d queryData, s Scope, r Range, window time.Duration) ([]R, error) {
+	return runRowsWith[R](ctx, db, tmpl, d, s, r, window, "")
+}
+
+// runRowsWith is runRows with the topology's edge filter bound.
+func runRowsWith[R any](ctx context.Context, db *DB, tmpl string, d queryData, s Scope, r Range, window time.Duration, edgeComponent string) ([]R, error) {
 	if r.Steps() == 0 || r.Step < time.Millisecond {
 		return nil, ErrNoSteps
 	}
@@ -188,7 +193,9 @@ func runRows[R any](ctx context.Context, db *DB, tmpl string, d queryData, s Sco
 	if err != nil {
 		return nil, err
 	}
-	rows, err := store.ScanAll[R](ctx, db.Store, q, params(s, r, window), db.Settings...)
+	p := params(s, r, window)
+	p["edge_component"] = edgeComponent
+	rows, err := store.ScanAll[R](ctx, db.Store, q, p, db.Settings...)
 	if err != nil {
 		return nil, fmt.Errorf("metricsql: %s: %w", tmpl, err)
 	}

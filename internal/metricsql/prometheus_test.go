@@ -241,6 +241,54 @@ func TestAnswersMatchPrometheusModule(t *testing.T) {
 	}
 	t.Logf("%d points agree with Prometheus within %g (queries: obsplane %v, Prometheus %v, comparison %v in all)", points, tolerance, ours, theirs, time.Since(began))
 
+	// The runtime topology: every edge's aggregates against the module's
+	// instant queries at the window's end.
+	edges := 0
+	for _, w := range []struct {
+		start, end time.Time
+		component  string
+	}{{p.start, last, ""}, {p.start.Add(4 * time.Minute), last.Add(-time.Minute), promtest.WebUID}} {
+		s := metricsql.Scope{Namespace: "org", ProjectUID: promtest.ProjectUID, EnvironmentUID: promtest.EnvironmentUID}
+		got, err := p.db.Topology(ctx, s, w.component, w.start, w.end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byEdge := map[string]metricsql.EdgeMetrics{}
+		for _, e := range got {
+			byEdge[e.SourceUID+">"+e.TargetUID] = e.Metrics
+		}
+		dur := fmt.Sprintf("%dms", w.end.Sub(w.start).Milliseconds())
+		for name, q := range promtest.TopologyQueries(promtest.Scope{Namespace: "org", ProjectUID: promtest.ProjectUID, EnvironmentUID: promtest.EnvironmentUID}, dur) {
+			res, err := p.prom.Query(ctx, q, w.end)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, q)
+			}
+			seen := 0
+			for _, r := range res {
+				src, dst := r.Metric["src_component_uid"], r.Metric["dst_component_uid"]
+				if w.component != "" && src != w.component && dst != w.component {
+					continue
+				}
+				seen++
+				m, ok := byEdge[src+">"+dst]
+				if !ok {
+					t.Errorf("topology %s: edge %s->%s missing in obsplane", name, src, dst)
+					continue
+				}
+				v := map[string]float64{"requestCount": m.RequestCount, "unsuccessfulRequestCount": m.UnsuccessfulRequestCount, "meanLatency": m.MeanLatency,
+					"latencyP50": m.LatencyP50, "latencyP90": m.LatencyP90, "latencyP99": m.LatencyP99}[name]
+				compare(t, "topology "+name+" "+src+"->"+dst, r.Points, []metricsql.Point{{T: r.Points[0].T, V: v}})
+				edges++
+			}
+			if name == "requestCount" && seen != len(got) {
+				t.Errorf("topology: Prometheus has %d edges, obsplane %d: %+v", seen, len(got), got)
+			}
+		}
+	}
+	if edges < 10 {
+		t.Errorf("only %d topology values compared", edges)
+	}
+
 	// A component UID of another namespace answers nothing in this one.
 	res, err := p.db.Resource(ctx, metricsql.Scope{Namespace: "org", ComponentUID: promtest.OtherUID}, ranges[0])
 	if err != nil {

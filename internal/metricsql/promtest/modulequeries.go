@@ -104,3 +104,36 @@ func HTTPQueries(s Scope) map[string]string {
 		"latencyP99":               quantile("0.99"),
 	}
 }
+
+func (s Scope) sideMapping(side, nameLabel, uidLabel string) string {
+	return fmt.Sprintf(`label_replace(label_replace(label_replace(label_replace(kube_pod_labels{job="kube-state-metrics",%s}, "%s_namespace", "$1", "namespace", "(.*)"), "%s_pod", "$1", "pod", "(.*)"), "%s", "$1", "label_openchoreo_dev_component", "(.*)"), "%s", "$1", "label_openchoreo_dev_component_uid", "(.*)")`,
+		s.labelFilter(), side, side, nameLabel, uidLabel)
+}
+
+func (s Scope) topologyIncrease(metric, matcher, duration string) string {
+	withDst := fmt.Sprintf(`increase(%s{reporter="server"%s}[%s]) * on(destination_namespace, destination_pod) group_left(dst_component, dst_component_uid) %s`,
+		metric, matcher, duration, s.sideMapping("destination", "dst_component", "dst_component_uid"))
+	return fmt.Sprintf(`sum by (src_component, dst_component, src_component_uid, dst_component_uid) ((%s) * on(source_namespace, source_pod) group_left(src_component, src_component_uid) %s)`,
+		withDst, s.sideMapping("source", "src_component", "src_component_uid"))
+}
+
+// TopologyQueries are the module's runtime topology queries over duration
+// (a PromQL duration such as "3600s"), evaluated at the window's end. The
+// scope carries the project and environment only, as the module's filter.
+func TopologyQueries(s Scope, duration string) map[string]string {
+	s.ComponentUID = ""
+	bucket := func(q string) string {
+		withDst := fmt.Sprintf(`increase(hubble_http_request_duration_seconds_bucket{reporter="server"}[%s]) * on(destination_namespace, destination_pod) group_left(dst_component, dst_component_uid) %s`,
+			duration, s.sideMapping("destination", "dst_component", "dst_component_uid"))
+		return fmt.Sprintf(`histogram_quantile(%s, sum by (src_component, dst_component, src_component_uid, dst_component_uid, le) ((%s) * on(source_namespace, source_pod) group_left(src_component, src_component_uid) %s)) >= 0`,
+			q, withDst, s.sideMapping("source", "src_component", "src_component_uid"))
+	}
+	return map[string]string{
+		"requestCount":             s.topologyIncrease("hubble_http_requests_total", "", duration) + " > 0",
+		"unsuccessfulRequestCount": s.topologyIncrease("hubble_http_requests_total", `,status=~"^[45]..?$"`, duration) + " > 0",
+		"meanLatency":              "(" + s.topologyIncrease("hubble_http_request_duration_seconds_sum", "", duration) + " / " + s.topologyIncrease("hubble_http_requests_total", "", duration) + ") >= 0",
+		"latencyP50":               bucket("0.5"),
+		"latencyP90":               bucket("0.9"),
+		"latencyP99":               bucket("0.99"),
+	}
+}

@@ -120,3 +120,28 @@ FROM (
     )
 )
 ORDER BY q, key, i{{end}}
+
+{{/*
+The CTE "edges" of the runtime topology: per_series rows (key: destination
+component UID and name, source namespace and pod) with the source pod's
+component from kube_pod_labels in the scope, and the edge filter of the
+caller's component.
+*/}}
+{{define "topology_edges"}}pods AS (
+    SELECT Attributes['namespace'] AS ns, Attributes['pod'] AS pod,
+        argMax(OpenChoreoComponentUID, TimeUnixMilli) AS uid, argMax(OpenChoreoComponent, TimeUnixMilli) AS name
+    FROM {{.DB}}.`otel_metrics_gauge`
+    WHERE MetricName = 'kube_pod_labels' AND Attributes['job'] = 'kube-state-metrics' AND {{template "where" .}}
+    GROUP BY ns, pod
+),
+edges AS (
+    SELECT measure, i, rate, dst_uid, dst_name, p.uid AS src_uid, p.name AS src_name
+    FROM (
+        SELECT measure, i, rate, splitByChar('\t', key) AS k,
+            k[1] AS dst_uid, k[2] AS dst_name, k[3] AS src_ns, k[4] AS src_pod
+        FROM per_series
+    ) AS s
+    INNER JOIN pods AS p ON p.ns = s.src_ns AND p.pod = s.src_pod
+    WHERE dst_uid != '' AND p.uid != ''
+        AND ({edge_component:String} = '' OR p.uid = {edge_component:String} OR dst_uid = {edge_component:String})
+){{end}}
