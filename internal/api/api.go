@@ -1,8 +1,8 @@
 // Package api wires obsplane's query APIs into `obsplane serve`: the
-// obsplane API on the :8080 mux, and OpenChoreo's logs adapter (:9098) and
-// tracing adapter (:9100) on their own listeners, plus the alert rule
-// scheduler. It registers itself with server.Register; cmd/obsplane imports
-// it for that side effect:
+// obsplane API on the :8080 mux, and OpenChoreo's logs adapter (:9098),
+// metrics adapter (:9099) and tracing adapter (:9100) on their own
+// listeners, plus the alert rule schedulers. It registers itself with
+// server.Register; cmd/obsplane imports it for that side effect:
 //
 //	import _ "github.com/openchoreo/obsplane/internal/api"
 //
@@ -28,9 +28,11 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/api/metricsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/metricsql"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
@@ -116,6 +118,19 @@ func Hook(ctx context.Context, env *server.Env) ([]server.Component, error) {
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
 		h := &logsadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "logs-adapter"), Alerts: am, OpenSearch: osBackend}
 		comps = append(comps, server.HTTPComponent("logs-adapter", addr, h.Routes(), env.Logger))
+	}
+	if addr := cfg.Listen.MetricsAdapter; addr != config.Off {
+		// Metric alert rules are the metrics adapter's own, in their own
+		// tables, evaluated from the metric tables.
+		mdb := &metricsql.DB{Store: env.Store, Database: "otel"}
+		mam := &alerts.Manager{Store: env.Store, Log: log, WebhookURL: WebhookURL(cfg),
+			RulesTable: metricsadapter.RulesTable, StateTable: metricsadapter.StateTable, Evaluate: metricsadapter.Evaluator(mdb)}
+		if err := mam.EnsureTables(ctx); err != nil {
+			return nil, err
+		}
+		h := &metricsadapter.Handler{Store: env.Store, DB: mdb, Auth: adapterAuth, Log: log.With("api", "metrics-adapter"), Alerts: mam}
+		comps = append(comps, server.Component{Name: "metric-alert-scheduler", Run: mam.Run},
+			server.HTTPComponent("metrics-adapter", addr, h.Routes(), env.Logger))
 	}
 	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
 		h := &tracingadapter.Handler{Store: env.Store, Auth: adapterAuth, Log: log.With("api", "tracing-adapter"), OpenSearch: osTraces}

@@ -36,10 +36,19 @@ import (
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
+// Default tables of the logs adapter's rules; the metrics adapter's rules
+// live in their own pair (rule names are unique per adapter, as each
+// upstream module keeps its own).
+const (
+	DefaultRulesTable = "obsplane_alert_rules"
+	DefaultStateTable = "obsplane_alert_state"
+)
+
 // DDL creates the rule and state tables. ReplacingMergeTree keeps the newest
 // Version of each Name; reads use FINAL so they never see an old version.
-var DDL = []string{
-	`CREATE TABLE IF NOT EXISTS otel.obsplane_alert_rules (
+// Metric is the metrics adapter's source.metric (empty for log rules).
+func DDL(rules, state string) []string {
+	return []string{`CREATE TABLE IF NOT EXISTS otel.` + rules + ` (
 		Name String,
 		Namespace String,
 		ProjectUID String,
@@ -55,9 +64,12 @@ var DDL = []string{
 		UpdatedAt DateTime64(3, 'UTC'),
 		UpdatedBy String,
 		Version UInt64,
-		Deleted UInt8 DEFAULT 0
+		Deleted UInt8 DEFAULT 0,
+		Metric LowCardinality(String) DEFAULT ''
 	) ENGINE = ReplacingMergeTree(Version, Deleted) ORDER BY Name`,
-	`CREATE TABLE IF NOT EXISTS otel.obsplane_alert_state (
+		// Tables created before rules had a metric.
+		`ALTER TABLE otel.` + rules + ` ADD COLUMN IF NOT EXISTS Metric LowCardinality(String) DEFAULT ''`,
+		`CREATE TABLE IF NOT EXISTS otel.` + state + ` (
 		Name String,
 		State LowCardinality(String),
 		EvaluatedAt DateTime64(3, 'UTC'),
@@ -66,6 +78,7 @@ var DDL = []string{
 		LastError String,
 		Version UInt64
 	) ENGINE = ReplacingMergeTree(Version) ORDER BY Name`,
+	}
 }
 
 // Operators of the contract, with their comparison.
@@ -86,13 +99,16 @@ type Rule struct {
 	EnvironmentUID string
 	ComponentUID   string
 	Query          string
-	Enabled        bool
-	Window         string
-	Interval       string
-	Operator       string
-	Threshold      float64
-	BackendID      string
-	UpdatedAt      time.Time
+	// Metric is the metric a metrics adapter rule watches (cpu_usage,
+	// memory_usage, budget); empty for a log rule.
+	Metric    string
+	Enabled   bool
+	Window    string
+	Interval  string
+	Operator  string
+	Threshold float64
+	BackendID string
+	UpdatedAt time.Time
 }
 
 // State is a rule's last evaluation.
@@ -146,6 +162,11 @@ func (r *Rule) Validate() error {
 	if _, ok := Operators[r.Operator]; !ok {
 		return httpx.BadRequest("condition.operator %q is not one of gt, gte, lt, lte, eq, neq", httpx.Truncate(r.Operator, 32))
 	}
+	switch r.Metric {
+	case "", "cpu_usage", "memory_usage", "budget":
+	default:
+		return httpx.BadRequest("source.metric %q is not one of cpu_usage, memory_usage, budget", httpx.Truncate(r.Metric, 32))
+	}
 	return nil
 }
 
@@ -162,9 +183,30 @@ type Manager struct {
 	Tick   time.Duration
 	Limits httpx.Limits
 	Now    func() time.Time
+	// RulesTable and StateTable name the tables in database otel
+	// (DefaultRulesTable, DefaultStateTable when empty).
+	RulesTable, StateTable string
+	// Evaluate, when set, computes a rule's value at a time and whether
+	// the rule's condition holds (the metrics adapter's rules); otherwise
+	// the value is Count's and the condition its operator and threshold.
+	Evaluate func(ctx context.Context, r *Rule, at time.Time) (value float64, holds bool, err error)
 
 	mu      sync.Mutex // serializes writes, so create/update/delete see each other
 	version atomic.Uint64
+}
+
+func (m *Manager) rules() string {
+	if m.RulesTable != "" {
+		return m.RulesTable
+	}
+	return DefaultRulesTable
+}
+
+func (m *Manager) state() string {
+	if m.StateTable != "" {
+		return m.StateTable
+	}
+	return DefaultStateTable
 }
 
 func (m *Manager) now() time.Time {
@@ -205,7 +247,7 @@ func (m *Manager) EnsureTables(ctx context.Context) error {
 	if err := m.Store.Exec(ctx, "CREATE DATABASE IF NOT EXISTS otel", nil); err != nil {
 		return fmt.Errorf("alerts: create database: %w", err)
 	}
-	for _, q := range DDL {
+	for _, q := range DDL(m.rules(), m.state()) {
 		if err := m.Store.Exec(ctx, q, nil); err != nil {
 			return fmt.Errorf("alerts: create tables: %w", err)
 		}
@@ -226,6 +268,7 @@ type ruleRow struct {
 	EnvironmentUID string  `json:"EnvironmentUID"`
 	ComponentUID   string  `json:"ComponentUID"`
 	Query          string  `json:"Query"`
+	Metric         string  `json:"Metric"`
 	Enabled        int     `json:"Enabled"`
 	Window         string  `json:"Window"`
 	Interval       string  `json:"Interval"`
@@ -237,15 +280,15 @@ type ruleRow struct {
 
 func (r ruleRow) rule() Rule {
 	return Rule{Name: r.Name, Namespace: r.Namespace, ProjectUID: r.ProjectUID, EnvironmentUID: r.EnvironmentUID,
-		ComponentUID: r.ComponentUID, Query: r.Query, Enabled: r.Enabled != 0, Window: r.Window, Interval: r.Interval,
+		ComponentUID: r.ComponentUID, Query: r.Query, Metric: r.Metric, Enabled: r.Enabled != 0, Window: r.Window, Interval: r.Interval,
 		Operator: r.Operator, Threshold: r.Threshold, BackendID: r.BackendID, UpdatedAt: httpx.ParseCHTime(r.UpdatedAt)}
 }
 
-const ruleCols = `Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Enabled, Window, Interval, Operator, Threshold, BackendID, toString(UpdatedAt) AS UpdatedAt`
+const ruleCols = `Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Metric, Enabled, Window, Interval, Operator, Threshold, BackendID, toString(UpdatedAt) AS UpdatedAt`
 
 // list reads the live rules, all or the one called name.
 func (m *Manager) list(ctx context.Context, name *string) ([]Rule, error) {
-	q := "SELECT " + ruleCols + " FROM otel.obsplane_alert_rules FINAL WHERE Deleted = 0"
+	q := "SELECT " + ruleCols + " FROM otel." + m.rules() + " FINAL WHERE Deleted = 0"
 	p := store.Params{}
 	if name != nil {
 		q += " AND Name = {name:String}"
@@ -284,9 +327,9 @@ func (m *Manager) Get(ctx context.Context, name string) (*Rule, error) {
 }
 
 func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) error {
-	q := `INSERT INTO otel.obsplane_alert_rules (Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Enabled,
+	q := `INSERT INTO otel.` + m.rules() + ` (Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Metric, Enabled,
 		Window, Interval, Operator, Threshold, BackendID, UpdatedAt, UpdatedBy, Version, Deleted)
-		VALUES ({name:String}, {ns:String}, {p:String}, {e:String}, {c:String}, {q:String}, {en:UInt8},
+		VALUES ({name:String}, {ns:String}, {p:String}, {e:String}, {c:String}, {q:String}, {metric:String}, {en:UInt8},
 		{w:String}, {i:String}, {op:String}, {t:Float64}, {bid:String}, {at:DateTime64(3, 'UTC')}, {by:String}, {v:UInt64}, {d:UInt8})`
 	en, d := "0", "0"
 	if r.Enabled {
@@ -296,7 +339,7 @@ func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) e
 		d = "1"
 	}
 	p := store.Params{"name": r.Name, "ns": r.Namespace, "p": r.ProjectUID, "e": r.EnvironmentUID, "c": r.ComponentUID,
-		"q": r.Query, "en": en, "w": r.Window, "i": r.Interval, "op": r.Operator,
+		"q": r.Query, "metric": r.Metric, "en": en, "w": r.Window, "i": r.Interval, "op": r.Operator,
 		"t": strconv.FormatFloat(r.Threshold, 'g', -1, 64), "bid": r.BackendID,
 		"at": r.UpdatedAt.UTC().Format("2006-01-02 15:04:05.000"), "by": by,
 		"v": strconv.FormatUint(m.nextVersion(), 10), "d": d}
@@ -368,7 +411,7 @@ func (m *Manager) Delete(ctx context.Context, name, by string) (*Rule, error) {
 // States returns the evaluation state of every rule that has one.
 func (m *Manager) States(ctx context.Context) (map[string]State, error) {
 	rows, err := m.Store.Query(ctx, `SELECT Name, State, toString(EvaluatedAt) AS EvaluatedAt, Value,
-		toString(LastFiredAt) AS LastFiredAt, LastError FROM otel.obsplane_alert_state FINAL`, nil, m.settings()...)
+		toString(LastFiredAt) AS LastFiredAt, LastError FROM otel.`+m.state()+` FINAL`, nil, m.settings()...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: read state: %w", err)
 	}
@@ -409,7 +452,7 @@ func (m *Manager) saveState(ctx context.Context, name string, st State) error {
 	if !st.LastFiredAt.IsZero() {
 		fired = st.LastFiredAt.UTC().Format("2006-01-02 15:04:05.000")
 	}
-	return m.Store.Exec(ctx, `INSERT INTO otel.obsplane_alert_state (Name, State, EvaluatedAt, Value, LastFiredAt, LastError, Version)
+	return m.Store.Exec(ctx, `INSERT INTO otel.`+m.state()+` (Name, State, EvaluatedAt, Value, LastFiredAt, LastError, Version)
 		VALUES ({n:String}, {s:String}, {at:DateTime64(3, 'UTC')}, {v:Float64}, {f:DateTime64(3, 'UTC')}, {e:String}, {ver:UInt64})`,
 		store.Params{"n": name, "s": st.State, "at": st.EvaluatedAt.UTC().Format("2006-01-02 15:04:05.000"),
 			"v": strconv.FormatFloat(st.Value, 'g', -1, 64), "f": fired, "e": st.LastError,
@@ -479,7 +522,14 @@ func (m *Manager) EvaluateDue(ctx context.Context) error {
 }
 
 func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time) error {
-	v, err := m.Count(ctx, r, now)
+	var v float64
+	var holds bool
+	var err error
+	if m.Evaluate != nil {
+		v, holds, err = m.Evaluate(ctx, r, now)
+	} else if v, err = m.Count(ctx, r, now); err == nil {
+		holds = Operators[r.Operator](v, r.Threshold)
+	}
 	st.EvaluatedAt = now
 	if err != nil {
 		st.State, st.LastError = "error", err.Error()
@@ -487,7 +537,7 @@ func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time
 		return fmt.Errorf("alerts: evaluate %q: %w", r.Name, err)
 	}
 	st.Value, st.LastError = v, ""
-	if !Operators[r.Operator](v, r.Threshold) {
+	if !holds {
 		st.State = "ok"
 		return m.saveState(ctx, r.Name, st)
 	}

@@ -3,13 +3,11 @@ package logsadapter
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/alerts"
-	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 )
 
@@ -72,15 +70,6 @@ func (req *AlertRuleRequest) rule() (alerts.Rule, error) {
 	return r, r.Validate()
 }
 
-// AlertingRuleSyncResponse is the contract's AlertingRuleSyncResponse.
-type AlertingRuleSyncResponse struct {
-	Action        string `json:"action"`
-	LastSyncedAt  string `json:"lastSyncedAt"`
-	Status        string `json:"status"`
-	RuleLogicalID string `json:"ruleLogicalId"`
-	RuleBackendID string `json:"ruleBackendId"`
-}
-
 // AlertRuleResponse is the contract's AlertRuleResponse, plus "state": the
 // rule's last evaluation (an obsplane addition; the contract's schema allows
 // extra properties).
@@ -117,142 +106,17 @@ func RuleResponse(r *alerts.Rule, st alerts.State) AlertRuleResponse {
 	return out
 }
 
-func syncResp(action string, r *alerts.Rule) AlertingRuleSyncResponse {
-	return AlertingRuleSyncResponse{Action: action, Status: "synced", RuleLogicalID: r.Name, RuleBackendID: r.BackendID,
-		LastSyncedAt: time.Now().UTC().Format(time.RFC3339)}
-}
-
-func (h *Handler) noAlerts() error {
-	return &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented, Message: "alert rules are not enabled in this process"}
-}
-
-func ruleName(r *http.Request) (string, error) {
-	n := r.PathValue("ruleName")
-	if n == "" || len(n) > alerts.MaxName {
-		return "", httpx.BadRequest("ruleName must be 1 to %d characters", alerts.MaxName)
-	}
-	return n, nil
-}
-
-// visibleRule reads a rule the caller may see; a rule of a namespace the
-// caller may not read is "not found", so its existence does not leak.
-func (h *Handler) visibleRule(ctx context.Context, p *auth.Principal, name string) (*alerts.Rule, error) {
-	rule, err := h.Alerts.Get(ctx, name)
-	if errors.Is(err, alerts.ErrNotFound) || (err == nil && !p.Allows(rule.Namespace)) {
-		return nil, httpx.NotFound("alert rule not found")
-	}
-	return rule, err
-}
-
-func (h *Handler) createRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	var req AlertRuleRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	rule, err := req.rule()
-	if err != nil {
-		return err
-	}
-	p := auth.FromContext(r.Context())
-	if err := httpx.RequireNamespace(p, rule.Namespace); err != nil {
-		return err
-	}
-	created, err := h.Alerts.Create(r.Context(), rule, p.Subject)
-	if errors.Is(err, alerts.ErrExists) {
-		return &httpx.Error{Status: http.StatusConflict, Title: httpx.TitleConflict, Message: "alert rule " + rule.Name + " already exists"}
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusCreated, syncResp("created", created))
-	return nil
-}
-
-func (h *Handler) getRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	rule, err := h.visibleRule(r.Context(), auth.FromContext(r.Context()), name)
-	if err != nil {
-		return err
-	}
-	states, err := h.Alerts.States(r.Context())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, RuleResponse(rule, alerts.StateOf(rule, states)))
-	return nil
-}
-
-func (h *Handler) updateRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	var req AlertRuleRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	rule, err := req.rule()
-	if err != nil {
-		return err
-	}
-	if rule.Name != name {
-		return httpx.BadRequest("metadata.name %q differs from the rule name in the path %q", httpx.Truncate(rule.Name, 64), httpx.Truncate(name, 64))
-	}
-	p := auth.FromContext(r.Context())
-	if _, err := h.visibleRule(r.Context(), p, name); err != nil {
-		return err
-	}
-	if err := httpx.RequireNamespace(p, rule.Namespace); err != nil {
-		return err
-	}
-	updated, changed, err := h.Alerts.Update(r.Context(), rule, p.Subject)
-	if errors.Is(err, alerts.ErrNotFound) {
-		return httpx.NotFound("alert rule not found")
-	}
-	if err != nil {
-		return err
-	}
-	action := "updated"
-	if !changed {
-		action = "unchanged"
-	}
-	httpx.WriteJSON(w, http.StatusOK, syncResp(action, updated))
-	return nil
-}
-
-func (h *Handler) deleteRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	p := auth.FromContext(r.Context())
-	if _, err := h.visibleRule(r.Context(), p, name); err != nil {
-		return err
-	}
-	old, err := h.Alerts.Delete(r.Context(), name, p.Subject)
-	if errors.Is(err, alerts.ErrNotFound) {
-		return httpx.NotFound("alert rule not found")
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, syncResp("deleted", old))
-	return nil
+// rules are the rule endpoints over h.Alerts.
+func (h *Handler) rules() *alerts.RuleAPI {
+	return &alerts.RuleAPI{Manager: h.Alerts,
+		Parse: func(r *http.Request) (alerts.Rule, error) {
+			var req AlertRuleRequest
+			if err := httpx.DecodeJSON(r, &req); err != nil {
+				return alerts.Rule{}, err
+			}
+			return req.rule()
+		},
+		Render: func(r *alerts.Rule, st alerts.State) any { return RuleResponse(r, st) }}
 }
 
 // webhook takes an alert from an alerting backend (any JSON object, as the
