@@ -2,6 +2,7 @@ package metricsadapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -82,8 +83,8 @@ func (req *AlertRuleRequest) Rule() (alerts.Rule, error) {
 		return r, err
 	}
 	if r.Metric == "budget" {
-		return r, &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented,
-			Message: "budget rules need OpenCost's node_cpu_hourly_cost and node_ram_hourly_cost, which obsplane does not evaluate; cpu_usage and memory_usage rules are evaluated"}
+		// 400, the contract's only refusal for a rule.
+		return r, httpx.BadRequest("source.metric budget is not supported: it needs OpenCost's node_cpu_hourly_cost and node_ram_hourly_cost, which obsplane does not evaluate; cpu_usage and memory_usage are")
 	}
 	return r, nil
 }
@@ -172,6 +173,12 @@ func Evaluator(db *metricsql.DB) func(ctx context.Context, r *alerts.Rule, at ti
 // each firing alert's rule_name, rule_namespace and alert_value annotations
 // to the Observer, as the module does; resolved alerts are skipped.
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
+	// Any JSON object, as the contract says: Alertmanager's notification
+	// has many more fields than these.
+	var raw map[string]json.RawMessage
+	if err := httpx.DecodeJSON(r, &raw); err != nil {
+		return err
+	}
 	var body struct {
 		Alerts *[]struct {
 			Status      string            `json:"status"`
@@ -179,8 +186,10 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
 			StartsAt    string            `json:"startsAt"`
 		} `json:"alerts"`
 	}
-	if err := httpx.DecodeJSON(r, &body); err != nil {
-		return err
+	if a, ok := raw["alerts"]; ok {
+		if err := json.Unmarshal(a, &body.Alerts); err != nil {
+			return httpx.BadRequest("'alerts' in webhook payload is not a list of alerts with string status, annotations and startsAt: %v", err)
+		}
 	}
 	if body.Alerts == nil {
 		return httpx.BadRequest("missing 'alerts' field in webhook payload")
@@ -208,7 +217,7 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, p)
 	}
 	if len(out) > 0 && h.Alerts == nil {
-		return &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented, Message: "alert forwarding is not enabled in this process"}
+		return &httpx.Error{Status: http.StatusInternalServerError, Title: httpx.TitleInternal, Message: "alert forwarding is not configured in this process"}
 	}
 	for _, p := range out {
 		if err := h.Alerts.Forward(r.Context(), p); err != nil {
