@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, backfill")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
@@ -29,6 +29,10 @@ func main() {
 	flag.StringVar(&osURL, "opensearch", os.Getenv("OBSPLANE_BENCH_OPENSEARCH"), "OpenSearch to compare with (e.g. the URL `scripts/opensearch.sh url` prints); empty: no OpenSearch figures. The benchmark deletes and recreates its own daily indices (container-logs-2026-01-01, otel-traces-2026-01-01) there, so point it at a node no test uses")
 	flag.IntVar(&osRows, "opensearch-rows", 200_000, "rows the insert benchmark bulk-indexes into OpenSearch (the first ones of -rows)")
 	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
+	flag.IntVar(&bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
+	flag.IntVar(&bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
+	flag.IntVar(&bfBatch, "backfill-batch", 10000, "page and batch size of the backfill benchmark")
+	flag.StringVar(&edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
 	flag.Parse()
 	queryScales = *scales
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -45,6 +49,10 @@ var (
 	osURL       string
 	osRows      int
 	osMaxDocs   int
+	bfDocs      int
+	bfSlices    int
+	bfBatch     int
+	edBin       string
 )
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
@@ -90,6 +98,16 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", rows, batch, osFlags, osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "insert", md); err != nil {
+				return err
+			}
+		case "chhttp":
+			r, err := bench.CHHTTP(ctx, st, rows, batch, progress)
+			if err != nil {
+				return fmt.Errorf("chhttp: %w", err)
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", rows, batch))
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "chhttp", md); err != nil {
 				return err
 			}
 		case "gateway":
@@ -146,6 +164,23 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			}
 			fmt.Println(md.String())
 			if err := bench.WriteSection(out, "query", md.String()); err != nil {
+				return err
+			}
+		case "backfill":
+			if osc == nil {
+				return fmt.Errorf("backfill: needs -opensearch")
+			}
+			r, err := bench.Backfill(ctx, st, osc, bfDocs, bfSlices, bfBatch, edBin, progress)
+			if err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
+			edFlag := ""
+			if edBin != "" {
+				edFlag = " -elasticdump $(scripts/install-elasticdump.sh)"
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run backfill%s -backfill-docs %d -backfill-slices %d -backfill-batch %d%s", osFlags, bfDocs, bfSlices, bfBatch, edFlag))
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "backfill", md); err != nil {
 				return err
 			}
 		default:

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/ruleapi"
 )
 
 // AlertRuleRequest is the contract's AlertRuleRequest; pointers tell a
@@ -107,8 +108,8 @@ func RuleResponse(r *alerts.Rule, st alerts.State) AlertRuleResponse {
 }
 
 // rules are the rule endpoints over h.Alerts.
-func (h *Handler) rules() *alerts.RuleAPI {
-	return &alerts.RuleAPI{Manager: h.Alerts,
+func (h *Handler) rules() *ruleapi.RuleAPI {
+	return &ruleapi.RuleAPI{Manager: h.Alerts,
 		Parse: func(r *http.Request) (alerts.Rule, error) {
 			var req AlertRuleRequest
 			if err := httpx.DecodeJSON(r, &req); err != nil {

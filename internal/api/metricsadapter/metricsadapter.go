@@ -22,7 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/metricsql"
@@ -58,8 +58,7 @@ type Handler struct {
 
 // Routes returns the adapter's HTTP handler.
 func (h *Handler) Routes() http.Handler {
-	var limits httpx.Limits
-	httpx.Defaults(&limits, &h.MaxRange, &h.Log, &h.Auth)
+	httpx.Defaults(&h.MaxRange, &h.Log, &h.Auth)
 	if h.MaxPoints == 0 {
 		h.MaxPoints = DefaultMaxPoints
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/metricsadapter"
 	"github.com/openchoreo/obsplane/internal/gateway"
 	"github.com/openchoreo/obsplane/internal/metricsql"
@@ -133,7 +133,7 @@ func newFixture() (*fixture, error) {
 	}
 	hooks := &captured{}
 	hookSrv := httptest.NewServer(hooks)
-	am := &alerts.Manager{Store: engine, WebhookURL: hookSrv.URL, RulesTable: "test_metric_rules", StateTable: "test_metric_state",
+	am := &alerts.Manager{Store: engine, WebhookURL: hookSrv.URL, Tables: alerts.Tables{Rules: "test_metric_rules", State: "test_metric_state"},
 		Evaluate: metricsadapter.Evaluator(db), Now: func() time.Time { return start.Add(10 * time.Minute) }}
 	if err := am.EnsureTables(ctx); err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/metricsql"
 )
@@ -113,7 +112,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Scope.Namespace); err != nil {
+	if err := httpx.Tenancy(r).Require(q.Scope.Namespace); err != nil {
 		return err
 	}
 	switch q.Metric {

@@ -8,16 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/ruleapi"
 	"github.com/openchoreo/obsplane/internal/metricsql"
 )
 
 // RuleTables hold the metric alert rules and their evaluation state.
-const (
-	RulesTable = "obsplane_metric_alert_rules"
-	StateTable = "obsplane_metric_alert_state"
-)
+var RuleTables = alerts.Tables{Rules: "obsplane_metric_alert_rules", State: "obsplane_metric_alert_state"}
 
 // AlertRuleRequest is the contract's AlertRuleRequest; pointers tell a
 // missing required field from a zero value.
@@ -123,8 +121,8 @@ func ruleResponse(r *alerts.Rule, st alerts.State) any {
 	return out
 }
 
-func (h *Handler) rules() *alerts.RuleAPI {
-	return &alerts.RuleAPI{Manager: h.Alerts,
+func (h *Handler) rules() *ruleapi.RuleAPI {
+	return &ruleapi.RuleAPI{Manager: h.Alerts,
 		Parse: func(r *http.Request) (alerts.Rule, error) {
 			var req AlertRuleRequest
 			if err := httpx.DecodeJSON(r, &req); err != nil {

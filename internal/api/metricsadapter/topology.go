@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 )
 
@@ -77,7 +76,7 @@ func (h *Handler) topology(w http.ResponseWriter, r *http.Request) error {
 	if !end.After(start) {
 		return httpx.BadRequest("endTime must be after startTime")
 	}
-	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), s.Namespace); err != nil {
+	if err := httpx.Tenancy(r).Require(s.Namespace); err != nil {
 		return err
 	}
 	component := s.ComponentUID
