@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// UsagePercent is the series a metric alert rule of OpenChoreo's module
+// Usage is the series a metric alert rule of OpenChoreo's module
 // watches (observability-metrics-prometheus, internal/prometheus/
 // alertrules.go), per step of r:
 //
@@ -16,7 +16,7 @@ import (
 //	                / sum(kube_pod_container_resource_limits{resource="memory",job="kube-state-metrics"}) * 100
 //
 // over the scope's pods; a step without usage or limits has no value.
-func (db *DB) UsagePercent(ctx context.Context, s Scope, metric string, window time.Duration, r Range) ([]Point, error) {
+func (db *DB) Usage(ctx context.Context, s Scope, metric string, window time.Duration, r Range) ([]Point, error) {
 	var usage map[string][]Point
 	var err error
 	limit := measure{"limit", "kube_pod_container_resource_limits", ksm}

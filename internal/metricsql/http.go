@@ -3,6 +3,8 @@ package metricsql
 import (
 	"context"
 	"strconv"
+
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // The HTTP metrics, as OpenChoreo's Prometheus module defines them from
@@ -39,20 +41,11 @@ var httpQuantiles = []struct {
 	Q    float64
 }{{"latencyP50", 0.5}, {"latencyP90", 0.9}, {"latencyP99", 0.99}}
 
-// HTTPNames are the contract's HTTP series, in its order.
-var HTTPNames = []string{"requestCount", "successfulRequestCount", "unsuccessfulRequestCount", "meanLatency", "latencyP50", "latencyP90", "latencyP99"}
-
-// Source says where HTTP metrics came from.
-type Source string
-
+// Sources of HTTP metrics.
 const (
-	// SourceHubble is Hubble's flow metrics (what OpenChoreo's module reads).
-	SourceHubble Source = "hubble"
-	// SourceSpans is the server spans of the component's traces, when it
-	// has no Hubble series in the range.
-	SourceSpans Source = "spans"
-	// SourceNone is neither: the answer is empty.
-	SourceNone Source = "none"
+	SourceHubble = readmodel.MetricsSourceHubble
+	SourceSpans  = readmodel.MetricsSourceSpans
+	SourceNone   = readmodel.MetricsSourceNone
 )
 
 // HTTP answers the HTTP metrics of scope over r from Hubble's series, or,

@@ -26,6 +26,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -81,38 +82,15 @@ func (db *DB) lookback() time.Duration {
 	return DefaultLookback
 }
 
-// Scope is the tenant scope of a query: the namespace always, each UID when
-// not empty.
-type Scope struct {
-	Namespace      string
-	ProjectUID     string
-	ComponentUID   string
-	EnvironmentUID string
-}
-
-// Range is a range query's evaluation times: Start, Start+Step, ... up to
-// End, as Prometheus's query_range evaluates them.
-type Range struct {
-	Start, End time.Time
-	Step       time.Duration
-}
-
-// Steps is the number of evaluation times.
-func (r Range) Steps() int {
-	if r.Step <= 0 || r.End.Before(r.Start) {
-		return 0
-	}
-	return int(r.End.Sub(r.Start)/r.Step) + 1
-}
-
-// Time of step i.
-func (r Range) Time(i int) time.Time { return r.Start.Add(time.Duration(i) * r.Step) }
-
-// Point is one value of a series.
-type Point struct {
-	T time.Time
-	V float64
-}
+// The read model's types, which these queries answer in.
+type (
+	Scope       = readmodel.MetricsScope
+	Range       = readmodel.MetricsRange
+	Point       = readmodel.MetricPoint
+	Source      = readmodel.MetricsSource
+	Edge        = readmodel.RuntimeEdge
+	EdgeMetrics = readmodel.RuntimeEdgeMetrics
+)
 
 // measure is one output series: the rows of Metric that satisfy Where (a
 // constant SQL condition on the row, never user input).

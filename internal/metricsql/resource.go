@@ -41,10 +41,6 @@ var (
 // ksm selects kube-state-metrics' series, as the module's queries do.
 const ksm = "Attributes['job'] = 'kube-state-metrics'"
 
-// ResourceNames are the contract's resource series, in its order.
-var ResourceNames = []string{"cpuUsage", "cpuRequests", "cpuLimits", "memoryUsage", "memoryRequests", "memoryLimits",
-	"networkReceiveBytes", "networkTransmitBytes", "diskReadBytes", "diskWriteBytes"}
-
 // Resource answers the resource metrics of scope over r, keyed by the
 // contract's names; a series with no value at any step is absent.
 func (db *DB) Resource(ctx context.Context, s Scope, r Range) (map[string][]Point, error) {

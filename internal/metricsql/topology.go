@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// EdgeMetrics are a topology edge's aggregates over the window: counts are
-// totals (increase), latencies in seconds.
-type EdgeMetrics struct {
-	RequestCount, UnsuccessfulRequestCount           float64
-	MeanLatency, LatencyP50, LatencyP90, LatencyP99 float64
-}
-
-// Edge is HTTP traffic from one component to another.
-type Edge struct {
-	SourceUID, SourceName, TargetUID, TargetName string
-	Metrics                                      EdgeMetrics
-}
-
 var topologyMeasures = []measure{
 	{"requests", "hubble_http_requests_total", server},
 	{"errors", "hubble_http_requests_total", server + " AND match(Attributes['status'], '^[45]..?$')"},

@@ -209,7 +209,7 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 		if err := mam.EnsureTables(ctx); err != nil {
 			return nil, nil, err
 		}
-		metricsH := &metricsadapter.Handler{Store: st, DB: mdb, Auth: adapterAuth, Log: alog.With("api", "metrics-adapter"),
+		metricsH := &metricsadapter.Handler{Store: st, Reads: mdb, Auth: adapterAuth, Log: alog.With("api", "metrics-adapter"),
 			MaxRange: cfg.Query.MaxRange, MaxPoints: cfg.Metrics.MaxPoints, Alerts: mam}
 		services = append(services, component{"metric-alert-scheduler", mam.Run})
 		listeners = append(listeners, listener("metrics-adapter", addr, metricsH.Routes(), log))

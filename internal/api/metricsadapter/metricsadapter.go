@@ -5,8 +5,8 @@
 // runtime topology, and metric alert rules that obsplane evaluates itself
 // and posts to the Observer's webhook.
 //
-// Handlers parse and check the request, call metricsql and write the
-// answer. Errors are {"title","errorCode","message","detail"}, with the
+// Handlers parse and check the request, call the read model's Metrics
+// (readmodel.Metrics, answered by metricsql) and write the answer. Errors are {"title","errorCode","message","detail"}, with the
 // contract's titles (a missing rule is a 404 titled badRequest, as the
 // Prometheus module answers). HTTP metrics say where they came from in the
 // X-Obsplane-Metrics-Source header: "hubble", "spans" (the component's
@@ -25,7 +25,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -42,8 +42,10 @@ const (
 
 // Handler serves the metrics adapter API.
 type Handler struct {
+	// Store answers /healthz.
 	Store store.Store
-	DB    *metricsql.DB
+	// Reads answers the metric reads (metricsql over ClickHouse).
+	Reads readmodel.Metrics
 	Auth  auth.Authenticator
 	Log   *slog.Logger
 	// MaxRange is the widest query range; MaxPoints the most steps a
@@ -108,17 +110,17 @@ type Scope struct {
 
 // parse checks a scope: the namespace always, each UID a UUID when given;
 // need names the UIDs the operation requires.
-func (s *Scope) parse(need ...string) (metricsql.Scope, error) {
+func (s *Scope) parse(need ...string) (readmodel.MetricsScope, error) {
 	if s == nil {
-		return metricsql.Scope{}, httpx.BadRequest("searchScope is required")
+		return readmodel.MetricsScope{}, httpx.BadRequest("searchScope is required")
 	}
 	if s.Namespace == nil || strings.TrimSpace(*s.Namespace) == "" {
-		return metricsql.Scope{}, httpx.BadRequest("searchScope.namespace is required")
+		return readmodel.MetricsScope{}, httpx.BadRequest("searchScope.namespace is required")
 	}
 	if len(*s.Namespace) > MaxScopeValue || strings.ContainsAny(*s.Namespace, "\x00\n\r\t") {
-		return metricsql.Scope{}, httpx.BadRequest("searchScope.namespace %q is not a namespace name (at most %d characters, no control characters)", httpx.Truncate(*s.Namespace, 64), MaxScopeValue)
+		return readmodel.MetricsScope{}, httpx.BadRequest("searchScope.namespace %q is not a namespace name (at most %d characters, no control characters)", httpx.Truncate(*s.Namespace, 64), MaxScopeValue)
 	}
-	out := metricsql.Scope{Namespace: *s.Namespace}
+	out := readmodel.MetricsScope{Namespace: *s.Namespace}
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -127,13 +129,13 @@ func (s *Scope) parse(need ...string) (metricsql.Scope, error) {
 		if f.v == nil || *f.v == "" {
 			for _, n := range need {
 				if n == f.name {
-					return metricsql.Scope{}, httpx.BadRequest("searchScope.%s is required", f.name)
+					return readmodel.MetricsScope{}, httpx.BadRequest("searchScope.%s is required", f.name)
 				}
 			}
 			continue
 		}
 		if _, err := uuid.Parse(*f.v); err != nil || len(*f.v) != 36 {
-			return metricsql.Scope{}, httpx.BadRequest("searchScope.%s %q is not a UID (a UUID such as 5b8c1a2e-0f3d-4c6b-9a7e-1d2c3b4a5f60)", f.name, httpx.Truncate(*f.v, 64))
+			return readmodel.MetricsScope{}, httpx.BadRequest("searchScope.%s %q is not a UID (a UUID such as 5b8c1a2e-0f3d-4c6b-9a7e-1d2c3b4a5f60)", f.name, httpx.Truncate(*f.v, 64))
 		}
 		*f.dst = strings.ToLower(*f.v)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/gateway"
 	"github.com/openchoreo/obsplane/internal/metricsql"
 	"github.com/openchoreo/obsplane/internal/metricsql/promtest"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -138,7 +139,7 @@ func newFixture() (*fixture, error) {
 	if err := am.EnsureTables(ctx); err != nil {
 		return nil, err
 	}
-	h := &metricsadapter.Handler{Store: engine, DB: db, Alerts: am, Now: func() time.Time { return start.Add(time.Hour) }}
+	h := &metricsadapter.Handler{Store: engine, Reads: db, Alerts: am, Now: func() time.Time { return start.Add(time.Hour) }}
 	srv := httptest.NewServer(h.Routes())
 	spec, err := openapi3.NewLoader().LoadFromFile("testdata/observability-metrics-adapter.yaml")
 	if err != nil {
@@ -253,7 +254,7 @@ func TestContractEveryOperation(t *testing.T) {
 	if err := json.Unmarshal(a.body, &res); err != nil || a.status != 200 {
 		t.Fatalf("resource: %d %s", a.status, a.body)
 	}
-	for _, n := range metricsql.ResourceNames {
+	for _, n := range readmodel.ResourceMetricNames {
 		if len(res[n]) == 0 {
 			t.Errorf("resource series %s is empty", n)
 		}
@@ -270,7 +271,7 @@ func TestContractEveryOperation(t *testing.T) {
 	if err := json.Unmarshal(a.body, &res); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range metricsql.HTTPNames {
+	for _, n := range readmodel.HTTPMetricNames {
 		if len(res[n]) == 0 {
 			t.Errorf("http series %s is empty", n)
 		}
@@ -430,7 +431,7 @@ func TestMetricRuleFiresToTheObserver(t *testing.T) {
 		t.Errorf("fired %v", fired)
 	}
 	// The value is the module's: usage over limits, from the same SQL.
-	v, err := f.db.UsagePercent(ctx, metricsql.Scope{Namespace: "org", ComponentUID: promtest.APIUID}, "cpu_usage", 3*time.Minute,
+	v, err := f.db.Usage(ctx, metricsql.Scope{Namespace: "org", ComponentUID: promtest.APIUID}, "cpu_usage", 3*time.Minute,
 		metricsql.Range{Start: start.Add(10 * time.Minute), End: start.Add(10 * time.Minute), Step: time.Minute})
 	if err != nil || len(v) != 1 || v[0].V != fired["cpu-high"].AlertValue {
 		t.Errorf("alert value %v, usage %v %v", fired["cpu-high"].AlertValue, v, err)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // QueryRequest is the contract's MetricsQueryRequest; pointers tell a
@@ -23,8 +23,8 @@ type QueryRequest struct {
 // Query is a checked QueryRequest.
 type Query struct {
 	Metric string
-	Scope  metricsql.Scope
-	Range  metricsql.Range
+	Scope  readmodel.MetricsScope
+	Range  readmodel.MetricsRange
 }
 
 // ParseQuery checks a request as the contract and the Prometheus module do,
@@ -82,7 +82,7 @@ type Item struct {
 	Value     float64   `json:"value"`
 }
 
-func items(ps []metricsql.Point) []Item {
+func items(ps []readmodel.MetricPoint) []Item {
 	out := make([]Item, len(ps))
 	for i, p := range ps {
 		out[i] = Item{Timestamp: p.T, Value: p.V}
@@ -93,7 +93,7 @@ func items(ps []metricsql.Point) []Item {
 // series renders a metricsql answer as the contract's object: each named
 // series with at least one point, in the contract's order (absent series
 // are left out, as the module leaves them).
-func series(names []string, m map[string][]metricsql.Point) map[string][]Item {
+func series(names []string, m map[string][]readmodel.MetricPoint) map[string][]Item {
 	out := map[string][]Item{}
 	for _, n := range names {
 		if ps := m[n]; len(ps) > 0 {
@@ -112,23 +112,22 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := httpx.Tenancy(r).Require(q.Scope.Namespace); err != nil {
-		return err
-	}
+	t := httpx.Tenancy(r)
+	mq := readmodel.MetricsQuery{Scope: q.Scope, Range: q.Range}
 	switch q.Metric {
 	case "resource":
-		res, err := h.DB.Resource(r.Context(), q.Scope, q.Range)
+		res, err := h.Reads.ResourceMetrics(r.Context(), t, mq)
 		if err != nil {
 			return fmt.Errorf("resource metrics: %w", err)
 		}
-		httpx.WriteJSON(w, http.StatusOK, series(metricsql.ResourceNames, res))
+		httpx.WriteJSON(w, http.StatusOK, series(readmodel.ResourceMetricNames, res))
 	default:
-		res, src, err := h.DB.HTTP(r.Context(), q.Scope, q.Range)
+		res, src, err := h.Reads.HTTPMetrics(r.Context(), t, mq)
 		if err != nil {
 			return fmt.Errorf("http metrics: %w", err)
 		}
 		w.Header().Set(SourceHeader, string(src))
-		httpx.WriteJSON(w, http.StatusOK, series(metricsql.HTTPNames, res))
+		httpx.WriteJSON(w, http.StatusOK, series(readmodel.HTTPMetricNames, res))
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/ruleapi"
-	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // RuleTables hold the metric alert rules and their evaluation state.
@@ -138,7 +138,7 @@ func (h *Handler) rules() *ruleapi.RuleAPI {
 // compared with the threshold at every interval over the last window (the
 // rule's `for`), holding only when it holds at all of them; the value is
 // the newest.
-func Evaluator(db *metricsql.DB) func(ctx context.Context, r *alerts.Rule, at time.Time) (float64, bool, error) {
+func Evaluator(reads readmodel.Metrics) func(ctx context.Context, r *alerts.Rule, at time.Time) (float64, bool, error) {
 	return func(ctx context.Context, r *alerts.Rule, at time.Time) (float64, bool, error) {
 		window, err := time.ParseDuration(r.Window)
 		if err != nil {
@@ -149,9 +149,11 @@ func Evaluator(db *metricsql.DB) func(ctx context.Context, r *alerts.Rule, at ti
 			return 0, false, err
 		}
 		at = at.Truncate(time.Second)
-		rng := metricsql.Range{Start: at.Add(-window), End: at, Step: interval}
-		s := metricsql.Scope{Namespace: r.Namespace, ProjectUID: r.ProjectUID, ComponentUID: r.ComponentUID, EnvironmentUID: r.EnvironmentUID}
-		ps, err := db.UsagePercent(ctx, s, r.Metric, window, rng)
+		rng := readmodel.MetricsRange{Start: at.Add(-window), End: at, Step: interval}
+		s := readmodel.MetricsScope{Namespace: r.Namespace, ProjectUID: r.ProjectUID, ComponentUID: r.ComponentUID, EnvironmentUID: r.EnvironmentUID}
+		// The rule reads its own namespace, as a log rule's count does.
+		t := readmodel.Tenancy{Subject: "alert-rule " + r.Name, Namespaces: []string{r.Namespace}}
+		ps, err := reads.UsagePercent(ctx, t, readmodel.UsageQuery{Scope: s, Metric: r.Metric, Window: window, Range: rng})
 		if err != nil {
 			return 0, false, err
 		}

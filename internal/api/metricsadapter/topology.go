@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // TopologyRequest is the contract's RuntimeTopologyRequest.
@@ -76,11 +77,7 @@ func (h *Handler) topology(w http.ResponseWriter, r *http.Request) error {
 	if !end.After(start) {
 		return httpx.BadRequest("endTime must be after startTime")
 	}
-	if err := httpx.Tenancy(r).Require(s.Namespace); err != nil {
-		return err
-	}
-	component := s.ComponentUID
-	edges, err := h.DB.Topology(r.Context(), s, component, start, end)
+	edges, err := h.Reads.RuntimeTopology(r.Context(), httpx.Tenancy(r), readmodel.TopologyWindow{Scope: s, Start: start, End: end})
 	if err != nil {
 		return fmt.Errorf("runtime topology: %w", err)
 	}
