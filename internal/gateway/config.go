@@ -18,17 +18,17 @@ const Off = "off"
 // Defaults: the ports of README's command table, and the reference config's
 // batch of 5s / 100000 (docs/DESIGN.md, Ingest).
 const (
-	DefaultOTLPGRPCAddr  = ":4317"
-	DefaultOTLPHTTPAddr  = ":4318"
-	DefaultForwardAddr   = ":24224"
+	DefaultOTLPGRPCAddr = ":4317"
+	DefaultOTLPHTTPAddr = ":4318"
+	DefaultForwardAddr  = ":24224"
 	// DefaultRemoteWriteAddr serves Prometheus remote write (path
 	// /api/v1/write).
 	DefaultRemoteWriteAddr = ":9201"
-	DefaultBatchTimeout  = 5 * time.Second
-	DefaultBatchSize     = 100000
-	DefaultQueueSize     = 500
-	DefaultQueueWorkers  = 4
-	defaultCheckInterval = time.Second
+	DefaultBatchTimeout    = 5 * time.Second
+	DefaultBatchSize       = 100000
+	DefaultQueueSize       = 500
+	DefaultQueueWorkers    = 4
+	defaultCheckInterval   = time.Second
 )
 
 // Params are the knobs of the default pipeline. Zero values take the

@@ -167,7 +167,7 @@ func TestBadInputIsOneLineAndLeavesDataAlone(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "unknown flag"},
 		{[]string{"serve", "--data", notADir, "--http-addr", "off", "--logs-adapter-addr", "off", "--tracing-adapter-addr", "off",
 			"--otlp-grpc-addr", "off", "--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off",
-	"--remote-write-addr", "off", "--metrics-adapter-addr", "off"}, "data directory"},
+			"--remote-write-addr", "off", "--metrics-adapter-addr", "off"}, "data directory"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
 		if err == nil {

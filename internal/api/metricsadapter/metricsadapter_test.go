@@ -102,7 +102,9 @@ func newFixture() (*fixture, error) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	// The gateway runs for the test binary's life.
-	go func() { done <- gateway.Run(context.Background(), gateway.Settings{Store: engine, ConfigYAML: y, Ready: func() { close(ready) }}) }()
+	go func() {
+		done <- gateway.Run(context.Background(), gateway.Settings{Store: engine, ConfigYAML: y, Ready: func() { close(ready) }})
+	}()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -336,10 +338,10 @@ func TestContractEveryOperation(t *testing.T) {
 	before := len(f.hooks.all())
 	a = f.call(t, "POST", "/api/v1alpha1/alerts/webhook", map[string]any{"receiver": "openchoreo-alerts", "status": "firing", "version": "4",
 		"groupLabels": map[string]any{"alertname": "api-cpu"}, "commonLabels": map[string]any{"openchoreo_alert": "true"}, "externalURL": "http://alertmanager:9093", "alerts": []any{
-		map[string]any{"status": "firing", "startsAt": "2026-03-01T10:05:00Z", "labels": map[string]any{"alertname": "api-cpu"}, "fingerprint": "3f2a",
-			"annotations": map[string]any{"rule_name": "api-cpu", "rule_namespace": "org", "alert_value": "91.50"}},
-		map[string]any{"status": "resolved", "annotations": map[string]any{"rule_name": "old", "rule_namespace": "org", "alert_value": "1"}},
-	}})
+			map[string]any{"status": "firing", "startsAt": "2026-03-01T10:05:00Z", "labels": map[string]any{"alertname": "api-cpu"}, "fingerprint": "3f2a",
+				"annotations": map[string]any{"rule_name": "api-cpu", "rule_namespace": "org", "alert_value": "91.50"}},
+			map[string]any{"status": "resolved", "annotations": map[string]any{"rule_name": "old", "rule_namespace": "org", "alert_value": "1"}},
+		}})
 	if a.status != 200 || !strings.Contains(string(a.body), "forwarded 1 firing") {
 		t.Errorf("webhook: %d %s", a.status, a.body)
 	}
@@ -377,7 +379,9 @@ func TestBadInputIsRefusedNamingTheProblem(t *testing.T) {
 		{"metric not a string", "/api/v1/metrics/query", q(func(b map[string]any) { b["metric"] = 7 }), 400, "metric"},
 		{"no scope", "/api/v1/metrics/query", q(func(b map[string]any) { delete(b, "searchScope") }), 400, "searchScope"},
 		{"no namespace", "/api/v1/metrics/query", q(func(b map[string]any) { b["searchScope"] = map[string]any{"componentUid": promtest.APIUID} }), 400, "namespace"},
-		{"malformed uid", "/api/v1/metrics/query", q(func(b map[string]any) { b["searchScope"] = map[string]any{"namespace": "org", "componentUid": "api'; DROP TABLE x"} }), 400, "componentUid"},
+		{"malformed uid", "/api/v1/metrics/query", q(func(b map[string]any) {
+			b["searchScope"] = map[string]any{"namespace": "org", "componentUid": "api'; DROP TABLE x"}
+		}), 400, "componentUid"},
 		{"scope not an object", "/api/v1/metrics/query", q(func(b map[string]any) { b["searchScope"] = "org" }), 400, "searchScope"},
 		{"not JSON", "/api/v1/metrics/query", "{metric: resource", 400, "JSON"},
 		{"topology without project", "/api/v1alpha1/metrics/runtime-topology", map[string]any{"startTime": rfc(from), "endTime": rfc(to),

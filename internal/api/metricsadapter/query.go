@@ -71,7 +71,7 @@ func ParseQuery(req QueryRequest, maxRange time.Duration, maxPoints int) (Query,
 	}
 	if n := int64(q.Range.End.Sub(q.Range.Start)/q.Range.Step) + 1; n > int64(maxPoints) {
 		return Query{}, httpx.BadRequest("step %s is too small for a %s range: %d points per series, at most %d; use a step of at least %s",
-			q.Range.Step, q.Range.End.Sub(q.Range.Start), n, maxPoints, (q.Range.End.Sub(q.Range.Start) / time.Duration(maxPoints-1)).Round(time.Second)+time.Second)
+			q.Range.Step, q.Range.End.Sub(q.Range.Start), n, maxPoints, (q.Range.End.Sub(q.Range.Start)/time.Duration(maxPoints-1)).Round(time.Second)+time.Second)
 	}
 	return q, nil
 }

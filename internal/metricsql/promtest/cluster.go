@@ -206,7 +206,7 @@ func (c *Cluster) ksm(b *strings.Builder, k int, ts int64) {
 			line(b, "kube_pod_status_phase", []string{"namespace", p.K8sNamespace, "pod", p.Name, "phase", phase}, v, ts)
 		}
 		for _, res := range []struct {
-			name, unit    string
+			name, unit     string
 			request, limit float64
 		}{{"cpu", "core", 0.25, 1}, {"memory", "byte", 256 << 20, 512 << 20}} {
 			for _, m := range []struct {
