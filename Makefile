@@ -50,9 +50,9 @@ test: deps clients prometheus build
 ## bench: every benchmark, against the raw engine and a dedicated real OpenSearch
 ## node (its own port and data: the benchmark recreates its indices)
 BENCH_OS_PORT ?= 19400
-bench: deps build
+bench: deps prometheus build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,chhttp,backfill -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,metrics,chhttp,backfill -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
 	  -scales 1000000:100000,10000000:1000000 -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

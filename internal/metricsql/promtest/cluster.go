@@ -327,3 +327,37 @@ func Example(start time.Time, step time.Duration, scrapes int) ClusterOptions {
 		Start: start, Step: step, Scrapes: scrapes, HubbleAfter: 5, Seed: 42,
 	}
 }
+
+// Scaled is a cluster of components pods in OpenChoreo namespace "org",
+// project "shop", environment "development", each component with podsEach
+// pods and calling the next component, for the benchmark. Component i has
+// UID ComponentUID(i).
+func Scaled(components, podsEach int, start time.Time, step time.Duration, scrapes int) ClusterOptions {
+	o := ClusterOptions{Start: start, Step: step, Scrapes: scrapes, HubbleAfter: 1, Seed: 7}
+	for c := 0; c < components; c++ {
+		for p := 0; p < podsEach; p++ {
+			o.Pods = append(o.Pods, Pod{K8sNamespace: "dp-org-shop-development-3b7a1c2e", Name: fmt.Sprintf("c%d-%d", c, p),
+				Namespace: "org", Project: "shop", ProjectUID: ProjectUID, Component: fmt.Sprintf("c%d", c), ComponentUID: ComponentUID(c),
+				Environment: "development", EnvironmentUID: EnvironmentUID})
+		}
+	}
+	for c := 0; c < components; c++ {
+		for p := 0; p < podsEach; p++ {
+			o.Calls = append(o.Calls, Call{From: c*podsEach + p, To: ((c+1)%components)*podsEach + p, PerScrape: 20, ErrorShare: 0.05, NotFoundShare: 0.02})
+		}
+	}
+	return o
+}
+
+// ComponentUID is the UID of Scaled's component i.
+func ComponentUID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+// SeriesPerScrape is how many series one scrape of every path yields.
+func (c *Cluster) SeriesPerScrape() int {
+	n := 0
+	for _, p := range c.o.Pods {
+		_ = p
+		n += 1 + 4 + 4 + 8 // kube_pod_labels, phases, requests/limits, cAdvisor
+	}
+	return n + len(c.o.Calls)*2*(3+len(Buckets)+1+2)
+}
