@@ -69,7 +69,9 @@ func Metrics(ctx context.Context, st *chdb.Store, samples, runs int, progress fu
 	defer stopGW()
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- gateway.Run(gctx, gateway.Settings{Store: st, ConfigYAML: y, Ready: func() { close(ready) }}) }()
+	go func() {
+		done <- gateway.Run(gctx, gateway.Settings{Store: st, ConfigYAML: y, Ready: func() { close(ready) }})
+	}()
 	select {
 	case <-ready:
 	case err := <-done:
