@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb clients opensearch bench soak fuzz schemathesis lint clean
+.PHONY: run test build deps chdb clients prometheus opensearch bench soak fuzz schemathesis lint clean
 
 build: bin/obsplane
 
@@ -27,6 +27,10 @@ clients:
 	@./scripts/install-clickhouse-clients.sh js >/dev/null
 	@./scripts/install-clickhouse-clients.sh python >/dev/null
 
+## prometheus: Debian's prometheus binary, pinned, into the cache (metrics tests and benchmark)
+prometheus:
+	@./scripts/install-prometheus.sh >/dev/null
+
 deps: chdb
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
@@ -36,7 +40,7 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps clients build
+test: deps clients prometheus build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
@@ -46,9 +50,9 @@ test: deps clients build
 ## bench: every benchmark, against the raw engine and a dedicated real OpenSearch
 ## node (its own port and data: the benchmark recreates its indices)
 BENCH_OS_PORT ?= 19400
-bench: deps build
+bench: deps prometheus build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,chhttp,backfill -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,metrics,chhttp,backfill -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
 	  -scales 1000000:100000,10000000:1000000 -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

@@ -12,9 +12,11 @@
 // keeps holding, the webhook is called again at most once per Throttle
 // (60 minutes, as the OpenSearch monitors are set up).
 //
-// Rules live in <database>.obsplane_alert_rules (one row per version; the
+// Rules live in <database>.obsplane_alert_rules_ns (one row per version; the
 // newest wins, deletes are tombstones) and the evaluation state in
-// <database>.obsplane_alert_state, both created by EnsureTables if absent;
+// <database>.obsplane_alert_state_ns, both keyed by (Namespace, Name) and
+// created by EnsureTables if absent (the metrics adapter's rules use a pair
+// of their own, Manager.Tables);
 // the statements are the embedded templates of sql/rules.sql. A rule's count
 // is a read of the read model (readmodel.Logs.CountLogs) scoped to the
 // rule's namespace. The HTTP endpoints are the logs adapter's
@@ -63,13 +65,16 @@ type Rule struct {
 	EnvironmentUID string
 	ComponentUID   string
 	Query          string
-	Enabled        bool
-	Window         string
-	Interval       string
-	Operator       string
-	Threshold      float64
-	BackendID      string
-	UpdatedAt      time.Time
+	// Metric is the metric a metrics adapter rule watches (cpu_usage,
+	// memory_usage, budget); empty for a log rule.
+	Metric    string
+	Enabled   bool
+	Window    string
+	Interval  string
+	Operator  string
+	Threshold float64
+	BackendID string
+	UpdatedAt time.Time
 }
 
 // State is a rule's last evaluation.
@@ -123,6 +128,11 @@ func (r *Rule) Validate() error {
 	if _, ok := Operators[r.Operator]; !ok {
 		return readmodel.Invalid("condition.operator %q is not one of gt, gte, lt, lte, eq, neq", truncate(r.Operator, 32))
 	}
+	switch r.Metric {
+	case "", "cpu_usage", "memory_usage", "budget":
+	default:
+		return readmodel.Invalid("source.metric %q is not one of cpu_usage, memory_usage, budget", truncate(r.Metric, 32))
+	}
 	return nil
 }
 
@@ -149,6 +159,12 @@ type Manager struct {
 	// Tick is how often the scheduler looks for due rules.
 	Tick time.Duration
 	Now  func() time.Time
+	// Tables names the rule and state tables (DefaultTables when zero).
+	Tables Tables
+	// Evaluate, when set, computes a rule's value at a time and whether
+	// the rule's condition holds (the metrics adapter's rules); otherwise
+	// the value is Count's and the condition its operator and threshold.
+	Evaluate func(ctx context.Context, r *Rule, at time.Time) (value float64, holds bool, err error)
 
 	mu      sync.Mutex // serializes writes, so create/update/delete see each other
 	version atomic.Uint64
@@ -159,6 +175,24 @@ func (m *Manager) now() time.Time {
 		return m.Now()
 	}
 	return time.Now()
+}
+
+// Tables are a pair of rule and state tables.
+type Tables struct{ Rules, State string }
+
+// DefaultTables are the logs adapter's. A rule is named within its
+// namespace: both tables are keyed by (Namespace, Name).
+var DefaultTables = Tables{Rules: "obsplane_alert_rules_ns", State: "obsplane_alert_state_ns"}
+
+// legacyTables keyed the logs adapter's rules by name alone (releases
+// before rules were named per namespace); EnsureTables copies them over.
+var legacyTables = Tables{Rules: "obsplane_alert_rules", State: "obsplane_alert_state"}
+
+func (m *Manager) tables() Tables {
+	if m.Tables == (Tables{}) {
+		return DefaultTables
+	}
+	return m.Tables
 }
 
 // stmt starts a statement on the manager's database.
@@ -202,8 +236,8 @@ func (m *Manager) nextVersion() uint64 {
 // rules and states of the tables that keyed rules by name alone (a release
 // before rules were named per namespace), so an upgrade keeps them.
 func (m *Manager) EnsureTables(ctx context.Context) error {
-	for _, name := range []string{"create_database", "create_rules", "create_state"} {
-		if err := m.exec(ctx, name, nil); err != nil {
+	for _, name := range []string{"create_database", "create_rules", "add_metric", "create_state"} {
+		if err := m.exec(ctx, name, struct{ Tables Tables }{m.tables()}); err != nil {
 			return fmt.Errorf("alerts: %s: %w", name, err)
 		}
 	}
@@ -211,15 +245,21 @@ func (m *Manager) EnsureTables(ctx context.Context) error {
 	if db == "" {
 		db = "otel"
 	}
+	if m.tables() != DefaultTables {
+		return nil
+	}
 	legacy, err := read[struct {
 		N int `json:"n"`
-	}](ctx, m, "legacy_tables", db)
+	}](ctx, m, "legacy_tables", struct {
+		DB     string
+		Legacy Tables
+	}{db, legacyTables})
 	if err != nil {
 		return err
 	}
 	if len(legacy) == 1 && legacy[0].N == 2 {
 		for _, name := range []string{"copy_legacy_rules", "copy_legacy_state"} {
-			if err := m.exec(ctx, name, nil); err != nil {
+			if err := m.exec(ctx, name, struct{ Tables, Legacy Tables }{m.tables(), legacyTables}); err != nil {
 				return fmt.Errorf("alerts: %s: %w", name, err)
 			}
 		}
@@ -240,6 +280,7 @@ type ruleRow struct {
 	EnvironmentUID string  `json:"EnvironmentUID"`
 	ComponentUID   string  `json:"ComponentUID"`
 	Query          string  `json:"Query"`
+	Metric         string  `json:"Metric"`
 	Enabled        int     `json:"Enabled"`
 	Window         string  `json:"Window"`
 	Interval       string  `json:"Interval"`
@@ -251,16 +292,20 @@ type ruleRow struct {
 
 func (r ruleRow) rule() Rule {
 	return Rule{Name: r.Name, Namespace: r.Namespace, ProjectUID: r.ProjectUID, EnvironmentUID: r.EnvironmentUID,
-		ComponentUID: r.ComponentUID, Query: r.Query, Enabled: r.Enabled != 0, Window: r.Window, Interval: r.Interval,
+		ComponentUID: r.ComponentUID, Query: r.Query, Metric: r.Metric, Enabled: r.Enabled != 0, Window: r.Window, Interval: r.Interval,
 		Operator: r.Operator, Threshold: r.Threshold, BackendID: r.BackendID, UpdatedAt: store.ParseTime(r.UpdatedAt)}
 }
 
-// ruleFilter selects rules; an empty field matches every value (names and
-// namespaces are never empty).
-type ruleFilter struct{ Namespace, Name string }
+// ruleFilter selects rules of one table pair; an empty field matches every
+// value (names and namespaces are never empty).
+type ruleFilter struct {
+	Tables          Tables
+	Namespace, Name string
+}
 
 // list reads the live rules f selects.
 func (m *Manager) list(ctx context.Context, f ruleFilter) ([]Rule, error) {
+	f.Tables = m.tables()
 	rows, err := read[ruleRow](ctx, m, "rules", f)
 	if err != nil {
 		return nil, err
@@ -308,11 +353,12 @@ func (m *Manager) Named(ctx context.Context, name string) ([]Rule, error) {
 
 func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) error {
 	q := struct {
+		Tables  Tables
 		Rule    *Rule
 		At, By  string
 		Version uint64
 		Deleted bool
-	}{r, ms(r.UpdatedAt), by, m.nextVersion(), deleted}
+	}{m.tables(), r, ms(r.UpdatedAt), by, m.nextVersion(), deleted}
 	if err := m.exec(ctx, "write_rule", q); err != nil {
 		return fmt.Errorf("alerts: write rule %q: %w", r.Name, err)
 	}
@@ -392,7 +438,7 @@ func (m *Manager) States(ctx context.Context) (map[string]State, error) {
 	rows, err := read[struct {
 		Namespace, Name, State, EvaluatedAt, LastFiredAt, LastError string
 		Value                                                       float64
-	}](ctx, m, "states", nil)
+	}](ctx, m, "states", struct{ Tables Tables }{m.tables()})
 	if err != nil {
 		return nil, err
 	}
@@ -429,11 +475,12 @@ func (m *Manager) saveState(ctx context.Context, r *Rule, st State) error {
 		fired = ms(st.LastFiredAt)
 	}
 	return m.exec(ctx, "write_state", struct {
+		Tables          Tables
 		Namespace, Name string
 		State           State
 		At, Fired       string
 		Version         uint64
-	}{r.Namespace, r.Name, st, ms(st.EvaluatedAt), fired, m.nextVersion()})
+	}{m.tables(), r.Namespace, r.Name, st, ms(st.EvaluatedAt), fired, m.nextVersion()})
 }
 
 // Count runs a rule's query: its component's lines in (at-window, at]
@@ -480,7 +527,14 @@ func (m *Manager) EvaluateDue(ctx context.Context) error {
 }
 
 func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time) error {
-	v, err := m.Count(ctx, r, now)
+	var v float64
+	var holds bool
+	var err error
+	if m.Evaluate != nil {
+		v, holds, err = m.Evaluate(ctx, r, now)
+	} else if v, err = m.Count(ctx, r, now); err == nil {
+		holds = Operators[r.Operator](v, r.Threshold)
+	}
 	st.EvaluatedAt = now
 	if err != nil {
 		st.State, st.LastError = "error", err.Error()
@@ -488,7 +542,7 @@ func (m *Manager) evaluate(ctx context.Context, r *Rule, st State, now time.Time
 		return fmt.Errorf("alerts: evaluate %q: %w", r.Name, err)
 	}
 	st.Value, st.LastError = v, ""
-	if !Operators[r.Operator](v, r.Threshold) {
+	if !holds {
 		st.State = "ok"
 		return m.saveState(ctx, r, st)
 	}

@@ -1,6 +1,6 @@
 // Package api holds what the HTTP APIs share at wiring time: the
 // authenticators of the auth modes (one JWKS for both). server.Run builds the APIs (packages
-// obsplaneapi, logsadapter, tracingadapter, flagsapi) and passes each what
+// obsplaneapi, logsadapter, metricsadapter, tracingadapter, flagsapi) and passes each what
 // it needs: the read model, the authenticator, the alert manager.
 //
 // The adapter ports authenticate with --adapter-auth (default none): the

@@ -64,6 +64,8 @@ type Config struct {
 		OTLPGRPC       string
 		OTLPHTTP       string
 		Forward        string
+		RemoteWrite    string
+		MetricsAdapter string
 		ClickHouseHTTP string
 		// Limits of every HTTP listener (server.ListenLimits).
 		ReadHeaderTimeout time.Duration
@@ -72,6 +74,17 @@ type Config struct {
 		IdleTimeout       time.Duration
 		MaxConns          int
 		MaxResponseBytes  ByteSize
+	}
+
+	// Metrics tunes the metrics adapter's PromQL-equivalent queries.
+	Metrics struct {
+		// RateWindow is the range of OpenChoreo's rate() selectors.
+		RateWindow time.Duration
+		// Lookback is how far back an instant value is looked for
+		// (Prometheus's --query.lookback-delta).
+		Lookback time.Duration
+		// MaxPoints is the most steps one series may have.
+		MaxPoints int
 	}
 
 	Retention struct {
@@ -207,6 +220,8 @@ var keys = []key{
 	setting("http-addr", "listen.http", ":8080", func(c *Config) *string { return &c.Listen.HTTP }, "obsplane API, /metrics, /healthz, /readyz (off to disable)", listens),
 	setting("logs-adapter-addr", "listen.logsAdapter", ":9098", func(c *Config) *string { return &c.Listen.LogsAdapter }, "OpenChoreo logs adapter API (off to disable)", listens),
 	setting("tracing-adapter-addr", "listen.tracingAdapter", ":9100", func(c *Config) *string { return &c.Listen.TracingAdapter }, "OpenChoreo tracing adapter API (off to disable)", listens),
+	setting("metrics-adapter-addr", "listen.metricsAdapter", ":9099", func(c *Config) *string { return &c.Listen.MetricsAdapter }, "OpenChoreo metrics adapter API (off to disable)", listens),
+	setting("remote-write-addr", "listen.remoteWrite", ":9201", func(c *Config) *string { return &c.Listen.RemoteWrite }, "Prometheus remote write 1.0 receiver, path /api/v1/write (off to disable)", listens),
 	setting("otlp-grpc-addr", "listen.otlpGRPC", ":4317", func(c *Config) *string { return &c.Listen.OTLPGRPC }, "OTLP gRPC receiver (off to disable)", listens),
 	setting("otlp-http-addr", "listen.otlpHTTP", ":4318", func(c *Config) *string { return &c.Listen.OTLPHTTP }, "OTLP HTTP receiver (off to disable)", listens),
 	setting("forward-addr", "listen.forward", ":24224", func(c *Config) *string { return &c.Listen.Forward }, "Fluent forward receiver (off to disable)", listens),
@@ -241,6 +256,10 @@ var keys = []key{
 	setting("query-max-rows", "query.maxResultRows", 100000, func(c *Config) *int { return &c.Query.MaxResultRows }, "most rows one query may return (the engine's max_result_rows)", positive),
 	setting("query-max-execution-time", "query.maxExecutionTime", 30*time.Second, func(c *Config) *time.Duration { return &c.Query.MaxExecutionTime }, "longest one query may run (the engine's max_execution_time, whole seconds)", positive),
 	setting("query-max-memory", "query.maxMemory", ByteSize(2<<30), func(c *Config) *ByteSize { return &c.Query.MaxMemory }, "most memory one query may use (the engine's max_memory_usage), e.g. 2GiB", positive),
+
+	setting("metrics-rate-window", "metrics.rateWindow", 2*time.Minute, func(c *Config) *time.Duration { return &c.Metrics.RateWindow }, "range of the metrics adapter's rate() (OpenChoreo's module uses 2m)", positive),
+	setting("metrics-lookback", "metrics.lookback", 5*time.Minute, func(c *Config) *time.Duration { return &c.Metrics.Lookback }, "how far back the metrics adapter looks for a gauge's value (Prometheus's --query.lookback-delta)", positive),
+	setting("metrics-max-points", "metrics.maxPoints", 11000, func(c *Config) *int { return &c.Metrics.MaxPoints }, "most points one metrics adapter series may have; a smaller step is refused", positive),
 
 	setting("alert-tick", "alerts.tick", 15*time.Second, func(c *Config) *time.Duration { return &c.Alerts.Tick }, "how often the alert scheduler looks for rules that are due", positive),
 	setting("alert-throttle", "alerts.throttle", 60*time.Minute, func(c *Config) *time.Duration { return &c.Alerts.Throttle }, "least time between two notifications of a rule that keeps firing", positive),

@@ -1,8 +1,9 @@
 // Package gateway is obsplane's ingestion gateway: an OpenTelemetry
 // Collector distribution built from the collector's own framework, run
-// in-process. Receivers: otlp (gRPC and HTTP) and fluentforward (Fluent
-// Bit's forward output). Processors: memory_limiter, batch, resource and
-// openchoreo (our enrichment). Exporters: clickhousestore (ours, writing
+// in-process. Receivers: otlp (gRPC and HTTP), fluentforward (Fluent Bit's
+// forward output) and promremotewrite (Prometheus remote write 1.0).
+// Processors: memory_limiter, batch, resource and openchoreo (our
+// enrichment). Exporters: clickhousestore (ours, writing
 // through the process's store.Store) plus any the caller adds (the OpenSearch
 // dual-write exporter). Extensions: file_storage (persistent queues) and
 // health_check, and bearertokenauth (senders' tokens on the OTLP receivers).
@@ -30,6 +31,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/gateway/exporter/clickhousestoreexporter"
 	"github.com/openchoreo/obsplane/internal/gateway/processor/openchoreoprocessor"
+	"github.com/openchoreo/obsplane/internal/gateway/receiver/promremotewritereceiver"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -47,6 +49,9 @@ type ComponentOptions struct {
 	// Processors and Receivers are added likewise.
 	Processors []processor.Factory
 	Receivers  []receiver.Factory
+	// PodLabels, when set, warms the openchoreo processor's kube_pod_labels
+	// join from the store at start.
+	PodLabels openchoreoprocessor.PodLabelSource
 }
 
 // Components returns the factories of obsplane's collector distribution.
@@ -56,6 +61,7 @@ func Components(o ComponentOptions) (otelcol.Factories, error) {
 	f.Receivers, err = otelcol.MakeFactoryMap(append([]receiver.Factory{
 		otlpreceiver.NewFactory(),
 		fluentforwardreceiver.NewFactory(),
+		promremotewritereceiver.NewFactory(),
 	}, o.Receivers...)...)
 	if err != nil {
 		return f, fmt.Errorf("gateway receivers: %w", err)
@@ -67,7 +73,7 @@ func Components(o ComponentOptions) (otelcol.Factories, error) {
 		// copying pod labels into resource attributes), so it loads as
 		// written.
 		resourceprocessor.NewFactory(),
-		openchoreoprocessor.NewFactory(),
+		openchoreoprocessor.NewFactory(openchoreoprocessor.WithPodLabelSource(o.PodLabels)),
 	}, o.Processors...)...)
 	if err != nil {
 		return f, fmt.Errorf("gateway processors: %w", err)

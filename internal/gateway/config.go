@@ -18,14 +18,17 @@ const Off = "off"
 // Defaults: the ports of README's command table, and the reference config's
 // batch of 5s / 100000 (docs/DESIGN.md, Ingest).
 const (
-	DefaultOTLPGRPCAddr  = ":4317"
-	DefaultOTLPHTTPAddr  = ":4318"
-	DefaultForwardAddr   = ":24224"
-	DefaultBatchTimeout  = 5 * time.Second
-	DefaultBatchSize     = 100000
-	DefaultQueueSize     = 500
-	DefaultQueueWorkers  = 4
-	defaultCheckInterval = time.Second
+	DefaultOTLPGRPCAddr = ":4317"
+	DefaultOTLPHTTPAddr = ":4318"
+	DefaultForwardAddr  = ":24224"
+	// DefaultRemoteWriteAddr serves Prometheus remote write (path
+	// /api/v1/write).
+	DefaultRemoteWriteAddr = ":9201"
+	DefaultBatchTimeout    = 5 * time.Second
+	DefaultBatchSize       = 100000
+	DefaultQueueSize       = 500
+	DefaultQueueWorkers    = 4
+	defaultCheckInterval   = time.Second
 )
 
 // Params are the knobs of the default pipeline. Zero values take the
@@ -34,6 +37,9 @@ type Params struct {
 	OTLPGRPCAddr string
 	OTLPHTTPAddr string
 	ForwardAddr  string
+	// RemoteWriteAddr receives Prometheus remote write 1.0 into the
+	// metrics pipeline.
+	RemoteWriteAddr string
 	// HealthCheckAddr serves the collector's health_check extension; ""
 	// or "off" leaves it out (serve's /readyz covers the process).
 	HealthCheckAddr string
@@ -117,6 +123,7 @@ func (p Params) withDefaults() Params {
 	def(&p.OTLPGRPCAddr, DefaultOTLPGRPCAddr)
 	def(&p.OTLPHTTPAddr, DefaultOTLPHTTPAddr)
 	def(&p.ForwardAddr, DefaultForwardAddr)
+	def(&p.RemoteWriteAddr, DefaultRemoteWriteAddr)
 	def(&p.HealthCheckAddr, Off)
 	def(&p.TelemetryAddr, Off)
 	def(&p.LogLevel, "info")
@@ -145,7 +152,7 @@ func DefaultConfig(p Params) (string, error) {
 	if p.BatchSize < 0 || p.BatchTimeout < 0 || p.QueueSize < 0 || p.QueueWorkers < 0 || p.MemoryLimitMiB < 0 {
 		return "", errors.New("gateway: batch size/timeout, queue size/workers and memory limit must not be negative")
 	}
-	for name, a := range map[string]string{"otlp grpc": p.OTLPGRPCAddr, "otlp http": p.OTLPHTTPAddr, "forward": p.ForwardAddr, "health check": p.HealthCheckAddr, "telemetry": p.TelemetryAddr} {
+	for name, a := range map[string]string{"otlp grpc": p.OTLPGRPCAddr, "otlp http": p.OTLPHTTPAddr, "forward": p.ForwardAddr, "remote write": p.RemoteWriteAddr, "health check": p.HealthCheckAddr, "telemetry": p.TelemetryAddr} {
 		if !on(a) {
 			continue
 		}
@@ -169,7 +176,7 @@ func DefaultConfig(p Params) (string, error) {
 	extensions := map[string]any{}
 	var extNames []string
 	receivers := map[string]any{}
-	var logRecv, otlpRecv []string
+	var logRecv, otlpRecv, metricRecv []string
 	if otlpOn {
 		// secure adds the credentials to one protocol's server settings.
 		secure := func(srv map[string]any) map[string]any {
@@ -208,13 +215,18 @@ func DefaultConfig(p Params) (string, error) {
 			extensions["bearertokenauth"] = map[string]any{"filename": a.BearerTokenFile}
 			extNames = append(extNames, "bearertokenauth")
 		}
+		metricRecv = append(metricRecv, "otlp")
 	}
 	if on(p.ForwardAddr) {
 		receivers["fluentforward"] = map[string]any{"endpoint": p.ForwardAddr}
 		logRecv = append(logRecv, "fluentforward")
 	}
+	if on(p.RemoteWriteAddr) {
+		receivers["promremotewrite"] = map[string]any{"endpoint": p.RemoteWriteAddr}
+		metricRecv = append(metricRecv, "promremotewrite")
+	}
 	if len(receivers) == 0 {
-		return "", errors.New("gateway: every receiver is off (otlp grpc, otlp http, forward); turn one on or don't run the gateway")
+		return "", errors.New("gateway: every receiver is off (otlp grpc, otlp http, forward, remote write); turn one on or don't run the gateway")
 	}
 
 	memLimiter := map[string]any{"check_interval": defaultCheckInterval.String()}
@@ -305,7 +317,9 @@ func DefaultConfig(p Params) (string, error) {
 		}
 		if len(otlpRecv) > 0 {
 			pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
-			pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+		}
+		if len(metricRecv) > 0 {
+			pipelines["metrics"] = map[string]any{"receivers": metricRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
 		}
 	} else {
 		// Each receiver trusts only what its own sender cannot forge: the
@@ -320,7 +334,13 @@ func DefaultConfig(p Params) (string, error) {
 			procs := procsWith("openchoreo/otlp")
 			pipelines["logs"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": logExp}
 			pipelines["traces"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": traceExp}
-			pipelines["metrics"] = map[string]any{"receivers": otlpRecv, "processors": procs, "exporters": []string{"clickhousestore"}}
+		}
+		if len(metricRecv) > 0 {
+			// Remote-written series get their tenant from the
+			// kube_pod_labels series of the same scrape (pod_labels), never
+			// from labels a sender set.
+			processors["openchoreo/otlp"] = map[string]any{"label_sources": []string{"pod_labels"}}
+			pipelines["metrics"] = map[string]any{"receivers": metricRecv, "processors": procsWith("openchoreo/otlp"), "exporters": []string{"clickhousestore"}}
 		}
 	}
 

@@ -117,7 +117,7 @@ func TestDefaultConfigLoads(t *testing.T) {
 
 func TestDefaultConfigVariants(t *testing.T) {
 	// Forward only: logs pipeline only, no otlp receiver.
-	y, err := DefaultConfig(Params{OTLPGRPCAddr: Off, OTLPHTTPAddr: Off, ForwardAddr: "127.0.0.1:0", MemoryLimitMiB: 512, BatchTimeout: 200 * time.Millisecond, BatchSize: 5000})
+	y, err := DefaultConfig(Params{OTLPGRPCAddr: Off, OTLPHTTPAddr: Off, RemoteWriteAddr: Off, ForwardAddr: "127.0.0.1:0", MemoryLimitMiB: 512, BatchTimeout: 200 * time.Millisecond, BatchSize: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +142,16 @@ func TestDefaultConfigVariants(t *testing.T) {
 		t.Errorf("http only:\n%s", y)
 	}
 
+	// Remote write only: the metrics pipeline alone.
+	y, err = DefaultConfig(Params{OTLPGRPCAddr: Off, OTLPHTTPAddr: Off, ForwardAddr: Off, RemoteWriteAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = loadConfig(t, y)
+	if p, ok := cfg.Service.Pipelines[pipeline.NewID(pipeline.SignalMetrics)]; len(cfg.Service.Pipelines) != 1 || !ok || len(p.Receivers) != 1 || p.Receivers[0].Type().String() != "promremotewrite" {
+		t.Errorf("remote write only:\n%s", y)
+	}
+
 	// Dual write: an extra logs exporter with its config.
 	y, err = DefaultConfig(Params{LogExporters: []string{"opensearch"}, ExporterConfigs: map[string]any{
 		"opensearch": map[string]any{"endpoints": []string{"http://127.0.0.1:9200"}, "index": "container-logs"},
@@ -155,8 +165,9 @@ func TestDefaultConfigVariants(t *testing.T) {
 	}
 
 	for _, bad := range []Params{
-		{OTLPGRPCAddr: Off, OTLPHTTPAddr: Off, ForwardAddr: Off},
+		{OTLPGRPCAddr: Off, OTLPHTTPAddr: Off, ForwardAddr: Off, RemoteWriteAddr: Off},
 		{ForwardAddr: "24224"},
+		{RemoteWriteAddr: "9201"},
 		{BatchSize: -1},
 	} {
 		if _, err := DefaultConfig(bad); err == nil {

@@ -56,6 +56,9 @@ func startGatewayWith(t testing.TB, db string, p Params, st store.Store) *gw {
 	}
 	g := &gw{db: db, grpc: freeAddr(t), http: freeAddr(t), forward: freeAddr(t), done: make(chan error, 1)}
 	p.OTLPGRPCAddr, p.OTLPHTTPAddr, p.ForwardAddr = g.grpc, g.http, g.forward
+	if p.RemoteWriteAddr == "" {
+		p.RemoteWriteAddr = Off
+	}
 	p.Database = db
 	if p.BatchTimeout == 0 {
 		p.BatchTimeout = 200 * time.Millisecond

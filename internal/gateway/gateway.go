@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/otelcol"
 	"go.uber.org/zap"
 
+	"github.com/openchoreo/obsplane/internal/gateway/processor/openchoreoprocessor"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -32,6 +33,8 @@ type Settings struct {
 	Registerer prometheus.Registerer
 	// Exporters adds exporter factories (the OpenSearch dual-write one).
 	Exporters []exporter.Factory
+	// PodLabels warms the openchoreo processor's kube_pod_labels join.
+	PodLabels openchoreoprocessor.PodLabelSource
 	// Version is reported as the collector's build version.
 	Version string
 	// LoggingOptions are applied to the collector's zap logger (e.g. to
@@ -63,7 +66,7 @@ func New(s Settings) (*otelcol.Collector, error) {
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{Command: "obsplane", Description: "obsplane gateway", Version: version},
 		Factories: func() (otelcol.Factories, error) {
-			return Components(ComponentOptions{Store: s.Store, Registerer: s.Registerer, Exporters: s.Exporters})
+			return Components(ComponentOptions{Store: s.Store, Registerer: s.Registerer, Exporters: s.Exporters, PodLabels: s.PodLabels})
 		},
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
 			URIs:              []string{uri},

@@ -1,15 +1,19 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
+	"github.com/openchoreo/obsplane/internal/gateway/processor/openchoreoprocessor"
+	"github.com/openchoreo/obsplane/internal/metricsql"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/version"
 )
@@ -22,11 +26,12 @@ import (
 // false when every receiver is off and no file is given: nothing to run.
 func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger) (s Settings, telemetry prometheus.Gatherer, ok bool, err error) {
 	l := cfg.Listen
-	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off {
+	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off && l.RemoteWrite == config.Off {
 		log.Info("gateway not started: every receiver address is off")
 		return s, nil, false, nil
 	}
-	s = Settings{Store: st, Registerer: reg, Version: version.Version, LoggingOptions: SlogLogging(log)}
+	s = Settings{Store: st, Registerer: reg, Version: version.Version, LoggingOptions: SlogLogging(log),
+		PodLabels: StoredPodLabels(&metricsql.DB{Store: st, Database: cfg.Database})}
 	if cfg.Gateway.Config != "" {
 		if _, err := os.Stat(cfg.Gateway.Config); err != nil {
 			return s, nil, false, fmt.Errorf("--gateway-config: %w", err)
@@ -34,11 +39,14 @@ func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, l
 		s.ConfigFile = cfg.Gateway.Config
 	} else {
 		g := cfg.Gateway
-		p := Params{OTLPGRPCAddr: l.OTLPGRPC, OTLPHTTPAddr: l.OTLPHTTP, ForwardAddr: l.Forward, DataDir: cfg.DataDir, Database: cfg.Database,
+		p := Params{OTLPGRPCAddr: l.OTLPGRPC, OTLPHTTPAddr: l.OTLPHTTP, ForwardAddr: l.Forward, RemoteWriteAddr: l.RemoteWrite, DataDir: cfg.DataDir, Database: cfg.Database,
 			OTLPAuth: OTLPAuth{BearerTokenFile: g.OTLPBearerTokenFile, CertFile: g.OTLPTLSCertFile,
 				KeyFile: g.OTLPTLSKeyFile, ClientCAFile: g.OTLPTLSClientCAFile},
 			TrustedLabels: g.TrustedTenantLabels,
 			HTTP:          HTTPLimits{ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout, WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout},
+		}
+		if l.RemoteWrite != config.Off && (p.OTLPAuth.On() || p.TrustedLabels) {
+			log.Warn("the remote-write port takes no credentials: keep it reachable only by Prometheus (a NetworkPolicy), or any sender can write metrics and pod labels (docs/SECURITY.md)", "addr", l.RemoteWrite)
 		}
 		if l.Forward != config.Off && (p.OTLPAuth.On() || p.TrustedLabels) {
 			log.Warn("the forward port takes no credentials: keep it reachable only by Fluent Bit (a NetworkPolicy), or any sender can write logs (docs/SECURITY.md)", "addr", l.Forward)
@@ -73,4 +81,20 @@ func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, l
 	}
 	s.Exporters = append(s.Exporters, opensearchexporter.NewFactory(opensearchexporter.WithRegisterer(reg)))
 	return s, telemetry, true, nil
+}
+
+// StoredPodLabels reads the kube_pod_labels series stored in db for the
+// openchoreo processor's warm start.
+func StoredPodLabels(db *metricsql.DB) openchoreoprocessor.PodLabelSource {
+	return func(ctx context.Context, since time.Time) ([]openchoreoprocessor.PodLabels, error) {
+		rows, err := db.PodLabels(ctx, since)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]openchoreoprocessor.PodLabels, len(rows))
+		for i, r := range rows {
+			out[i] = openchoreoprocessor.PodLabels{PodKey: openchoreoprocessor.PodKey{Namespace: r.Namespace, Pod: r.Pod}, Labels: r.Labels}
+		}
+		return out, nil
+	}
 }

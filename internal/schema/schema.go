@@ -331,6 +331,11 @@ func funcs(o Options) template.FuncMap {
 			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.`%s` ON CLUSTER `%s` AS %s\nENGINE = Distributed(`%s`, `%s`, `%s_local`, rand())",
 				db, t, o.Cluster, local(t), o.Cluster, o.Database, t)
 		},
+		// cluster tells a migration it renders for a cluster (statements
+		// that only a cluster needs, such as altering Distributed tables).
+		"cluster": func() bool { return cluster },
+		// list lets a migration range over table names.
+		"list":       func(xs ...string) []string { return xs },
 		"ttl":        func(expr string) string { return ttlClause(o, expr) },
 		"settings":   func() string { return settingsClause(o) },
 		"text_index": func() bool { return o.TextIndex },

@@ -27,11 +27,13 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/api/metricsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/gateway"
 	"github.com/openchoreo/obsplane/internal/listener"
+	"github.com/openchoreo/obsplane/internal/metricsql"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
@@ -171,8 +173,8 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 		log.Warn("adapter ports take no token (--adapter-auth=none): keep them on a private address reachable only by the Observer")
 	}
 
-	ch, err := clickhouse.New(st, cfg.Database, clickhouse.Limits{MaxExecutionTime: cfg.Query.MaxExecutionTime,
-		MaxResultRows: cfg.Query.MaxResultRows, MaxMemory: int64(cfg.Query.MaxMemory)})
+	limits := clickhouse.Limits{MaxExecutionTime: cfg.Query.MaxExecutionTime, MaxResultRows: cfg.Query.MaxResultRows, MaxMemory: int64(cfg.Query.MaxMemory)}
+	ch, err := clickhouse.New(st, cfg.Database, limits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,6 +209,21 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 	services = []component{{"router", rt.Run}, {"alert-scheduler", am.Run}}
 	if jwks != nil {
 		services = append(services, component{"jwks-refresh", jwks.Run})
+	}
+	if addr := cfg.Listen.MetricsAdapter; addr != config.Off {
+		// Metric alert rules are the metrics adapter's own, in their own
+		// tables, evaluated from the metric tables.
+		mdb := &metricsql.DB{Store: st, Database: cfg.Database, RateWindow: cfg.Metrics.RateWindow, Lookback: cfg.Metrics.Lookback,
+			Settings: limits.Settings()}
+		mam := &alerts.Manager{Store: st, Database: cfg.Database, Log: alog, WebhookURL: webhookURL(cfg), Tick: cfg.Alerts.Tick,
+			Throttle: cfg.Alerts.Throttle, Tables: metricsadapter.RuleTables, Evaluate: metricsadapter.Evaluator(mdb)}
+		if err := mam.EnsureTables(ctx); err != nil {
+			return nil, nil, err
+		}
+		metricsH := &metricsadapter.Handler{Store: st, Reads: mdb, Auth: adapterAuth, Log: alog.With("api", "metrics-adapter"),
+			MaxRange: cfg.Query.MaxRange, MaxPoints: cfg.Metrics.MaxPoints, Alerts: mam}
+		services = append(services, component{"metric-alert-scheduler", mam.Run})
+		listeners = append(listeners, httpListener("metrics-adapter", addr, metricsH.Routes(), ListenLimits(cfg), log))
 	}
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
 		listeners = append(listeners, httpListener("logs-adapter", addr, logsH.Routes(), ListenLimits(cfg), log))

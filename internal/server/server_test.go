@@ -48,7 +48,8 @@ func freePort(t *testing.T) string {
 // listenersOff turns every listener but the HTTP one off; flags given after
 // it win, so a test turns on only what it uses.
 var listenersOff = []string{"--logs-adapter-addr", "off", "--tracing-adapter-addr", "off", "--otlp-grpc-addr", "off",
-	"--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off"}
+	"--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off",
+	"--remote-write-addr", "off", "--metrics-adapter-addr", "off"}
 
 // startServe runs obsplane serve with HTTP on httpAddr, every other
 // listener off unless args turn it on, and waits until /readyz answers 200.
@@ -175,7 +176,8 @@ func TestBadInputIsOneLineAndLeavesDataAlone(t *testing.T) {
 		{[]string{"serve", "--data", data, "--auth", "maybe"}, "--auth"},
 		{[]string{"serve", "--no-such-flag"}, "unknown flag"},
 		{[]string{"serve", "--data", notADir, "--http-addr", "off", "--logs-adapter-addr", "off", "--tracing-adapter-addr", "off",
-			"--otlp-grpc-addr", "off", "--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off"}, "data directory"},
+			"--otlp-grpc-addr", "off", "--otlp-http-addr", "off", "--forward-addr", "off", "--clickhouse-http-addr", "off",
+			"--remote-write-addr", "off", "--metrics-adapter-addr", "off"}, "data directory"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
 		if err == nil {

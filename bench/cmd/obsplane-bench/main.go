@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, backfill")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, backfill, metrics")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
@@ -32,6 +32,8 @@ func main() {
 	flag.IntVar(&bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
 	flag.IntVar(&bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
 	flag.IntVar(&bfBatch, "backfill-batch", 100000, "documents per insert of the backfill benchmark (its pages, and the raw scan's, hold at most 10000)")
+	flag.StringVar(&metricsSamples, "metrics-samples", "1000000,10000000", "sample counts of the metrics benchmark, comma-separated")
+	flag.IntVar(&metricsRuns, "metrics-runs", 5, "timed runs per metrics query (the median is reported)")
 	flag.StringVar(&edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
 	flag.Parse()
 	queryScales = *scales
@@ -53,6 +55,9 @@ var (
 	bfSlices    int
 	bfBatch     int
 	edBin       string
+
+	metricsSamples string
+	metricsRuns    int
 )
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
@@ -164,6 +169,24 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			}
 			fmt.Println(md.String())
 			if err := bench.WriteSection(out, "query", md.String()); err != nil {
+				return err
+			}
+		case "metrics":
+			var scales []*bench.MetricsScale
+			for _, n := range strings.Split(metricsSamples, ",") {
+				var samples int
+				if _, err := fmt.Sscanf(n, "%d", &samples); err != nil {
+					return fmt.Errorf("-metrics-samples %q: want a number", n)
+				}
+				r, err := bench.Metrics(ctx, st, samples, metricsRuns, progress)
+				if err != nil {
+					return fmt.Errorf("metrics: %w", err)
+				}
+				scales = append(scales, r)
+			}
+			md := bench.MetricsMarkdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run metrics -metrics-samples %s -metrics-runs %d", metricsSamples, metricsRuns), scales)
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "metrics", md); err != nil {
 				return err
 			}
 		case "backfill":

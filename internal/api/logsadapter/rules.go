@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/ruleapi"
 )
 
 // AlertRuleRequest is the contract's AlertRuleRequest; pointers tell a
@@ -73,15 +73,6 @@ func (req *AlertRuleRequest) rule() (alerts.Rule, error) {
 	return r, r.Validate()
 }
 
-// AlertingRuleSyncResponse is the contract's AlertingRuleSyncResponse.
-type AlertingRuleSyncResponse struct {
-	Action        string `json:"action"`
-	LastSyncedAt  string `json:"lastSyncedAt"`
-	Status        string `json:"status"`
-	RuleLogicalID string `json:"ruleLogicalId"`
-	RuleBackendID string `json:"ruleBackendId"`
-}
-
 // AlertRuleResponse is the contract's AlertRuleResponse, plus "state": the
 // rule's last evaluation (an obsplane addition; the contract's schema allows
 // extra properties).
@@ -118,164 +109,17 @@ func RuleResponse(r *alerts.Rule, st alerts.State) AlertRuleResponse {
 	return out
 }
 
-func syncResp(action string, r *alerts.Rule) AlertingRuleSyncResponse {
-	return AlertingRuleSyncResponse{Action: action, Status: "synced", RuleLogicalID: r.Name, RuleBackendID: r.BackendID,
-		LastSyncedAt: time.Now().UTC().Format(time.RFC3339)}
-}
-
-func (h *Handler) noAlerts() error {
-	return &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented, Message: "alert rules are not enabled in this process"}
-}
-
-func ruleName(r *http.Request) (string, error) {
-	n := r.PathValue("ruleName")
-	if n == "" || len(n) > alerts.MaxName {
-		return "", httpx.BadRequest("ruleName must be 1 to %d characters", alerts.MaxName)
-	}
-	return n, nil
-}
-
-// visibleRule reads the rule called name among the namespaces the caller
-// may read (narrowed to ?namespace= when given): rules of other namespaces
-// are not looked at, so their existence does not leak. A caller who reads
-// several namespaces holding that name is asked to pick one.
-func (h *Handler) visibleRule(r *http.Request, p *auth.Principal, name string) (*alerts.Rule, error) {
-	all, err := h.Alerts.Named(r.Context(), name)
-	if err != nil {
-		return nil, err
-	}
-	want := r.URL.Query().Get("namespace")
-	var seen []alerts.Rule
-	for _, rule := range all {
-		if p.Allows(rule.Namespace) && (want == "" || rule.Namespace == want) {
-			seen = append(seen, rule)
-		}
-	}
-	switch len(seen) {
-	case 0:
-		return nil, httpx.NotFound("alert rule not found")
-	case 1:
-		return &seen[0], nil
-	}
-	var ns []string
-	for _, rule := range seen {
-		ns = append(ns, rule.Namespace)
-	}
-	return nil, &httpx.Error{Status: http.StatusConflict, Title: httpx.TitleConflict,
-		Message: fmt.Sprintf("alert rule %q exists in namespaces %s: add ?namespace= to pick one", httpx.Truncate(name, 128), strings.Join(ns, ", "))}
-}
-
-func (h *Handler) createRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	var req AlertRuleRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	rule, err := req.rule()
-	if err != nil {
-		return err
-	}
-	p := auth.FromContext(r.Context())
-	if err := httpx.Tenancy(r).Require(rule.Namespace); err != nil {
-		return err
-	}
-	created, err := h.Alerts.Create(r.Context(), rule, p.Subject, p.Allows)
-	if errors.Is(err, alerts.ErrExists) {
-		return &httpx.Error{Status: http.StatusConflict, Title: httpx.TitleConflict, Message: "alert rule " + rule.Name + " already exists"}
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusCreated, syncResp("created", created))
-	return nil
-}
-
-func (h *Handler) getRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	rule, err := h.visibleRule(r, auth.FromContext(r.Context()), name)
-	if err != nil {
-		return err
-	}
-	states, err := h.Alerts.States(r.Context())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, RuleResponse(rule, alerts.StateOf(rule, states)))
-	return nil
-}
-
-func (h *Handler) updateRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	var req AlertRuleRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	rule, err := req.rule()
-	if err != nil {
-		return err
-	}
-	if rule.Name != name {
-		return httpx.BadRequest("metadata.name %q differs from the rule name in the path %q", httpx.Truncate(rule.Name, 64), httpx.Truncate(name, 64))
-	}
-	p := auth.FromContext(r.Context())
-	old, err := h.visibleRule(r, p, name)
-	if err != nil {
-		return err
-	}
-	if rule.Namespace != old.Namespace {
-		return httpx.BadRequest("metadata.namespace %q differs from the rule's namespace %q (a rule cannot move)", httpx.Truncate(rule.Namespace, 128), old.Namespace)
-	}
-	updated, changed, err := h.Alerts.Update(r.Context(), rule, p.Subject)
-	if errors.Is(err, alerts.ErrNotFound) {
-		return httpx.NotFound("alert rule not found")
-	}
-	if err != nil {
-		return err
-	}
-	action := "updated"
-	if !changed {
-		action = "unchanged"
-	}
-	httpx.WriteJSON(w, http.StatusOK, syncResp(action, updated))
-	return nil
-}
-
-func (h *Handler) deleteRule(w http.ResponseWriter, r *http.Request) error {
-	if h.Alerts == nil {
-		return h.noAlerts()
-	}
-	name, err := ruleName(r)
-	if err != nil {
-		return err
-	}
-	p := auth.FromContext(r.Context())
-	found, err := h.visibleRule(r, p, name)
-	if err != nil {
-		return err
-	}
-	old, err := h.Alerts.Delete(r.Context(), found.Namespace, name, p.Subject)
-	if errors.Is(err, alerts.ErrNotFound) {
-		return httpx.NotFound("alert rule not found")
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, syncResp("deleted", old))
-	return nil
+// rules are the rule endpoints over h.Alerts.
+func (h *Handler) rules() *ruleapi.RuleAPI {
+	return &ruleapi.RuleAPI{Manager: h.Alerts,
+		Parse: func(r *http.Request) (alerts.Rule, error) {
+			var req AlertRuleRequest
+			if err := httpx.DecodeJSON(r, &req); err != nil {
+				return alerts.Rule{}, err
+			}
+			return req.rule()
+		},
+		Render: func(r *alerts.Rule, st alerts.State) any { return RuleResponse(r, st) }}
 }
 
 // webhook takes an alert from an alerting backend (any JSON object, as the
@@ -291,7 +135,7 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) error {
 		return httpx.BadRequest("request body must be a JSON object")
 	}
 	if h.Alerts == nil {
-		return h.noAlerts()
+		return &httpx.Error{Status: http.StatusNotImplemented, Title: httpx.TitleNotImplemented, Message: "alert rules are not enabled in this process"}
 	}
 	p, ok := payloadFrom(body)
 	if !ok || p.RuleNamespace == "" {

@@ -74,6 +74,10 @@ func (l Limits) settings(maxRows int) []store.Setting {
 	}
 }
 
+// Settings are l as the engine settings of one read (the metrics adapter's
+// queries run with them too).
+func (l Limits) Settings() []store.Setting { return l.settings(0) }
+
 // Backend answers every read from the ClickStack tables of one database.
 type Backend struct {
 	st     store.Store

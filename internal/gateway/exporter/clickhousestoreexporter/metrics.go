@@ -64,6 +64,9 @@ func (c *commonCols) columns() []store.Column {
 		{Name: "StartTimeUnix", Type: "DateTime", Values: c.start},
 		{Name: "TimeUnix", Type: "DateTime", Values: c.ts},
 		{Name: "Flags", Type: "UInt32", Values: c.flags},
+		// obsplane's addition: the point's time to the millisecond, which
+		// Prometheus samples have and TimeUnix (whole seconds) drops.
+		{Name: "TimeUnixMilli", Type: "DateTime64(3)", Values: c.ts},
 	}
 }
 

@@ -1,8 +1,10 @@
 package openchoreoprocessor
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Config configures the openchoreo processor. The zero value is not the
@@ -47,6 +49,16 @@ type Config struct {
 	// docs/SECURITY.md says which deployment makes the other sources
 	// trustworthy.
 	LabelSources []string `mapstructure:"label_sources"`
+
+	// PodLabelsTTL is how long a pod's kube_pod_labels series is remembered
+	// after it was last seen (kube-state-metrics reports every pod at every
+	// scrape, so a live pod is seen every scrape interval).
+	PodLabelsTTL time.Duration `mapstructure:"pod_labels_ttl"`
+	// MaxPods bounds the remembered pods.
+	MaxPods int `mapstructure:"max_pods"`
+	// PodLabelsWarmup is how far back the stored kube_pod_labels series are
+	// read when the processor starts (0 skips it).
+	PodLabelsWarmup time.Duration `mapstructure:"pod_labels_warmup"`
 }
 
 // Label sources (Config.LabelSources).
@@ -71,24 +83,37 @@ func createDefaultConfigStruct() *Config {
 		ServiceNameFromComponent: true,
 		DeriveSeverity:           true,
 		LabelSources:             []string{SourceResource, SourceKubernetesRecord, SourcePodLabels},
+		PodLabelsTTL:             time.Hour,
+		MaxPods:                  200000,
+		PodLabelsWarmup:          time.Hour,
 	}
 }
 
-// Validate reports a default_severity that is not a level name, or a label
-// source that is not one of the three.
+// Validate reports a default_severity that is not a level name, a label
+// source that is not one of the three, and pod label limits that cannot
+// work.
 func (c *Config) Validate() error {
+	var errs []error
 	for _, src := range c.LabelSources {
 		switch src {
 		case SourceResource, SourceKubernetesRecord, SourcePodLabels:
 		default:
-			return fmt.Errorf("label_sources: %q is not one of %s, %s, %s", src, SourceResource, SourceKubernetesRecord, SourcePodLabels)
+			errs = append(errs, fmt.Errorf("label_sources: %q is not one of %s, %s, %s", src, SourceResource, SourceKubernetesRecord, SourcePodLabels))
 		}
 	}
-	if c.DefaultSeverity == "" {
-		return nil
+	if c.DefaultSeverity != "" {
+		if _, ok := severityNumbers[strings.ToUpper(c.DefaultSeverity)]; !ok {
+			errs = append(errs, fmt.Errorf("default_severity %q is not one of TRACE, DEBUG, INFO, WARN, ERROR, SEVERE, FATAL (or empty)", c.DefaultSeverity))
+		}
 	}
-	if _, ok := severityNumbers[strings.ToUpper(c.DefaultSeverity)]; !ok {
-		return fmt.Errorf("default_severity %q is not one of TRACE, DEBUG, INFO, WARN, ERROR, SEVERE, FATAL (or empty)", c.DefaultSeverity)
+	if c.PodLabelsTTL <= 0 {
+		errs = append(errs, errors.New("pod_labels_ttl must be positive"))
 	}
-	return nil
+	if c.MaxPods <= 0 {
+		errs = append(errs, errors.New("max_pods must be positive"))
+	}
+	if c.PodLabelsWarmup < 0 {
+		errs = append(errs, errors.New("pod_labels_warmup must not be negative"))
+	}
+	return errors.Join(errs...)
 }

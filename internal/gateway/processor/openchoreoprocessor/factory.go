@@ -7,6 +7,7 @@ package openchoreoprocessor
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -15,18 +16,38 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.uber.org/zap"
 )
 
 // Type is the processor's name in collector configs.
 var Type = component.MustNewType("openchoreo")
 
+// Option configures the factory.
+type Option func(*factoryOptions)
+
+type factoryOptions struct {
+	podLabels PodLabelSource
+}
+
+// WithPodLabelSource warms the metrics pipeline's pod label join from the
+// store when the processor starts.
+func WithPodLabelSource(src PodLabelSource) Option {
+	return func(o *factoryOptions) { o.podLabels = src }
+}
+
 // NewFactory returns the openchoreo processor factory.
-func NewFactory() processor.Factory {
+func NewFactory(opts ...Option) processor.Factory {
+	var o factoryOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	return processor.NewFactory(Type,
 		func() component.Config { return createDefaultConfigStruct() },
 		processor.WithLogs(createLogs, component.StabilityLevelBeta),
 		processor.WithTraces(createTraces, component.StabilityLevelBeta),
-		processor.WithMetrics(createMetrics, component.StabilityLevelBeta),
+		processor.WithMetrics(func(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+			return createMetrics(ctx, set, cfg, next, o.podLabels)
+		}, component.StabilityLevelBeta),
 	)
 }
 
@@ -50,13 +71,30 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 		}, mutates)
 }
 
-func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics, src PodLabelSource) (processor.Metrics, error) {
 	c := cfg.(*Config)
+	cache := newPodCache(c.PodLabelsTTL, c.MaxPods)
+	warm := func(ctx context.Context, _ component.Host) error {
+		if src == nil || c.PodLabelsWarmup == 0 {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		pods, err := src(ctx, time.Now().Add(-c.PodLabelsWarmup))
+		if err != nil {
+			// The join still learns from the next kube_pod_labels scrape.
+			set.Logger.Warn("openchoreo: could not read stored pod labels; joining from the next kube_pod_labels scrape", zap.Error(err))
+			return nil
+		}
+		now := time.Now()
+		for _, p := range pods {
+			cache.put(p.PodKey, derivedFromPromLabels(mapPairs(p.Labels)), now)
+		}
+		set.Logger.Info("openchoreo: pod labels loaded from the store", zap.Int("pods", cache.len()))
+		return nil
+	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next,
 		func(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-			for i := 0; i < md.ResourceMetrics().Len(); i++ {
-				EnrichResource(md.ResourceMetrics().At(i).Resource().Attributes(), c)
-			}
-			return md, nil
-		}, mutates)
+			return enrichMetrics(md, cache, c, time.Now()), nil
+		}, mutates, processorhelper.WithStart(warm))
 }
