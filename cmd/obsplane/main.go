@@ -12,27 +12,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	// Components that serve starts register themselves with the server.
-	_ "github.com/openchoreo/obsplane/internal/api"
-	_ "github.com/openchoreo/obsplane/internal/gateway"
-	_ "github.com/openchoreo/obsplane/internal/router"
-
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/version"
 )
 
-var rootCmd = &cobra.Command{
-	Use:           "obsplane",
-	Short:         "OpenChoreo observability plane on ClickHouse",
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := rootCmd.ExecuteContext(ctx); err != nil {
+	if err := rootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "obsplane:", err)
 		os.Exit(1)
 	}
@@ -75,8 +63,15 @@ func gatewayCmd() *cobra.Command {
 	return cmd
 }
 
-func init() {
-	rootCmd.AddCommand(
+// rootCmd is the command tree.
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "obsplane",
+		Short:         "OpenChoreo observability plane on ClickHouse",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
 		withConfig(&cobra.Command{
 			Use:   "serve",
 			Short: "Run the gateway, the query APIs and the store in one process",
@@ -113,5 +108,6 @@ func init() {
 			return nil
 		},
 	}))
-	rootCmd.AddCommand(configCmd)
+	root.AddCommand(configCmd, schemaCmd(), pplCmd())
+	return root
 }

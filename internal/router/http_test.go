@@ -1,21 +1,14 @@
 package router
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/router/flags"
-	"github.com/openchoreo/obsplane/internal/schema"
-	"github.com/openchoreo/obsplane/internal/server"
 )
 
 // call sends one request to h as caller (nil: unauthenticated) and returns
@@ -183,72 +176,6 @@ func TestMismatchesEndpoint(t *testing.T) {
 	if code != 200 || len(body["mismatches"].([]any)) != 0 {
 		t.Errorf("other op: %d %v", code, body)
 	}
-}
-
-// TestHook runs serve's hook on a real Env: the routes answer on the shared
-// mux (as local admin with --auth=none), Current is the built router, and
-// its component stops with the context.
-func TestHook(t *testing.T) {
-	ctx := ctxT(t)
-	if _, err := schema.Apply(ctx, st, schema.Options{Database: "otel"}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	env := &server.Env{Config: cfg, Store: st, Logger: nil, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	env.Logger = newTestLogger(t)
-	comps, err := hook(ctx, env)
-	if err != nil || len(comps) != 1 {
-		t.Fatalf("hook: %v %v", comps, err)
-	}
-	t.Cleanup(func() { SetCurrent(nil) })
-	if Current() == nil {
-		t.Fatal("Current() is nil after the hook")
-	}
-	code, body := call(t, env.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5,"reason":"hook test"}`, "")
-	if code != 200 || body["updatedBy"] != "local-admin" {
-		t.Fatalf("PATCH through the mux: %d %v", code, body)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(runCtx) }()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("component: %v", err)
-	}
-
-	// With --auth=jwt and no middleware installed: 401, fail closed.
-	cfg2 := config.Default()
-	cfg2.Auth = "jwt"
-	env2 := &server.Env{Config: cfg2, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	if _, err := hook(ctx, env2); err != nil {
-		t.Fatal(err)
-	}
-	if code, body := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 401 {
-		t.Fatalf("jwt without middleware: %d %v", code, body)
-	}
-	// The API's middleware decides the caller.
-	SetAuthMiddleware(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), StaticCaller{Subject: r.Header.Get("X-Test-User")})))
-		})
-	})
-	t.Cleanup(func() { SetAuthMiddleware(nil) })
-	if code, body := call(t, env2.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":50}`, ""); code != 403 {
-		t.Fatalf("non-admin through middleware: %d %v", code, body)
-	}
-	if code, _ := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 200 {
-		t.Fatalf("GET through middleware: %d", code)
-	}
-	// Gateway-only processes have no router.
-	cfg3 := config.Default()
-	cfg3.Components = "gateway"
-	if comps, err := hook(ctx, &server.Env{Config: cfg3, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}); err != nil || comps != nil {
-		t.Fatalf("gateway-only: %v %v", comps, err)
-	}
-}
-
-func newTestLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // FuzzPatchFlag: no PATCH body, however malformed, gets a 5xx or a panic,

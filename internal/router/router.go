@@ -34,12 +34,12 @@
 //
 // # Callers
 //
-// The query API calls Current() at request time and then
+// server.Run builds one Router and passes it to the handlers, which call
 //
-//	v, err := router.Current().Do(ctx, userID, "logs.query", fromClickHouse, fromOpenSearch)
+//	v, err := rt.Do(ctx, userID, "logs.query", fromClickHouse, fromOpenSearch)
 //
-// A nil *Router (nothing installed) answers from ClickHouse directly, so
-// handlers work before and without the router.
+// A nil *Router answers from ClickHouse directly, so handlers work without
+// one (gateway-only processes, tests).
 package router
 
 import (

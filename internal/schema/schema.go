@@ -105,29 +105,6 @@ type Options struct {
 	TextIndex bool
 }
 
-// SetRetention parses the retention settings (Go durations such as "168h")
-// into o: hot, warm and cold are the ages of the TO VOLUME moves, del the age
-// of the delete TTL.
-func (o *Options) SetRetention(hot, warm, cold, del string) error {
-	for _, d := range []struct {
-		name string
-		v    string
-		dst  *time.Duration
-	}{
-		{"retention-hot", hot, &o.Hot},
-		{"retention-warm", warm, &o.Warm},
-		{"retention-cold", cold, &o.Cold},
-		{"retention-delete", del, &o.DeleteAfter},
-	} {
-		v, err := time.ParseDuration(d.v)
-		if err != nil {
-			return fmt.Errorf("--%s=%q: %w", d.name, d.v, err)
-		}
-		*d.dst = v
-	}
-	return nil
-}
-
 // DefaultDeleteAfter is the default retention: 13 months, counted as 395 days
 // because a time.Duration has no calendar months.
 const DefaultDeleteAfter = 395 * 24 * time.Hour

@@ -112,7 +112,7 @@ func (h *Handler) queryEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	return httpx.Routed(w, r, "events.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
+	return httpx.Routed(w, r, h.Router, "events.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
 		func(ctx context.Context, b Backend) (*EventsQueryResponse, error) { return b.QueryEvents(ctx, q) }, EventsDigest)
 }
 

@@ -52,9 +52,11 @@ type Handler struct {
 	// Alerts stores and evaluates alert rules; nil answers 501.
 	Alerts *alerts.Manager
 	// OpenSearch answers the same queries from OpenChoreo's indices during a
-	// migration; nil when there is none. The router (router.Current) picks
-	// which backend answers a caller and shadows the other for dual read.
+	// migration; nil when there is none. Router picks which backend
+	// answers a caller and shadows the other for dual read; nil answers
+	// from ClickHouse alone.
 	OpenSearch Backend
+	Router     *router.Router
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -243,7 +245,7 @@ func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
 		return err
 	}
-	return httpx.Routed(w, r, "logs.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
+	return httpx.Routed(w, r, h.Router, "logs.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
 		func(ctx context.Context, b Backend) (*LogsQueryResponse, error) { return b.QueryLogs(ctx, q) },
 		func(resp *LogsQueryResponse) router.Result {
 			d := Digest(resp)

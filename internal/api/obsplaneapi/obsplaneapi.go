@@ -68,6 +68,8 @@ type API struct {
 	// OpenChoreo's indices during a migration; nil when there is none. The
 	// router picks the backend per caller.
 	OpenSearch LogsBackend
+	// Router chooses the backend of each read; nil answers from ClickHouse.
+	Router *router.Router
 }
 
 // LogsFilter is the part of an /api/logs request that OpenChoreo's
@@ -383,7 +385,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 			return out, digestLogs(out), nil
 		}
 	}
-	out, err := router.Current().Do(r.Context(), auth.FromContext(r.Context()).Subject, "api.logs", ch, os)
+	out, err := a.Router.Do(r.Context(), auth.FromContext(r.Context()).Subject, "api.logs", ch, os)
 	if err != nil {
 		return err
 	}

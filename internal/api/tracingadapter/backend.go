@@ -55,7 +55,7 @@ func SpanNotFound() error { return router.ClientError(httpx.NotFound("span not f
 // configured, OpenSearch.
 func serve[T any](h *Handler, w http.ResponseWriter, r *http.Request, op string,
 	call func(context.Context, Backend) (T, error), digest func(T) router.Result) error {
-	return httpx.Routed(w, r, op, Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch, call, digest)
+	return httpx.Routed(w, r, h.Router, op, Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch, call, digest)
 }
 
 func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -42,9 +43,10 @@ type Handler struct {
 	Limits   httpx.Limits
 	MaxRange time.Duration
 	// OpenSearch answers the same queries from OpenChoreo's otel-traces-*
-	// indices during a migration; nil when there is none. The router
-	// (router.Current) picks the backend per caller.
+	// indices during a migration; nil when there is none. Router picks the
+	// backend per caller; nil answers from ClickHouse alone.
 	OpenSearch Backend
+	Router     *router.Router
 }
 
 // Routes returns the adapter's HTTP handler.
