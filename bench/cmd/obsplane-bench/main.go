@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 )
 
 type flags struct {
-	run, out, data, scales, osURL, vlBin, resultsDir, render string
+	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile string
 	rows, batch, osRows, peerMaxLogs, clients, runs          int
 	loadReaders, loadRate                                    int
 	loadFor                                                  time.Duration
@@ -31,7 +32,7 @@ type flags struct {
 
 func main() {
 	var f flags
-	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
+	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
 	flag.StringVar(&f.out, "out", "docs/BENCHMARKS.md", "markdown file to update")
 	flag.IntVar(&f.rows, "rows", 1_000_000, "rows for the insert benchmark")
 	flag.IntVar(&f.batch, "batch", 100_000, "rows per insert batch")
@@ -48,11 +49,24 @@ func main() {
 	flag.DurationVar(&f.loadFor, "load-for", 30*time.Second, "length of the under-load case, per system")
 	flag.StringVar(&f.resultsDir, "results", "bench/results", "where the peer run writes <date>.json")
 	flag.StringVar(&f.render, "render", "", "render docs/BENCHMARKS.md and the chart from this results file instead of running anything")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the gateway and the embedded engine's Go side) to this file")
 	flag.Parse()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "obsplane-bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := mainErr(ctx, f); err != nil {
 		fmt.Fprintln(os.Stderr, "obsplane-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -108,6 +122,16 @@ func mainErr(ctx context.Context, f flags) error {
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", f.rows, f.batch, osFlags, f.osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(f.out, "insert", md); err != nil {
+				return err
+			}
+		case "variants":
+			rs, err := bench.SchemaVariants(ctx, st, f.rows, f.runs, bench.LogVariants, bench.VariantCases(f.rows), progress)
+			if err != nil {
+				return fmt.Errorf("variants: %w", err)
+			}
+			md := "## otel_logs layouts compared\n\nReproduce: `go run ./bench/cmd/obsplane-bench -run variants -rows " + fmt.Sprint(f.rows) + "`. " + bench.VariantsMarkdown(rs, f.rows)
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "variants", md); err != nil {
 				return err
 			}
 		case "peer":
