@@ -359,8 +359,8 @@ func VariantCases(logs int) []QueryCase {
 SELECT TraceId, SpanId, SpanName, SpanKind, Timestamp, Duration, ParentSpanId, StatusCode, StatusMessage, ServiceName,
 SpanAttributes, ResourceAttributes FROM otel.otel_traces
 WHERE TraceId = {t:String} AND Timestamp >= b.1 AND Timestamp < b.2 + 1 ORDER BY Timestamp`, Params: store.Params{"t": ids[len(ids)/2]},
-		Raw: func(rows []map[string]any) (Answer, error) { return spanSet(rows, "SpanId") }},{Name: "a request id AND a word, any case (the API's search)", Kind: kindRows,
-		SQL: "SELECT " + logCols + " FROM otel.otel_logs WHERE hasToken(lower(Body), {rid:String}) AND hasToken(lower(Body), {word:String}) AND Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100",
+		Raw: func(rows []map[string]any) (Answer, error) { return spanSet(rows, "SpanId") }}, {Name: "a request id AND a word, any case (the API's search)", Kind: kindRows,
+		SQL:    "SELECT " + logCols + " FROM otel.otel_logs WHERE hasToken(lower(Body), {rid:String}) AND hasToken(lower(Body), {word:String}) AND Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100",
 		Params: store.Params{"rid": pr.RequestID, "word": pr.Word, "from": w.Start.Format("2006-01-02 15:04:05"), "to": w.End().Format("2006-01-02 15:04:05")},
 		Raw:    func(rows []map[string]any) (Answer, error) { return rowsByTime(rows, "Timestamp") }}}
 }
