@@ -209,8 +209,9 @@ func Cases(w *Workload, pr Probes) []QueryCase {
 				osTerm("kubernetes.labels.openchoreo_dev/namespace", pr.Namespace) + "," + osTerm("kubernetes.labels.openchoreo_dev/component-uid", pr.ComponentUID) + "," + osRange("@timestamp", start, end) + `]}}}`,
 				Parse: osRowsByTime, Note: "the logs module's query: `term` on the namespace and component-uid labels, range, sort `@timestamp` then `_id` desc, size 100, `track_total_hits` 1000"},
 			VL: vlNewest(vlComp + " " + vlRange(start, end)), VLParse: vlTimes},
+		// Any case, as the API's search (and its token index) reads the body.
 		{Name: "a request id AND a word", Kind: kindRows,
-			SQL:    "SELECT " + logCols + " FROM otel.otel_logs WHERE hasToken(Body, {rid:String}) AND hasToken(Body, {word:String}) AND Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100",
+			SQL:    "SELECT " + logCols + " FROM otel.otel_logs WHERE hasToken(lower(Body), {rid:String}) AND hasToken(lower(Body), {word:String}) AND Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100",
 			Params: func() store.Params { p := rng(start, end); p["rid"], p["word"] = pr.RequestID, pr.Word; return p }(), Raw: rawTimes,
 			API: "/api/logs?q=" + pr.RequestID + "+AND+" + pr.Word + "&tail=100&" + apiRange(start, end), APIParse: apiLogs,
 			OS: &OSQuery{Index: logIndex, Body: osNewest(fmt.Sprintf(`{"wildcard":{"log":{"value":"*%s*","case_insensitive":true}}}`, pr.RequestID),

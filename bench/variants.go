@@ -335,14 +335,17 @@ var LogVariants = []Variant{
 		Add: []string{"INDEX idx_lower_body lower(Body) TYPE tokenbf_v1(65536, 3, 0) GRANULARITY 1"}, Note: "tenant key, tokenbf_v1(65536, 3, 0) GRANULARITY 1 on lower(Body)"},
 	{Name: "lean", OrderBy: tenantKey, Drop: leanDrop, Note: "tenant key, one text index, no map-key/value indexes on resource and scope (the materialized columns serve those filters), no bloom filters on the sort key's columns"},
 	{Name: "lean_bf1", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...),
-		Add: []string{"INDEX idx_lower_body lower(Body) TYPE tokenbf_v1(65536, 3, 0) GRANULARITY 1"}, Note: "lean with tokenbf_v1(65536, 3, 0) GRANULARITY 1 on lower(Body)"},
-	{Name: "lean_bf1_zstd3", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...),
-		Add:    []string{"INDEX idx_lower_body lower(Body) TYPE tokenbf_v1(65536, 3, 0) GRANULARITY 1"},
+		Add: []string{bf1}, Note: "lean with tokenbf_v1(65536, 3, 0) GRANULARITY 1 on lower(Body): migration 8"},
+	{Name: "lean_bf1_zstd3", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...), Add: []string{bf1},
 		Codecs: map[string]string{"Body": "ZSTD(3)", "ResourceAttributes": "ZSTD(3)", "LogAttributes": "ZSTD(3)"}, Note: "lean_bf1 with ZSTD(3) on Body and the maps"},
+	{Name: "lean_bf1_pod", OrderBy: "(OpenChoreoNamespace, OpenChoreoComponent, K8sPodName, Timestamp)", Drop: append([]string{"idx_lower_body"}, leanDrop...), Add: []string{bf1},
+		Note: "lean_bf1 sorted by pod within the component (resource maps in runs)"},
 	{Table: "otel_traces", Name: "traces_exporter", Note: "migration 3: (ServiceName, SpanName, toDateTime(Timestamp)), bloom filter on TraceId"},
 	{Table: "otel_traces", Name: "traces_minute", OrderBy: "(toStartOfMinute(Timestamp), ServiceName, SpanName, Timestamp)", Note: "time first (minute), then service"},
-	{Table: "otel_traces", Name: "traces_hour_trace", OrderBy: "(toStartOfHour(Timestamp), TraceId, Timestamp)", Note: "hour, then trace id: a trace's spans side by side"},
+	{Table: "otel_traces", Name: "traces_hour_trace", OrderBy: "(toStartOfHour(Timestamp), TraceId, Timestamp)", Note: "hour, then trace id: a trace's spans side by side (migration 9)"},
 }
+
+const bf1 = "INDEX idx_lower_body lower(Body) TYPE tokenbf_v1(65536, 3, 0) GRANULARITY 1"
 
 var leanDrop = []string{"idx_body", "idx_res_attr_key", "idx_res_attr_value", "idx_scope_attr_key", "idx_scope_attr_value", "idx_oc_namespace", "idx_oc_component"}
 

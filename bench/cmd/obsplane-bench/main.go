@@ -24,7 +24,7 @@ import (
 )
 
 type flags struct {
-	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile string
+	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only string
 	rows, batch, osRows, peerMaxLogs, clients, runs                      int
 	loadReaders, loadRate                                                int
 	loadFor                                                              time.Duration
@@ -49,6 +49,7 @@ func main() {
 	flag.DurationVar(&f.loadFor, "load-for", 30*time.Second, "length of the under-load case, per system")
 	flag.StringVar(&f.resultsDir, "results", "bench/results", "where the peer run writes <date>.json")
 	flag.StringVar(&f.render, "render", "", "render docs/BENCHMARKS.md and the chart from this results file instead of running anything")
+	flag.StringVar(&f.only, "variants", "", "comma-separated variant names for -run variants (default: all)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the gateway and the embedded engine's Go side) to this file")
 	flag.Parse()
 	if f.cpuProfile != "" {
@@ -125,7 +126,16 @@ func mainErr(ctx context.Context, f flags) error {
 				return err
 			}
 		case "variants":
-			rs, err := bench.SchemaVariants(ctx, st, f.rows, f.runs, bench.LogVariants, bench.VariantCases(f.rows), progress)
+			vs := bench.LogVariants
+			if f.only != "" {
+				vs = nil
+				for _, v := range bench.LogVariants {
+					if strings.Contains(","+f.only+",", ","+v.Name+",") {
+						vs = append(vs, v)
+					}
+				}
+			}
+			rs, err := bench.SchemaVariants(ctx, st, f.rows, f.runs, vs, bench.VariantCases(f.rows), progress)
 			if err != nil {
 				return fmt.Errorf("variants: %w", err)
 			}
