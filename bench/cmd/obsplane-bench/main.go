@@ -25,9 +25,9 @@ import (
 
 type flags struct {
 	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only string
-	rows, batch, osRows, peerMaxLogs, clients, runs                      int
-	loadReaders, loadRate                                                int
-	loadFor                                                              time.Duration
+	rows, batch, osRows, peerMaxLogs, clients, runs                            int
+	loadReaders, loadRate                                                      int
+	loadFor                                                                    time.Duration
 }
 
 func main() {
