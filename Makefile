@@ -38,7 +38,8 @@ test: deps build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
 	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
-## bench: every benchmark: the embedded store's insert paths, then the peer
+## bench: every benchmark: the embedded store's insert paths, the table
+## layouts side by side (variants), then the peer
 ## run (ingest, storage after merges, every query with its answer checked,
 ## the under-load case) against a dedicated real OpenSearch node (its own
 ## port and data: the benchmark recreates its indices) and VictoriaLogs
@@ -49,7 +50,7 @@ BENCH_SCALES ?= 1000000:100000,10000000:1000000
 bench: deps build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
 	vl=$$(./scripts/install-victorialogs.sh) && \
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
 	  -scales $(BENCH_SCALES) -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

@@ -39,6 +39,9 @@ type PeerOptions struct {
 	LoadRate    int
 	LoadFor     time.Duration
 	Gateway     gateway.Params
+	// Recorder, when set, is the store the API was started on; the run
+	// records the statements of each API request through it.
+	Recorder *Recorder
 }
 
 // ScaleResult is everything measured at one scale.
@@ -89,6 +92,16 @@ type QueryResult struct {
 	API                 string
 	OSNote              string `json:",omitempty"`
 	VL                  string `json:",omitempty"`
+	// The statements one API request ran (from the last timed run), with
+	// EXPLAIN indexes = 1 of each.
+	APIStatements []APIStatement `json:",omitempty"`
+}
+
+// APIStatement is one statement of an API request.
+type APIStatement struct {
+	SQL            string
+	Explain        string
+	ExplainSummary string
 }
 
 // Ways, in table order.
@@ -474,7 +487,27 @@ func timeCase(ctx context.Context, st *chdb.Store, apiBase string, o PeerOptions
 		}
 	}
 	if apiBase != "" && c.API != "" {
-		way(WayAPI, func() ([]byte, error) { return call(ctx, apiBase+c.API, c.APIBody) }, c.APIParse)
+		var last []Statement
+		way(WayAPI, func() ([]byte, error) {
+			if o.Recorder != nil {
+				o.Recorder.Take()
+			}
+			b, err := call(ctx, apiBase+c.API, c.APIBody)
+			if o.Recorder != nil {
+				last = o.Recorder.Take()
+			}
+			return b, err
+		}, c.APIParse)
+		for _, s := range last {
+			as := APIStatement{SQL: s.SQL}
+			if ex, err := st.QueryBytes(ctx, "EXPLAIN indexes = 1 "+s.SQL, "TSVRaw", s.Params); err == nil {
+				as.Explain = string(ex)
+				as.ExplainSummary = SummarizeExplain(as.Explain)
+			} else {
+				as.Explain = "error: " + err.Error()
+			}
+			q.APIStatements = append(q.APIStatements, as)
+		}
 	}
 	if o.OS != nil && c.OS != nil {
 		if c.OS.Run != nil {

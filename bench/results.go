@@ -152,6 +152,17 @@ func (r *Results) Markdown(chart string) string {
 		for _, q := range s.Queries {
 			fmt.Fprintf(&b, "| %s | %d | %.1f | %s |\n", q.Name, q.RowsRead, float64(q.BytesRead)/1e6, strings.ReplaceAll(q.ExplainSummary, "|", "/"))
 		}
+		b.WriteString("\nWhat the API ran for each request (statements of the last timed request; `EXPLAIN indexes = 1` of each):\n\n| query | statements | EXPLAIN indexes = 1, per statement |\n|---|---:|---|\n")
+		for _, q := range s.Queries {
+			if len(q.APIStatements) == 0 {
+				continue
+			}
+			var ex []string
+			for i, st := range q.APIStatements {
+				ex = append(ex, fmt.Sprintf("%d. %s", i+1, strings.ReplaceAll(orNA(st.ExplainSummary), "|", "/")))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s |\n", q.Name, len(q.APIStatements), strings.Join(ex, "<br>"))
+		}
 		if s.Load != nil {
 			fmt.Fprintf(&b, "\nUnder load: %d readers cycling through the queries a user waits for while the system ingests new logs (target %d logs/s, OTLP for obsplane and VictoriaLogs, `_bulk` of Fluent Bit documents for OpenSearch) for %.0f s; latencies in ms.\n\n",
 				s.Load.Readers, s.Load.TargetRate, s.Load.Seconds)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
@@ -54,7 +55,39 @@ var (
 	indexRE   = regexp.MustCompile(`(?m)^\s*INDEX (\S+) .*$\n`)
 )
 
-// variantDDL rewrites the live table's DDL for v, as table name.
+// exporterDDL is table as migrations 2 and 3 create it (the exporter's
+// layout, before migrations 8 and 9 changed it), in the engine's own
+// rendering: the base every variant changes.
+func exporterDDL(ctx context.Context, st *chdb.Store, table string) ([]byte, error) {
+	for _, m := range schema.Migrations() {
+		if m.Name != table {
+			continue
+		}
+		sqls, err := m.Statements(schema.Options{Database: "otel", TextIndex: true})
+		if err != nil {
+			return nil, err
+		}
+		base := "base_" + table
+		q := strings.Replace(sqls[0], "`otel`.`"+table+"`", "otel."+base, 1)
+		if err := st.Exec(ctx, "DROP TABLE IF EXISTS otel."+base, nil); err != nil {
+			return nil, err
+		}
+		if err := st.Exec(ctx, q, nil); err != nil {
+			return nil, fmt.Errorf("%s as migration %d creates it: %w", table, m.Version, err)
+		}
+		ddl, err := st.QueryBytes(ctx, "SHOW CREATE TABLE otel."+base, "TSVRaw", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Exec(ctx, "DROP TABLE otel."+base, nil); err != nil {
+			return nil, err
+		}
+		return []byte(strings.Replace(string(ddl), "otel."+base, "otel."+table, 1)), nil
+	}
+	return nil, fmt.Errorf("no migration creates %s", table)
+}
+
+// variantDDL rewrites the exporter's DDL for v, as table name.
 func variantDDL(live, name string, v Variant) (string, error) {
 	ddl := strings.Replace(live, "CREATE TABLE otel."+v.Table, "CREATE TABLE otel."+name, 1)
 	if v.OrderBy != "" {
@@ -134,7 +167,7 @@ func SchemaVariants(ctx context.Context, st *chdb.Store, logs, runs int, variant
 		if v.Table == "" {
 			v.Table = "otel_logs"
 		}
-		live, err := st.QueryBytes(ctx, "SHOW CREATE TABLE otel."+v.Table, "TSVRaw", nil)
+		live, err := exporterDDL(ctx, st, v.Table)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +358,7 @@ const tenantKey = "(OpenChoreoNamespace, OpenChoreoComponent, Timestamp)"
 // table as migrations 1-7 create it, then tenant-first sort keys and leaner
 // index sets.
 var LogVariants = []Variant{
-	{Name: "exporter", Note: "migrations 1-7: (toStartOfFiveMinutes(Timestamp), ServiceName, Timestamp), text indexes on Body and lower(Body), bloom filters on the maps and tenant columns"},
+	{Name: "exporter", Note: "migration 2 (the exporter's layout): (toStartOfFiveMinutes(Timestamp), ServiceName, Timestamp), text indexes on Body and lower(Body), bloom filters on the maps and tenant columns"},
 	{Name: "tenant", OrderBy: tenantKey, Note: "sort key " + tenantKey},
 	{Name: "hour_tenant", OrderBy: "(toStartOfHour(Timestamp), OpenChoreoNamespace, OpenChoreoComponent, Timestamp)", Note: "sort key by hour, then tenant"},
 	{Name: "tenant_1text", OrderBy: tenantKey, Drop: []string{"idx_body"}, Note: "tenant key, one text index (lower(Body), what search uses)"},

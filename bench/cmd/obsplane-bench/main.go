@@ -156,7 +156,8 @@ func mainErr(ctx context.Context, f flags) error {
 }
 
 func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Client, f flags, progress func(string)) error {
-	apiBase, stopAPI := bench.StartAPI(st)
+	rec := &bench.Recorder{Store: st}
+	apiBase, stopAPI := bench.StartAPI(rec)
 	defer stopAPI()
 	commit, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
 	r := &bench.Results{Date: time.Now().UTC().Format("2006-01-02"), Commit: strings.TrimSpace(string(commit)), Machine: bench.Machine(), Engine: st.Version,
@@ -180,7 +181,7 @@ func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Clie
 		if _, err := fmt.Sscanf(sc, "%d:%d", &o.Logs, &o.Traces); err != nil {
 			return fmt.Errorf("-scales %q: want logs:traces", sc)
 		}
-		o.Clients, o.Runs = f.clients, f.runs
+		o.Clients, o.Runs, o.Recorder = f.clients, f.runs, rec
 		if o.Logs <= f.peerMaxLogs {
 			o.OS, o.ViaGateway = osc, true
 			if vl != nil {
