@@ -14,6 +14,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
@@ -132,9 +133,13 @@ const LogsAdapterPrefix = "/logs-adapter"
 // LogsAdapterPrefix, over st on a loopback test server
 // (no authentication, default limits) and returns its base URL.
 func StartAPI(st store.Store) (base string, stop func()) {
+	reads, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+	if err != nil {
+		panic(err) // "otel" is a valid database name
+	}
 	mux := http.NewServeMux()
-	(&obsplaneapi.API{Store: st}).Mount(mux)
-	mux.Handle(LogsAdapterPrefix+"/", http.StripPrefix(LogsAdapterPrefix, (&logsadapter.Handler{Store: st}).Routes()))
+	(&obsplaneapi.API{Reads: reads}).Mount(mux)
+	mux.Handle(LogsAdapterPrefix+"/", http.StripPrefix(LogsAdapterPrefix, (&logsadapter.Handler{Reads: reads, Health: st}).Routes()))
 	srv := httptest.NewServer(mux)
 	return srv.URL, srv.Close
 }

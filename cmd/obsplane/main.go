@@ -1,5 +1,5 @@
 // Command obsplane is the OpenChoreo observability plane on ClickHouse: the
-// ingestion gateway, the query APIs and the migration toolkit in one binary.
+// ingestion gateway and the query APIs in one binary.
 // This file and its siblings only parse flags and call into internal/.
 package main
 
@@ -38,8 +38,9 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 }
 
 // gatewayCmd is `obsplane gateway --config FILE`: the gateway alone, where
-// --config names a collector config (the whitepaper's, with its exporter
-// renamed to clickhousestore) rather than obsplane's own YAML.
+// --config names a collector config (such as
+// internal/gateway/testdata/whitepaper-3.2.yaml, with its exporter renamed
+// to clickhousestore) rather than obsplane's own YAML.
 func gatewayCmd() *cobra.Command {
 	cmd := withConfig(&cobra.Command{
 		Use:   "gateway",

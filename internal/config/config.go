@@ -84,7 +84,8 @@ type Config struct {
 		URL string
 	}
 
-	// Observer and Migration use the whitepaper's values.yaml keys.
+	// Observer and Migration use the Helm values keys of the migration
+	// plan (docs/DESIGN.md, Migration from OpenSearch).
 	Observer struct {
 		Telemetry struct {
 			Backend  string
@@ -131,8 +132,8 @@ type Config struct {
 }
 
 // keys is every setting. Keep the YAML paths stable: they are what users'
-// files say (observer.telemetry.* and migration.* are the whitepaper's
-// values.yaml keys).
+// files say (observer.telemetry.* and migration.* are the migration plan's
+// values keys, docs/DESIGN.md).
 var keys = []key{
 	setting("data", "data", "./data", func(c *Config) *string { return &c.DataDir }, "data directory: embedded store, queues, checkpoints"),
 	setting("chdb-lib", "chdbLib", DefaultChdbLib(), func(c *Config) *string { return &c.ChdbLib }, "path of libchdb.so (scripts/install-chdb.sh installs it)"),

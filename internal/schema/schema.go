@@ -89,7 +89,7 @@ type Options struct {
 	DeleteAfter time.Duration
 	// Hot, Warm and Cold are the ages at which telemetry moves to the
 	// storage policy's volumes named 'hot', 'warm' and 'cold' (for example
-	// SSD, HDD and an S3 disk), as in whitepaper section 5.4; new parts land
+	// SSD, HDD and an S3 disk; docs/DESIGN.md, Storage); new parts land
 	// on the policy's first volume. They take effect only when StoragePolicy
 	// is set, and a zero duration skips that move. The embedded engine has no
 	// storage policy, so it keeps the delete TTL only.

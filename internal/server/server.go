@@ -1,6 +1,6 @@
 // Package server runs `obsplane serve`. Run constructs every part in order
-// — logger, store, schema, router, alert manager, HTTP handlers, gateway,
-// listeners — passing each what it needs, runs them together as one run
+// — logger, store, schema, read model, router, alert manager, HTTP
+// handlers, gateway, listeners — passing each what it needs, runs them together as one run
 // group, and stops them in reverse: listeners first, the gateway next (which
 // flushes what it holds into the store), the store last.
 package server
@@ -22,9 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api"
-	"github.com/openchoreo/obsplane/internal/api/alerts"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
@@ -33,6 +33,8 @@ import (
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -139,8 +141,11 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	return runGroup(ctx, append(comps, listeners...), log)
 }
 
-// buildQuery constructs the query side: the router and the alert manager
-// (services), the obsplane API on mux, and the two adapter listeners.
+// buildQuery constructs the query side: the read model (the ClickHouse
+// backend, the OpenSearch backends when one is configured, and the router
+// choosing between them per caller), the alert manager, the obsplane API and
+// the router's flag API on mux, and the two adapter listeners. The router
+// and the alert scheduler are the services that run.
 func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
 	a, err := api.Authenticator(cfg.Auth, cfg.JWKSURL)
 	if err != nil {
@@ -153,42 +158,39 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 	if cfg.AdapterAuth == "none" && cfg.Auth == "jwt" {
 		log.Warn("adapter ports take no token (--adapter-auth=none): keep them on a private address reachable only by the Observer")
 	}
-	limits := httpx.Limits{MaxExecutionTime: cfg.Query.MaxExecutionTime, MaxResultRows: cfg.Query.MaxResultRows, MaxMemory: int64(cfg.Query.MaxMemory)}
 
-	rt, err := newRouter(ctx, cfg, st, reg, log.With("component", "router"))
+	ch, err := clickhouse.New(st, cfg.Database, clickhouse.Limits{MaxExecutionTime: cfg.Query.MaxExecutionTime,
+		MaxResultRows: cfg.Query.MaxResultRows, MaxMemory: int64(cfg.Query.MaxMemory)})
 	if err != nil {
 		return nil, nil, err
 	}
-	alog := log.With("component", "api")
-	am := &alerts.Manager{Store: st, Log: alog, WebhookURL: webhookURL(cfg), Limits: limits, Tick: cfg.Alerts.Tick, Throttle: cfg.Alerts.Throttle}
-	if err := am.EnsureTables(ctx); err != nil {
-		return nil, nil, err
-	}
-
-	var osLogs *logsbackend.Backend
-	var osTraces *tracesbackend.Backend
+	var os readmodel.Reader
 	if cfg.OpenSearch.URL != "" {
 		c, err := opensearch.New(cfg.OpenSearch.URL, opensearch.Options{Timeout: opensearch.ReadTimeout})
 		if err != nil {
 			return nil, nil, fmt.Errorf("--opensearch-url: %w", err)
 		}
-		osLogs, osTraces = &logsbackend.Backend{Client: c}, &tracesbackend.Backend{Client: c}
+		os = readmodel.Backend{Logs: &logsbackend.Backend{Client: c}, Traces: &tracesbackend.Backend{Client: c}, Analytics: readmodel.Unsupported{}}
 	}
-	obs := &obsplaneapi.API{Store: st, Auth: a, Log: alog, Limits: limits, MaxRange: cfg.Query.MaxRange, Alerts: am, Router: rt}
-	logsH := &logsadapter.Handler{Store: st, Auth: adapterAuth, Log: alog.With("api", "logs-adapter"), Limits: limits,
-		MaxRange: cfg.Query.MaxRange, Alerts: am, Router: rt}
-	tracesH := &tracingadapter.Handler{Store: st, Auth: adapterAuth, Log: alog.With("api", "tracing-adapter"), Limits: limits,
-		MaxRange: cfg.Query.MaxRange, Router: rt}
-	// Interfaces holding a nil pointer would look configured; set them
-	// only when OpenSearch is.
-	if osLogs != nil {
-		obs.OpenSearch, logsH.OpenSearch, tracesH.OpenSearch = osLogs, osLogs, osTraces
+	rt, err := newRouter(ctx, cfg, st, reg, log.With("component", "router"))
+	if err != nil {
+		return nil, nil, err
 	}
-	obs.Mount(mux)
-	flagAPI := api.RouterAuth(a, rt.Handler())
-	for _, p := range router.Patterns {
-		mux.Handle(p, flagAPI)
+	reads := rt.Reader(ch, os)
+
+	alog := log.With("component", "api")
+	am := &alerts.Manager{Store: st, Database: cfg.Database, Reads: reads, Log: alog, WebhookURL: webhookURL(cfg),
+		Tick: cfg.Alerts.Tick, Throttle: cfg.Alerts.Throttle}
+	if err := am.EnsureTables(ctx); err != nil {
+		return nil, nil, err
 	}
+
+	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
+	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	logsH := &logsadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "logs-adapter"),
+		MaxRange: cfg.Query.MaxRange, Alerts: am}
+	tracesH := &tracingadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "tracing-adapter"),
+		MaxRange: cfg.Query.MaxRange}
 
 	services = []component{{"router", rt.Run}, {"alert-scheduler", am.Run}}
 	if addr := cfg.Listen.LogsAdapter; addr != config.Off {

@@ -3,22 +3,23 @@ package api_test
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/openchoreo/obsplane/internal/api"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/router"
 )
 
-// TestRouterAuth: the flag API behind api.RouterAuth answers as local admin
-// with no authentication, and with JWT refuses a request without a token
-// (401), lets a tenant read but not change a flag (403), and lets a caller
-// granted every namespace change it.
-func TestRouterAuth(t *testing.T) {
+// TestFlagAPIAuth: the flag API answers as local admin with no
+// authentication, and with JWT refuses a request without a token (401),
+// lets a tenant read but not change a flag (403), and lets a caller granted
+// every namespace change it.
+func TestFlagAPIAuth(t *testing.T) {
 	st := setup(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := router.DefaultConfig()
@@ -39,7 +40,9 @@ func TestRouterAuth(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		rec := httptest.NewRecorder()
-		api.RouterAuth(a, rt.Handler()).ServeHTTP(rec, req)
+		mux := http.NewServeMux()
+		(&flagsapi.API{Router: rt, Auth: a}).Mount(mux)
+		mux.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
 	if code, body := call(auth.None{}, "PATCH", "", `{"rolloutPercentage":5,"reason":"no auth"}`); code != 200 || !strings.Contains(body, `"updatedBy":"local-admin"`) {
