@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // applyThrough runs migrations 1..last as Apply would, recording them.
@@ -118,5 +120,17 @@ func TestRelayoutKeepsRowsAcrossCrashes(t *testing.T) {
 			}
 			exec(t, engine(t), "DROP DATABASE "+db)
 		})
+	}
+}
+
+// Apply bounds each statement by Options.StatementTimeout (not the store's
+// shorter default, which a large copy would outlast).
+func TestApplyBoundsStatementsByStatementTimeout(t *testing.T) {
+	_, err := Apply(context.Background(), engine(t), Options{Database: "tiny_timeout", StatementTimeout: time.Nanosecond})
+	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Fatalf("Apply with a 1ns statement timeout: %v, want a deadline error", err)
+	}
+	if _, err := Apply(context.Background(), engine(t), Options{Database: "tiny_timeout", StatementTimeout: time.Hour}); err != nil {
+		t.Fatal(err)
 	}
 }
