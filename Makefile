@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb opensearch bench soak fuzz lint clean
+.PHONY: run test build deps chdb clients opensearch bench soak fuzz lint clean
 
 build: bin/obsplane
 
@@ -21,6 +21,11 @@ bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '
 
 chdb:
 	@./scripts/install-chdb.sh >/dev/null
+
+## clients: the ClickHouse clients the HTTP interface's tests run (pinned, cached)
+clients:
+	@./scripts/install-clickhouse-clients.sh js >/dev/null
+	@./scripts/install-clickhouse-clients.sh python >/dev/null
 
 deps: chdb
 
@@ -31,15 +36,15 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps build
+test: deps clients build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
 	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
-## bench: every benchmark: the embedded store's insert paths, the table
-## layouts side by side (variants), then the peer
+## bench: every benchmark: the embedded store's insert paths, the ClickHouse
+## HTTP interface, the table layouts side by side (variants), then the peer
 ## run (ingest, storage after merges, every query with its answer checked,
 ## the under-load case) against a dedicated real OpenSearch node (its own
 ## port and data: the benchmark recreates its indices) and VictoriaLogs
@@ -50,7 +55,7 @@ BENCH_SCALES ?= 1000000:100000,10000000:1000000
 bench: deps build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
 	vl=$$(./scripts/install-victorialogs.sh) && \
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
 	  -scales $(BENCH_SCALES) -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

@@ -32,7 +32,7 @@ type flags struct {
 
 func main() {
 	var f flags
-	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
+	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), chhttp (the ClickHouse HTTP interface), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
 	flag.StringVar(&f.out, "out", "docs/BENCHMARKS.md", "markdown file to update")
 	flag.IntVar(&f.rows, "rows", 1_000_000, "rows for the insert benchmark")
 	flag.IntVar(&f.batch, "batch", 100_000, "rows per insert batch")
@@ -123,6 +123,16 @@ func mainErr(ctx context.Context, f flags) error {
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", f.rows, f.batch, osFlags, f.osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(f.out, "insert", md); err != nil {
+				return err
+			}
+		case "chhttp":
+			r, err := bench.CHHTTP(ctx, st, f.rows, f.batch, progress)
+			if err != nil {
+				return fmt.Errorf("chhttp: %w", err)
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", f.rows, f.batch))
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "chhttp", md); err != nil {
 				return err
 			}
 		case "variants":
