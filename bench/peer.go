@@ -266,6 +266,7 @@ func ingestGateway(ctx context.Context, st *chdb.Store, dir string, bodies [][]b
 	progress(fmt.Sprintf("obsplane: sending %d requests from %d clients", len(bodies), o.Clients))
 	t0 := time.Now()
 	err = SendAll(ctx, bodies, o.Clients, 0, func(ctx context.Context, b []byte) error { return PostOTLP(ctx, url, b) })
+	acked := time.Since(t0)
 	if err == nil {
 		err = waitCount(ctx, storeCount(st, "otel_logs"), want, 5*time.Minute)
 	}
@@ -277,7 +278,7 @@ func ingestGateway(ctx context.Context, st *chdb.Store, dir string, bodies [][]b
 		return IngestResult{}, fmt.Errorf("obsplane gateway: %w", err)
 	}
 	return IngestResult{System: "obsplane gateway", Seconds: d.Seconds(), PerSec: float64(want) / d.Seconds(),
-		Note: "first request -> every row counted in otel_logs (OTLP/HTTP, persistent queue, exporter)"}, nil
+		Note: fmt.Sprintf("first request -> every row counted in otel_logs (OTLP/HTTP, persistent queue, exporter); the last request was acknowledged after %.2f s", acked.Seconds())}, nil
 }
 
 func loadOpenSearch(ctx context.Context, c *opensearch.Client, w *Workload, pods []*Pod, weights []float64, progress func(string)) (IngestResult, error) {
