@@ -44,7 +44,8 @@ test: deps clients build
 	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
 ## bench: every benchmark: the embedded store's insert paths, the ClickHouse
-## HTTP interface, the table layouts side by side (variants), then the peer
+## HTTP interface, the OpenSearch backfill, the table layouts side by side
+## (variants), then the peer
 ## run (ingest, storage after merges, every query with its answer checked,
 ## the under-load case) against a dedicated real OpenSearch node (its own
 ## port and data: the benchmark recreates its indices) and VictoriaLogs
@@ -55,8 +56,8 @@ BENCH_SCALES ?= 1000000:100000,10000000:1000000
 bench: deps build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
 	vl=$$(./scripts/install-victorialogs.sh) && \
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
-	  -scales $(BENCH_SCALES) -out docs/BENCHMARKS.md; rc=$$?; \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,backfill,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
+	  -scales $(BENCH_SCALES) -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 
 ## fuzz: run every fuzz target for a short while

@@ -63,7 +63,7 @@ var (
 )
 
 // exporterDDL is table as migrations 2 and 3 create it (the exporter's
-// layout, before migrations 8 and 9 changed it), in the engine's own
+// layout, before migrations 9 and 10 changed it), in the engine's own
 // rendering: the base every variant changes.
 func exporterDDL(ctx context.Context, st *chdb.Store, table string) ([]byte, error) {
 	for _, m := range schema.Migrations() {
@@ -387,7 +387,7 @@ var LogVariants = []Variant{
 	{Name: "lean_bf1_zstd3", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...), Add: []string{bf1},
 		Codecs: map[string]string{"Body": "ZSTD(3)", "ResourceAttributes": "ZSTD(3)", "LogAttributes": "ZSTD(3)"}, Note: "lean_bf1 with ZSTD(3) on Body and the maps"},
 	{Name: "lean_bf1_counts", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...), Add: []string{bf1, countsProjection},
-		Codecs: map[string]string{"ResourceAttributes": "ZSTD(3)"}, Note: "lean_bf1 with ResourceAttributes ZSTD(3) and the per-minute count projection: migration 8"},
+		Codecs: map[string]string{"ResourceAttributes": "ZSTD(3)"}, Note: "lean_bf1 with ResourceAttributes ZSTD(3) and the per-minute count projection: migration 9"},
 	{Name: "lean_bf1_counts_64k", OrderBy: tenantKey, Drop: append([]string{"idx_lower_body"}, leanDrop...), Add: []string{bf1, countsProjection},
 		Codecs: map[string]string{"ResourceAttributes": "ZSTD(3)"}, Settings: "max_compress_block_size = 65536",
 		Note: "lean_bf1_counts with compressed blocks of at most 64 KiB (the engine's default is 1 MiB): reading one line opens less"},
@@ -395,7 +395,7 @@ var LogVariants = []Variant{
 		Note: "lean_bf1 sorted by pod within the component (resource maps in runs)"},
 	{Table: "otel_traces", Name: "traces_exporter", Note: "migration 3: (ServiceName, SpanName, toDateTime(Timestamp)), bloom filter on TraceId"},
 	{Table: "otel_traces", Name: "traces_minute", OrderBy: "(toStartOfMinute(Timestamp), ServiceName, SpanName, Timestamp)", Note: "time first (minute), then service"},
-	{Table: "otel_traces", Name: "traces_hour_trace", OrderBy: "(toStartOfHour(Timestamp), TraceId, Timestamp)", Note: "hour, then trace id: a trace's spans side by side (migration 9)"},
+	{Table: "otel_traces", Name: "traces_hour_trace", OrderBy: "(toStartOfHour(Timestamp), TraceId, Timestamp)", Note: "hour, then trace id: a trace's spans side by side (migration 10)"},
 }
 
 const (

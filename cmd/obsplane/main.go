@@ -109,6 +109,6 @@ func rootCmd() *cobra.Command {
 			return nil
 		},
 	}))
-	root.AddCommand(configCmd, schemaCmd(), pplCmd())
+	root.AddCommand(configCmd, schemaCmd(), pplCmd(), migrateCmd())
 	return root
 }

@@ -775,7 +775,7 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	// the same rows (t >= m and t < m hold exactly when the minute of t
 	// does, for a minute m), and then a count or a group-by over such a
 	// range is answered by otel_logs' per-minute count projection
-	// (schema migration 8) instead of by reading every row.
+	// (schema migration 9) instead of by reading every row.
 	if wrap := minuteBound(n, lf, rf); wrap == 'l' {
 		l = Fn("toStartOfMinute", l)
 	} else if wrap == 'r' {

@@ -66,7 +66,7 @@ func count(t *testing.T, sql string) string {
 	return rows[0]["n"].(string)
 }
 
-// Migrations 8 and 9 change sort keys by moving the rows to a new table.
+// Migrations 9 and 10 change sort keys by moving the rows to a new table.
 // Rows stored before are all there afterwards, once, whatever statement a
 // crash interrupted the first try at; the views on otel_traces keep firing
 // on the new table and get no second copy of the moved spans.
@@ -108,7 +108,7 @@ func TestRelayoutKeepsRowsAcrossCrashes(t *testing.T) {
 			if got := count(t, db+".otel_logs WHERE OpenChoreoNamespace = 'ns1' AND OpenChoreoComponent = 'c3'"); got != "238" {
 				t.Errorf("ns1/c3: %s rows, want 238 (materialized columns computed again)", got)
 			}
-			for _, left := range []string{"otel_logs_v8", "otel_traces_v9"} {
+			for _, left := range []string{"otel_logs_v9", "otel_traces_v10"} {
 				if rows := query(t, engine(t), "SELECT name FROM system.tables WHERE database = {db:String} AND name = {t:String}", map[string]string{"db": db, "t": left}); len(rows) != 0 {
 					t.Errorf("%s left behind", left)
 				}

@@ -100,7 +100,7 @@ type Options struct {
 	// StatementTimeout bounds each statement Apply runs when its context
 	// has no deadline of its own. Zero means DefaultStatementTimeout. The
 	// store's shorter default bound would stop a migration that copies a
-	// large table to a new layout (8 and 9) part way, every time.
+	// large table to a new layout (9 and 10) part way, every time.
 	StatementTimeout time.Duration
 	// TextIndex selects ClickHouse's text (inverted) indexes for the log body,
 	// trace id and attribute maps, as the exporter does on servers 26.2 and

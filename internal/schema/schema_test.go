@@ -390,7 +390,7 @@ func TestApplyTwiceAndStatus(t *testing.T) {
 		}
 	}
 
-	// The engine is 26.5, so Apply chose the text indexes (migration 8
+	// The engine is 26.5, so Apply chose the text indexes (migration 9
 	// keeps them, except on the body: layoutChanges).
 	if idx := indexes(t, st, "apply_twice", "otel_logs"); !strings.Contains(idx["idx_trace_id"], "text") {
 		t.Errorf("idx_trace_id is %q, want a text index on 26.5", idx["idx_trace_id"])

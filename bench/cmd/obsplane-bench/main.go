@@ -24,15 +24,16 @@ import (
 )
 
 type flags struct {
-	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only string
-	rows, batch, osRows, peerMaxLogs, clients, runs                            int
-	loadReaders, loadRate                                                      int
-	loadFor                                                                    time.Duration
+	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only, edBin string
+	bfDocs, bfSlices, bfBatch                                                         int
+	rows, batch, osRows, peerMaxLogs, clients, runs                                   int
+	loadReaders, loadRate                                                             int
+	loadFor                                                                           time.Duration
 }
 
 func main() {
 	var f flags
-	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), chhttp (the ClickHouse HTTP interface), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
+	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), chhttp (the ClickHouse HTTP interface), backfill (OpenSearch -> store copy), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
 	flag.StringVar(&f.out, "out", "docs/BENCHMARKS.md", "markdown file to update")
 	flag.IntVar(&f.rows, "rows", 1_000_000, "rows for the insert benchmark")
 	flag.IntVar(&f.batch, "batch", 100_000, "rows per insert batch")
@@ -49,6 +50,10 @@ func main() {
 	flag.DurationVar(&f.loadFor, "load-for", 30*time.Second, "length of the under-load case, per system")
 	flag.StringVar(&f.resultsDir, "results", "bench/results", "where the peer run writes <date>.json")
 	flag.StringVar(&f.render, "render", "", "render docs/BENCHMARKS.md and the chart from this results file instead of running anything")
+	flag.IntVar(&f.bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
+	flag.IntVar(&f.bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
+	flag.IntVar(&f.bfBatch, "backfill-batch", 10000, "page and batch size of the backfill benchmark")
+	flag.StringVar(&f.edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
 	flag.StringVar(&f.only, "variants", "", "comma-separated variant names for -run variants (default: all)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the gateway and the embedded engine's Go side) to this file")
 	flag.Parse()
@@ -133,6 +138,23 @@ func mainErr(ctx context.Context, f flags) error {
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", f.rows, f.batch))
 			fmt.Println(md)
 			if err := bench.WriteSection(f.out, "chhttp", md); err != nil {
+				return err
+			}
+		case "backfill":
+			if osc == nil {
+				return fmt.Errorf("backfill: needs -opensearch")
+			}
+			r, err := bench.Backfill(ctx, st, osc, f.bfDocs, f.bfSlices, f.bfBatch, f.edBin, progress)
+			if err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
+			edFlag := ""
+			if f.edBin != "" {
+				edFlag = " -elasticdump $(scripts/install-elasticdump.sh)"
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run backfill%s -backfill-docs %d -backfill-slices %d -backfill-batch %d%s", osFlags, f.bfDocs, f.bfSlices, f.bfBatch, edFlag))
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "backfill", md); err != nil {
 				return err
 			}
 		case "variants":

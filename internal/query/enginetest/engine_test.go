@@ -177,7 +177,7 @@ func TestHostileValuesOnEngine(t *testing.T) {
 
 // Time bounds on whole minutes compile to the row's minute: the same rows
 // as the plain bounds, and a count over them is read from otel_logs'
-// per-minute count projection (schema migration 8), not from the lines.
+// per-minute count projection (schema migration 9), not from the lines.
 func TestMinuteBoundsOnEngine(t *testing.T) {
 	setupOnce(t)
 	from := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
