@@ -47,13 +47,21 @@ test: deps clients prometheus build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...; rc=$$?; \
 	if [ -n "$$started" ]; then ./scripts/opensearch.sh stop; fi; exit $$rc
 
-## bench: every benchmark, against the raw engine and a dedicated real OpenSearch
-## node (its own port and data: the benchmark recreates its indices)
+## bench: every benchmark: the embedded store's insert paths, the ClickHouse
+## HTTP interface, the OpenSearch backfill, the table layouts side by side
+## (variants), then the peer
+## run (ingest, storage after merges, every query with its answer checked,
+## the under-load case) against a dedicated real OpenSearch node (its own
+## port and data: the benchmark recreates its indices) and VictoriaLogs
+## (built from its Go module at a pinned version); results in
+## bench/results/<date>.json, tables and chart in docs/BENCHMARKS.md.
 BENCH_OS_PORT ?= 19400
+BENCH_SCALES ?= 1000000:100000,10000000:1000000
 bench: deps prometheus build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,metrics,chhttp,backfill -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
-	  -scales 1000000:100000,10000000:1000000 -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
+	vl=$$(./scripts/install-victorialogs.sh) && \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,backfill,metrics,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
+	  -scales $(BENCH_SCALES) -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 
 ## fuzz: run every fuzz target for a while (FUZZTIME, default 30s each) and keep

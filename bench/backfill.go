@@ -86,11 +86,20 @@ func Backfill(ctx context.Context, st *chdb.Store, c *opensearch.Client, docs, s
 		return nil, err
 	}
 	progress(fmt.Sprintf("backfill: loading %d documents into %s", docs, index))
-	for done := 0; done < docs; done += 100_000 {
-		n := min(100_000, docs-done)
-		ds, err := LogDocuments(LogRows(n, uint64(done)+11, day.Add(time.Duration(done)*time.Millisecond)))
-		if err != nil {
-			return nil, err
+	// The peer workload's lines, as OpenChoreo's Fluent Bit writes them,
+	// on that day.
+	w := NewWorkload(docs, 0)
+	w.Start = day
+	pods, weights := w.Pods()
+	pk := newPicker(weights)
+	for i := 0; i < w.Requests(); i += 20 {
+		var ds []opensearch.BulkDoc
+		for j := i; j < min(i+20, w.Requests()); j++ {
+			d, err := FluentBitDocuments(w.Request(j, pods, pk))
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d...)
 		}
 		for i := range ds {
 			// Fluent Bit's ids, not obsplane's, so the backfill copies them.

@@ -77,11 +77,7 @@ func CHHTTP(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 	}
 	defer rs.Close()
 
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var batches []*store.Batch
-	for done := 0; done < rows; done += batchRows {
-		batches = append(batches, LogRows(min(batchRows, rows-done), uint64(done), start.Add(time.Duration(done)*time.Millisecond)))
-	}
+	batches := NewWorkload(rows, 0).LogBatches(batchRows)
 	insert := func(s store.Store) (time.Duration, error) {
 		if err := st.Exec(ctx, "TRUNCATE TABLE otel.otel_logs", nil); err != nil {
 			return 0, err

@@ -43,12 +43,7 @@ func Insert(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 	if err := freshLogTables(ctx, st, "bench_copy", "bench_json_inline", "bench_json_file"); err != nil {
 		return nil, err
 	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	batches := make([]*store.Batch, 0, rows/batchRows+1)
-	for done := 0; done < rows; done += batchRows {
-		n := min(batchRows, rows-done)
-		batches = append(batches, LogRows(n, uint64(done), start.Add(time.Duration(done)*time.Millisecond)))
-	}
+	batches := NewWorkload(rows, 0).LogBatches(batchRows)
 
 	progress(fmt.Sprintf("binding: %d rows in batches of %d", rows, batchRows))
 	t0 := time.Now()
@@ -112,25 +107,21 @@ func Insert(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 
 // InsertOpenSearch measures OpenSearch storing the first maxRows of the rows
 // Insert stored (regenerated from the same seeds), as the container-logs
-// documents OpenChoreo's Fluent Bit writes (internal/opensearch's
-// EncodeLogDocument), into container-logs-YYYY-MM-DD created from
+// documents OpenChoreo's Fluent Bit writes (FluentBitDocuments), into
+// container-logs-YYYY-MM-DD created from
 // OpenChoreo's template: _bulk through Client.Bulk with workers requests in
 // flight, then _refresh, so the clock stops when every document is
 // searchable, as the engine's rows are queryable when Insert returns.
 // Documents are encoded before the clock starts, as the engine's batches are.
 func InsertOpenSearch(ctx context.Context, c *opensearch.Client, res *InsertResult, maxRows, workers int, progress func(string)) error {
 	rows := min(res.Rows, maxRows)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var docs []opensearch.BulkDoc
-	for done := 0; done < rows; done += res.BatchRows {
-		n := min(res.BatchRows, rows-done)
-		d, err := LogDocuments(LogRows(n, uint64(done), start.Add(time.Duration(done)*time.Millisecond)))
-		if err != nil {
-			return err
-		}
-		docs = append(docs, d...)
+	w := NewWorkload(res.Rows, 0)
+	recs := w.Records()[:rows]
+	docs, err := FluentBitDocuments(recs)
+	if err != nil {
+		return err
 	}
-	index := opensearch.ContainerLogsIndex(start)
+	index := opensearch.ContainerLogsIndex(w.Start)
 	if last := docs[len(docs)-1].Index; last != index {
 		return fmt.Errorf("rows span more than one daily index (%s..%s); the count check expects one", index, last)
 	}
@@ -276,7 +267,7 @@ func (r *InsertResult) Markdown(cmd string) string {
 	if r.OpenSearchBulkRows > 0 {
 		osr := rate(r.OpenSearchBulkRows, r.OpenSearchBulk)
 		fmt.Fprintf(&b, "\nobsplane vs OpenSearch (rows/s over rows/s, same run): store.Insert one batch at a time **%.2fx**; two at a time (OpenSearch also had %d requests in flight) **%.2fx**. "+
-			"OpenSearch stores each row as the `container-logs` document OpenChoreo's Fluent Bit writes (`opensearch.EncodeLogDocument`), "+
+			"OpenSearch stores each row as the `container-logs` document OpenChoreo's Fluent Bit writes (`bench.FluentBitDocuments`: the line and the kubernetes filter's metadata, no dual-write fields), "+
 			"in a `container-logs-YYYY-MM-DD` index made from OpenChoreo's template (1 shard; the replica stays unassigned on one node), "+
 			"with content-hash `_id`s as Fluent Bit's `Generate_ID`; the clock runs from the first `_bulk` to the end of `_refresh` (searchable). "+
 			"Documents are encoded before the clock starts, as the engine's batches are. OpenSearch gets the first %d rows only, to keep the run short "+

@@ -84,29 +84,6 @@ func column[T any](b *store.Batch, name string) []T {
 	panic("bench: batch has no column " + name)
 }
 
-// LogDocuments encodes a LogRows batch as the container-logs documents
-// Fluent Bit would have written for the same lines, with internal/opensearch's
-// mapping (EncodeLogDocument), each bound for its daily index.
-func LogDocuments(b *store.Batch) ([]opensearch.BulkDoc, error) {
-	ts := column[time.Time](b, "Timestamp")
-	tid, sid := column[string](b, "TraceId"), column[string](b, "SpanId")
-	sevText, sevNum := column[string](b, "SeverityText"), column[uint8](b, "SeverityNumber")
-	svc, body, scope := column[string](b, "ServiceName"), column[string](b, "Body"), column[string](b, "ScopeName")
-	res, attrs := column[map[string]string](b, "ResourceAttributes"), column[map[string]string](b, "LogAttributes")
-	docs := make([]opensearch.BulkDoc, b.Rows)
-	for i := range b.Rows {
-		src, err := opensearch.EncodeLogDocument(opensearch.LogRecord{
-			Timestamp: ts[i], TraceID: tid[i], SpanID: sid[i], SeverityText: sevText[i], SeverityNumber: sevNum[i],
-			ServiceName: svc[i], Body: body[i], ScopeName: scope[i], ResourceAttributes: res[i], LogAttributes: attrs[i],
-		})
-		if err != nil {
-			return nil, fmt.Errorf("log row %d: %w", i, err)
-		}
-		docs[i] = opensearch.BulkDoc{Index: opensearch.ContainerLogsIndex(ts[i]), Source: src}
-	}
-	return docs, nil
-}
-
 // spanKinds maps the otel_traces SpanKind spelling to the OTel collector
 // opensearch exporter's (ptrace.SpanKind.String()).
 var spanKinds = map[string]string{"SPAN_KIND_SERVER": "Server", "SPAN_KIND_CLIENT": "Client", "SPAN_KIND_INTERNAL": "Internal"}

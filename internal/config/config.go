@@ -91,6 +91,10 @@ type Config struct {
 		Hot, Warm, Cold, DeleteAfter time.Duration
 	}
 
+	// SchemaStatementTimeout bounds one statement of a schema migration;
+	// those that move stored rows to a new layout run as long as the copy.
+	SchemaStatementTimeout time.Duration
+
 	// Query bounds every user query. The engine enforces the last three
 	// (max_execution_time, max_result_rows, max_memory_usage).
 	Query struct {
@@ -255,6 +259,7 @@ var keys = []key{
 	setting("query-max-range", "query.maxRange", 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Query.MaxRange }, "widest time range one query may cover", positive),
 	setting("query-max-rows", "query.maxResultRows", 100000, func(c *Config) *int { return &c.Query.MaxResultRows }, "most rows one query may return (the engine's max_result_rows)", positive),
 	setting("query-max-execution-time", "query.maxExecutionTime", 30*time.Second, func(c *Config) *time.Duration { return &c.Query.MaxExecutionTime }, "longest one query may run (the engine's max_execution_time, whole seconds)", positive),
+	setting("schema-statement-timeout", "schemaStatementTimeout", 24*time.Hour, func(c *Config) *time.Duration { return &c.SchemaStatementTimeout }, "longest one schema migration statement may run (migrations that change a sort key copy every stored row)", positive),
 	setting("query-max-memory", "query.maxMemory", ByteSize(2<<30), func(c *Config) *ByteSize { return &c.Query.MaxMemory }, "most memory one query may use (the engine's max_memory_usage), e.g. 2GiB", positive),
 
 	setting("metrics-rate-window", "metrics.rateWindow", 2*time.Minute, func(c *Config) *time.Duration { return &c.Metrics.RateWindow }, "range of the metrics adapter's rate() (OpenChoreo's module uses 2m)", positive),

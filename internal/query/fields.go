@@ -179,19 +179,23 @@ func ra(key string) Expr { return MapKey("ResourceAttributes", key) }
 // openChoreoFields are the tenant and Kubernetes fields both tables share.
 // OpenSearch stored pod labels with dots replaced (Fluent Bit Replace_Dots),
 // so openchoreo.dev/component is kubernetes.labels.openchoreo_dev/component.
+// Those the tables materialize read their column (otel_logs is sorted by
+// OpenChoreoNamespace and OpenChoreoComponent, so a filter on them reads
+// only their rows); the column also takes the openchoreo.dev/ label keys
+// OpenChoreo's own collectors write, as OpenSearch's label fields do.
 var openChoreoFields = []fieldDef{
-	{[]string{"kubernetes.labels.openchoreo_dev/namespace", "namespace", "namespaceName", AttrNamespace}, Field{Expr: ra(AttrNamespace)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/project", "project", "projectName", AttrProject}, Field{Expr: ra(AttrProject)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/component", "component", "componentName", AttrComponent}, Field{Expr: ra(AttrComponent)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/environment", "environment", "environmentName", AttrEnvironment}, Field{Expr: ra(AttrEnvironment)}},
+	{[]string{"kubernetes.labels.openchoreo_dev/namespace", "namespace", "namespaceName", AttrNamespace}, Field{Expr: Col("OpenChoreoNamespace")}},
+	{[]string{"kubernetes.labels.openchoreo_dev/project", "project", "projectName", AttrProject}, Field{Expr: Col("OpenChoreoProject")}},
+	{[]string{"kubernetes.labels.openchoreo_dev/component", "component", "componentName", AttrComponent}, Field{Expr: Col("OpenChoreoComponent")}},
+	{[]string{"kubernetes.labels.openchoreo_dev/environment", "environment", "environmentName", AttrEnvironment}, Field{Expr: Col("OpenChoreoEnvironment")}},
 	{[]string{"kubernetes.labels.openchoreo_dev/namespace-uid", "namespaceId", "namespaceUid", AttrNamespaceUID}, Field{Expr: ra(AttrNamespaceUID)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/project-uid", "projectId", "projectUid", AttrProjectUID}, Field{Expr: ra(AttrProjectUID)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/component-uid", "componentId", "componentUid", AttrComponentUID}, Field{Expr: ra(AttrComponentUID)}},
-	{[]string{"kubernetes.labels.openchoreo_dev/environment-uid", "environmentId", "environmentUid", AttrEnvironmentUID}, Field{Expr: ra(AttrEnvironmentUID)}},
-	{[]string{"kubernetes.pod_name", "pod", "podName", AttrK8sPodName}, Field{Expr: ra(AttrK8sPodName)}},
+	{[]string{"kubernetes.labels.openchoreo_dev/project-uid", "projectId", "projectUid", AttrProjectUID}, Field{Expr: Col("OpenChoreoProjectUID")}},
+	{[]string{"kubernetes.labels.openchoreo_dev/component-uid", "componentId", "componentUid", AttrComponentUID}, Field{Expr: Col("OpenChoreoComponentUID")}},
+	{[]string{"kubernetes.labels.openchoreo_dev/environment-uid", "environmentId", "environmentUid", AttrEnvironmentUID}, Field{Expr: Col("OpenChoreoEnvironmentUID")}},
+	{[]string{"kubernetes.pod_name", "pod", "podName", AttrK8sPodName}, Field{Expr: Col("K8sPodName")}},
 	{[]string{"kubernetes.pod_id", "podId", AttrK8sPodUID}, Field{Expr: ra(AttrK8sPodUID)}},
-	{[]string{"kubernetes.namespace_name", "podNamespace", AttrK8sNamespaceName}, Field{Expr: ra(AttrK8sNamespaceName)}},
-	{[]string{"kubernetes.container_name", "container", "containerName", AttrK8sContainerName}, Field{Expr: ra(AttrK8sContainerName)}},
+	{[]string{"kubernetes.namespace_name", "podNamespace", AttrK8sNamespaceName}, Field{Expr: Col("K8sNamespace")}},
+	{[]string{"kubernetes.container_name", "container", "containerName", AttrK8sContainerName}, Field{Expr: Col("K8sContainerName")}},
 	{[]string{"kubernetes.host", "node", "nodeName", AttrK8sNodeName}, Field{Expr: ra(AttrK8sNodeName)}},
 }
 

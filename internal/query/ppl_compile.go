@@ -713,6 +713,28 @@ func isLiteral(n Node) bool {
 	return false
 }
 
+// minuteBound reports which side of n ('l' or 'r', 0 for neither) is the
+// table's time column compared, by >= or <, with a literal time on a whole
+// minute (in either order: m <= t is t >= m).
+func minuteBound(n *Binary, lf, rf *Field) byte {
+	aligned := func(x Node) bool {
+		s, ok := x.(*StringLit)
+		if !ok {
+			return false
+		}
+		t, err := parseTime(s.Val)
+		return err == nil && t.Second() == 0 && t.Nanosecond() == 0
+	}
+	isTime := func(f *Field) bool { return f != nil && f.Kind == KindTime && f.Expr == Col("Timestamp") }
+	switch {
+	case isTime(lf) && (n.Op == ">=" || n.Op == "<") && aligned(n.R):
+		return 'l'
+	case isTime(rf) && (n.Op == "<=" || n.Op == ">") && aligned(n.L):
+		return 'r'
+	}
+	return 0
+}
+
 func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	switch n.Op {
 	case "and", "or":
@@ -791,6 +813,16 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 	}
 	if rf != nil && rf.Fold && isLiteral(n.L) {
 		rr = Fn("upper", rr)
+	}
+	// A time bound on a whole minute compares the row's minute instead:
+	// the same rows (t >= m and t < m hold exactly when the minute of t
+	// does, for a minute m), and then a count or a group-by over such a
+	// range is answered by otel_logs' per-minute count projection
+	// (schema migration 10) instead of by reading every row.
+	if wrap := minuteBound(n, lf, rf); wrap == 'l' {
+		l = Fn("toStartOfMinute", l)
+	} else if wrap == 'r' {
+		rr = Fn("toStartOfMinute", rr)
 	}
 	switch n.Op {
 	case "=":

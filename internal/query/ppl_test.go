@@ -77,7 +77,7 @@ func TestWhitepaperMapping(t *testing.T) {
 func TestPPLCompile(t *testing.T) {
 	cases := []struct{ ppl, sql string }{
 		{"source=container-logs-* | fields @timestamp, log, kubernetes.pod_name | sort - @timestamp | head 5",
-			"SELECT Timestamp, Body, ResourceAttributes['k8s.pod.name'] AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " ORDER BY Timestamp DESC LIMIT 5"},
+			"SELECT Timestamp, Body, K8sPodName FROM otel.otel_logs WHERE " + scopeSQL + " ORDER BY Timestamp DESC LIMIT 5"},
 		{"source=logs | where level = 'error' or service in ('a', 'b')",
 			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((upper(SeverityText) = {p0:String}) OR (ServiceName IN ({p1:String}, {p2:String}))) LIMIT 10000"},
 		{"source=logs | where not (service = 'a' and severityNumber >= 17)",
@@ -99,9 +99,15 @@ func TestPPLCompile(t *testing.T) {
 		{"source=logs | where match(log, 'Connection refused')",
 			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((hasToken(lower(Body), {p0:String})) OR (hasToken(lower(Body), {p1:String}))) LIMIT 10000"},
 		{"source=logs | where kubernetes.labels.openchoreo_dev/component-uid = 'u1' and kubernetes.namespace_name != 'kube-system'",
-			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((ResourceAttributes['openchoreo.component.uid'] = {p0:String}) AND (ResourceAttributes['k8s.namespace.name'] != {p1:String})) LIMIT 10000"},
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((OpenChoreoComponentUID = {p0:String}) AND (K8sNamespace != {p1:String})) LIMIT 10000"},
 		{"source=logs | where resource.attributes.host.arch = 'arm64'",
 			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND (ResourceAttributes[{p0:String}] = {p1:String}) LIMIT 10000"},
+		// Bounds on whole minutes compare the minute (same rows; the count
+		// projection can answer); others, and <=, >, stay as written.
+		{"source=logs | where @timestamp >= '2026-01-02 03:04:00' and @timestamp < '2026-01-02T04:00:00Z' and @timestamp <= '2026-01-02 05:00:00' | stats count()",
+			"SELECT count() AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " AND (((toStartOfMinute(Timestamp) >= {p0:DateTime64(9, 'UTC')}) AND (toStartOfMinute(Timestamp) < {p1:DateTime64(9, 'UTC')})) AND (Timestamp <= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
+		{"source=logs | where '2026-01-02 03:04:00' <= @timestamp and '2026-01-02 03:05:00' > @timestamp and @timestamp >= '2026-01-02 03:04:00.5'",
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((({p0:DateTime64(9, 'UTC')} <= toStartOfMinute(Timestamp)) AND ({p1:DateTime64(9, 'UTC')} > toStartOfMinute(Timestamp))) AND (Timestamp >= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
 		{"source=logs | where (severityNumber + 1) * 2 > 10 - (3 - 1)",
 			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((SeverityNumber + {p0:Int64}) * {p1:Int64} > {p2:Int64} - ({p3:Int64} - {p4:Int64})) LIMIT 10000"},
 	}

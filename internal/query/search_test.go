@@ -37,7 +37,7 @@ func TestSearch(t *testing.T) {
 		{"a OR b c", "((hasToken(lower(Body), {p0:String})) OR ((hasToken(lower(Body), {p1:String})) AND (hasToken(lower(Body), {p2:String}))))", []string{"a", "b", "c"}},
 		{"level:error -service:api", "((upper(SeverityText) = {p0:String}) AND (NOT (ServiceName = {p1:String})))", []string{"ERROR", "api"}},
 		{"NOT (a OR b)", "(NOT ((hasToken(lower(Body), {p0:String})) OR (hasToken(lower(Body), {p1:String}))))", []string{"a", "b"}},
-		{"component:gateway AND kubernetes.pod_name:gw-*", "((ResourceAttributes['openchoreo.component'] = {p0:String}) AND (ResourceAttributes['k8s.pod.name'] LIKE {p1:String}))", []string{"gateway", "gw-%"}},
+		{"component:gateway AND kubernetes.pod_name:gw-*", "((OpenChoreoComponent = {p0:String}) AND (K8sPodName LIKE {p1:String}))", []string{"gateway", "gw-%"}},
 		{"severityNumber:>=17", "(SeverityNumber >= {p0:Int64})", []string{"17"}},
 		{"@timestamp:[2026-01-01 TO 2026-01-02}", "((Timestamp >= {p0:DateTime64(9, 'UTC')}) AND (Timestamp < {p1:DateTime64(9, 'UTC')}))", []string{"2026-01-01 00:00:00.000000000", "2026-01-02 00:00:00.000000000"}},
 		{"service:(a OR b)", "((ServiceName = {p0:String}) OR (ServiceName = {p1:String}))", []string{"a", "b"}},

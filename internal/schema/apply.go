@@ -91,7 +91,7 @@ func Apply(ctx context.Context, st store.Store, o Options) (applied []Version, e
 			return applied, err
 		}
 		for i, q := range sqls {
-			if err := st.Exec(ctx, q, nil); err != nil {
+			if err := execLong(ctx, st, q, o.StatementTimeout); err != nil {
 				return applied, fmt.Errorf("apply migration %d %s (statement %d of %d): %w", m.Version, m.Name, i+1, len(sqls), err)
 			}
 		}
@@ -101,6 +101,20 @@ func Apply(ctx context.Context, st store.Store, o Options) (applied []Version, e
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// execLong runs one migration statement, bounded by timeout (or
+// DefaultStatementTimeout) when ctx has no deadline.
+func execLong(ctx context.Context, st store.Store, q string, timeout time.Duration) error {
+	if _, ok := ctx.Deadline(); !ok {
+		if timeout <= 0 {
+			timeout = DefaultStatementTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return st.Exec(ctx, q, nil)
 }
 
 // Status lists every migration this binary knows, and any newer one the

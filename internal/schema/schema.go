@@ -97,6 +97,11 @@ type Options struct {
 	// StoragePolicy names a storage policy defined in the servers' config.
 	// Empty means the server's default policy and no TTL moves.
 	StoragePolicy string
+	// StatementTimeout bounds each statement Apply runs when its context
+	// has no deadline of its own. Zero means DefaultStatementTimeout. The
+	// store's shorter default bound would stop a migration that copies a
+	// large table to a new layout (9 and 10) part way, every time.
+	StatementTimeout time.Duration
 	// TextIndex selects ClickHouse's text (inverted) indexes for the log body,
 	// trace id and attribute maps, as the exporter does on servers 26.2 and
 	// newer; otherwise the exporter's bloom filter and tokenbf_v1 indexes are
@@ -104,6 +109,9 @@ type Options struct {
 	// itself when the connected engine supports it.
 	TextIndex bool
 }
+
+// DefaultStatementTimeout is Options.StatementTimeout's default.
+const DefaultStatementTimeout = 24 * time.Hour
 
 // DefaultDeleteAfter is the default retention: 13 months, counted as 395 days
 // because a time.Duration has no calendar months.

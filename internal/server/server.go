@@ -58,7 +58,8 @@ func OpenStore(cfg *config.Config) (store.Store, error) {
 // SchemaOptions are the schema settings of cfg: its database and retention.
 func SchemaOptions(cfg *config.Config) schema.Options {
 	r := cfg.Retention
-	return schema.Options{Database: cfg.Database, Hot: r.Hot, Warm: r.Warm, Cold: r.Cold, DeleteAfter: r.DeleteAfter}
+	return schema.Options{Database: cfg.Database, Hot: r.Hot, Warm: r.Warm, Cold: r.Cold, DeleteAfter: r.DeleteAfter,
+		StatementTimeout: cfg.SchemaStatementTimeout}
 }
 
 // NewLogger returns the process logger in the configured level and format.

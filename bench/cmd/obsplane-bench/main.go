@@ -1,5 +1,6 @@
 // Command obsplane-bench runs obsplane's benchmarks and writes their figures
-// into docs/BENCHMARKS.md. Flags only; the benchmarks live in package bench.
+// into docs/BENCHMARKS.md (and, for the peer run, bench/results/<date>.json
+// and a chart). Flags only; the benchmarks live in package bench.
 package main
 
 import (
@@ -8,8 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/openchoreo/obsplane/bench"
 	"github.com/openchoreo/obsplane/internal/config"
@@ -18,49 +23,73 @@ import (
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
 
+type flags struct {
+	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only, edBin string
+	metricsSamples                                                                    string
+	metricsRuns                                                                       int
+	bfDocs, bfSlices, bfBatch                                                         int
+	rows, batch, osRows, peerMaxLogs, clients, runs                                   int
+	loadReaders, loadRate                                                             int
+	loadFor                                                                           time.Duration
+}
+
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, backfill, metrics")
-	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
-	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
-	batch := flag.Int("batch", 100_000, "rows per insert batch")
-	data := flag.String("data", "", "data directory (default: a temporary one)")
-	scales := flag.String("scales", "1000000:100000", "query benchmark scales, logs:traces, comma-separated (e.g. 1000000:100000,10000000:1000000)")
-	flag.IntVar(&gwLogs, "gateway-logs", 1_000_000, "logs for the gateway benchmark")
-	flag.StringVar(&osURL, "opensearch", os.Getenv("OBSPLANE_BENCH_OPENSEARCH"), "OpenSearch to compare with (e.g. the URL `scripts/opensearch.sh url` prints); empty: no OpenSearch figures. The benchmark deletes and recreates its own daily indices (container-logs-2026-01-01, otel-traces-2026-01-01) there, so point it at a node no test uses")
-	flag.IntVar(&osRows, "opensearch-rows", 200_000, "rows the insert benchmark bulk-indexes into OpenSearch (the first ones of -rows)")
-	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
-	flag.IntVar(&bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
-	flag.IntVar(&bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
-	flag.IntVar(&bfBatch, "backfill-batch", 100000, "documents per insert of the backfill benchmark (its pages, and the raw scan's, hold at most 10000)")
-	flag.StringVar(&metricsSamples, "metrics-samples", "1000000,10000000", "sample counts of the metrics benchmark, comma-separated")
-	flag.IntVar(&metricsRuns, "metrics-runs", 5, "timed runs per metrics query (the median is reported)")
-	flag.StringVar(&edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
+	var f flags
+	flag.StringVar(&f.run, "run", "peer", "comma-separated benchmarks: insert (the embedded store's insert paths), chhttp (the ClickHouse HTTP interface), backfill (OpenSearch -> store copy), metrics (the metrics adapter against Prometheus), variants (otel_logs sort keys, indexes and codecs side by side on -rows logs), peer (ingest, storage and queries against OpenSearch and VictoriaLogs, per scale)")
+	flag.StringVar(&f.out, "out", "docs/BENCHMARKS.md", "markdown file to update")
+	flag.IntVar(&f.rows, "rows", 1_000_000, "rows for the insert benchmark")
+	flag.IntVar(&f.batch, "batch", 100_000, "rows per insert batch")
+	flag.StringVar(&f.data, "data", "", "data directory (default: a temporary one)")
+	flag.StringVar(&f.scales, "scales", "1000000:100000", "peer benchmark scales, logs:traces, comma-separated (e.g. 1000000:100000,10000000:1000000)")
+	flag.StringVar(&f.osURL, "opensearch", os.Getenv("OBSPLANE_BENCH_OPENSEARCH"), "OpenSearch to compare with (e.g. the URL `scripts/opensearch.sh url` prints); empty: no OpenSearch figures. The benchmark deletes and recreates its own daily indices (container-logs-2026-01-01, otel-traces-2026-01-01) there, so point it at a node no test uses")
+	flag.StringVar(&f.vlBin, "victorialogs", os.Getenv("OBSPLANE_BENCH_VICTORIALOGS"), "victoria-logs binary to compare with (scripts/install-victorialogs.sh prints its path); empty: no VictoriaLogs figures")
+	flag.IntVar(&f.osRows, "opensearch-rows", 200_000, "rows the insert benchmark bulk-indexes into OpenSearch (the first ones of -rows)")
+	flag.IntVar(&f.peerMaxLogs, "peer-max-logs", 2_500_000, "scales with more logs than this run obsplane alone (loaded as batches, no peers, no load case)")
+	flag.IntVar(&f.clients, "clients", 4, "OTLP senders per system in the peer run")
+	flag.IntVar(&f.runs, "runs", 5, "timed runs per query and system (median), after a warm-up")
+	flag.IntVar(&f.loadReaders, "load-readers", 8, "concurrent readers in the under-load case (0 skips it)")
+	flag.IntVar(&f.loadRate, "load-rate", 50_000, "logs/s ingested during the under-load case")
+	flag.DurationVar(&f.loadFor, "load-for", 30*time.Second, "length of the under-load case, per system")
+	flag.StringVar(&f.resultsDir, "results", "bench/results", "where the peer run writes <date>.json")
+	flag.StringVar(&f.render, "render", "", "render docs/BENCHMARKS.md and the chart from this results file instead of running anything")
+	flag.IntVar(&f.bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
+	flag.IntVar(&f.bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
+	flag.IntVar(&f.bfBatch, "backfill-batch", 100000, "documents per insert of the backfill benchmark (its pages, and the raw scan's, hold at most 10000)")
+	flag.StringVar(&f.metricsSamples, "metrics-samples", "1000000,10000000", "sample counts of the metrics benchmark, comma-separated")
+	flag.IntVar(&f.metricsRuns, "metrics-runs", 5, "timed runs per metrics query (the median is reported)")
+	flag.StringVar(&f.edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
+	flag.StringVar(&f.only, "variants", "", "comma-separated variant names for -run variants (default: all)")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the gateway and the embedded engine's Go side) to this file")
 	flag.Parse()
-	queryScales = *scales
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "obsplane-bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := mainErr(ctx, *run, *out, *rows, *batch, *data); err != nil {
+	if err := mainErr(ctx, f); err != nil {
 		fmt.Fprintln(os.Stderr, "obsplane-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-var (
-	queryScales string
-	gwLogs      int
-	osURL       string
-	osRows      int
-	osMaxDocs   int
-	bfDocs      int
-	bfSlices    int
-	bfBatch     int
-	edBin       string
-
-	metricsSamples string
-	metricsRuns    int
-)
-
-func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
+func mainErr(ctx context.Context, f flags) error {
+	if f.render != "" {
+		r, err := bench.ReadResults(f.render)
+		if err != nil {
+			return err
+		}
+		return writePeer(r, f.out)
+	}
+	data := f.data
 	if data == "" {
 		d, err := os.MkdirTemp("", "obsplane-bench-")
 		if err != nil {
@@ -80,130 +109,97 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 	progress := func(s string) { slog.Info(s) }
 	var osc *opensearch.Client
 	osFlags := ""
-	if osURL != "" {
-		if osc, err = bench.ConnectOpenSearch(ctx, osURL); err != nil {
+	if f.osURL != "" {
+		if osc, err = bench.ConnectOpenSearch(ctx, f.osURL); err != nil {
 			return fmt.Errorf("-opensearch: %w", err)
 		}
 		osFlags = " -opensearch $(scripts/opensearch.sh url)"
 	}
-	for _, name := range strings.Split(run, ",") {
+	for _, name := range strings.Split(f.run, ",") {
 		switch name {
 		case "insert":
-			r, err := bench.Insert(ctx, st, rows, batch, progress)
+			r, err := bench.Insert(ctx, st, f.rows, f.batch, progress)
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
 			if osc != nil {
-				if err := bench.InsertOpenSearch(ctx, osc, r, osRows, 2, progress); err != nil {
+				if err := bench.InsertOpenSearch(ctx, osc, r, f.osRows, 2, progress); err != nil {
 					return fmt.Errorf("insert, opensearch side: %w", err)
 				}
 			} else {
 				r.OpenSearchNote = "not measured in this run (no `-opensearch`)."
 			}
-			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", rows, batch, osFlags, osRows))
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", f.rows, f.batch, osFlags, f.osRows))
 			fmt.Println(md)
-			if err := bench.WriteSection(out, "insert", md); err != nil {
+			if err := bench.WriteSection(f.out, "insert", md); err != nil {
 				return err
 			}
 		case "chhttp":
-			r, err := bench.CHHTTP(ctx, st, rows, batch, progress)
+			r, err := bench.CHHTTP(ctx, st, f.rows, f.batch, progress)
 			if err != nil {
 				return fmt.Errorf("chhttp: %w", err)
 			}
-			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", rows, batch))
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", f.rows, f.batch))
 			fmt.Println(md)
-			if err := bench.WriteSection(out, "chhttp", md); err != nil {
-				return err
-			}
-		case "gateway":
-			r, err := bench.Gateway(ctx, st, data, gwLogs, 5000, 4, progress)
-			if err != nil {
-				return fmt.Errorf("gateway: %w", err)
-			}
-			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run gateway -gateway-logs %d", gwLogs))
-			fmt.Println(md)
-			if err := bench.WriteSection(out, "gateway", md); err != nil {
-				return err
-			}
-		case "query":
-			apiBase, stopAPI := bench.StartAPI(st)
-			defer stopAPI()
-			var md strings.Builder
-			fmt.Fprintf(&md, "## Whitepaper queries\n\nMedian of 5 runs after a warm-up (one run where the warm-up took over 10 s), %s. "+
-				"Raw engine: the SQL on the embedded engine, answer rendered as JSON, no HTTP. API: obsplane's :8080 API in-process on a loopback HTTP server over the same store (no auth), the whole answer read by the client. "+
-				"OpenSearch: the same rows in OpenChoreo's indices on OpenSearch 2.19.6 (one node, same machine), the query OpenChoreo's modules would send, or the nearest one it can answer (listed under each table). "+
-				"API / raw is obsplane's overhead over its own engine (lower is better, 1.00x is none); OpenSearch / API is how many times longer OpenSearch took than obsplane's API (higher means obsplane is faster). "+
-				"Reproduce: `go run ./bench/cmd/obsplane-bench -run query -scales %s%s`.\n\n", bench.Machine(), queryScales, osFlags)
-			for _, sc := range strings.Split(queryScales, ",") {
-				var logs, traces int
-				if _, err := fmt.Sscanf(sc, "%d:%d", &logs, &traces); err != nil {
-					return fmt.Errorf("-scales %q: want logs:traces", sc)
-				}
-				for _, t := range []string{"otel_logs", "otel_traces", "otel_traces_trace_id_ts"} {
-					if err := st.Exec(ctx, "TRUNCATE TABLE otel."+t, nil); err != nil {
-						return err
-					}
-				}
-				ds, err := bench.LoadQueryData(ctx, st, logs, traces, progress)
-				if err != nil {
-					return err
-				}
-				qosc := osc
-				switch spans := traces * bench.SpansPerTrace(); {
-				case osc == nil:
-					ds.OSNote = "not measured in this run (no `-opensearch`)."
-				case logs+spans > osMaxDocs:
-					qosc = nil
-					ds.OSNote = fmt.Sprintf("not loaded at this scale (%d documents, more than `-opensearch-max-docs` %d, to keep the run short).", logs+spans, osMaxDocs)
-				default:
-					if err := bench.LoadQueryDataOpenSearch(ctx, osc, ds, progress); err != nil {
-						return err
-					}
-				}
-				progress(fmt.Sprintf("timing queries at %d logs, %d traces", logs, traces))
-				ts, err := bench.TimeQueries(ctx, st, bench.WhitepaperQueries(ds), apiBase, qosc, 5)
-				if err != nil {
-					return err
-				}
-				md.WriteString(bench.QueryMarkdown(ds, ts) + "\n")
-			}
-			fmt.Println(md.String())
-			if err := bench.WriteSection(out, "query", md.String()); err != nil {
-				return err
-			}
-		case "metrics":
-			var scales []*bench.MetricsScale
-			for _, n := range strings.Split(metricsSamples, ",") {
-				var samples int
-				if _, err := fmt.Sscanf(n, "%d", &samples); err != nil {
-					return fmt.Errorf("-metrics-samples %q: want a number", n)
-				}
-				r, err := bench.Metrics(ctx, st, samples, metricsRuns, progress)
-				if err != nil {
-					return fmt.Errorf("metrics: %w", err)
-				}
-				scales = append(scales, r)
-			}
-			md := bench.MetricsMarkdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run metrics -metrics-samples %s -metrics-runs %d", metricsSamples, metricsRuns), scales)
-			fmt.Println(md)
-			if err := bench.WriteSection(out, "metrics", md); err != nil {
+			if err := bench.WriteSection(f.out, "chhttp", md); err != nil {
 				return err
 			}
 		case "backfill":
 			if osc == nil {
 				return fmt.Errorf("backfill: needs -opensearch")
 			}
-			r, err := bench.Backfill(ctx, st, osc, bfDocs, bfSlices, bfBatch, edBin, progress)
+			r, err := bench.Backfill(ctx, st, osc, f.bfDocs, f.bfSlices, f.bfBatch, f.edBin, progress)
 			if err != nil {
 				return fmt.Errorf("backfill: %w", err)
 			}
 			edFlag := ""
-			if edBin != "" {
+			if f.edBin != "" {
 				edFlag = " -elasticdump $(scripts/install-elasticdump.sh)"
 			}
-			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run backfill%s -backfill-docs %d -backfill-slices %d -backfill-batch %d%s", osFlags, bfDocs, bfSlices, bfBatch, edFlag))
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run backfill%s -backfill-docs %d -backfill-slices %d -backfill-batch %d%s", osFlags, f.bfDocs, f.bfSlices, f.bfBatch, edFlag))
 			fmt.Println(md)
-			if err := bench.WriteSection(out, "backfill", md); err != nil {
+			if err := bench.WriteSection(f.out, "backfill", md); err != nil {
+				return err
+			}
+		case "metrics":
+			var scales []*bench.MetricsScale
+			for _, n := range strings.Split(f.metricsSamples, ",") {
+				var samples int
+				if _, err := fmt.Sscanf(n, "%d", &samples); err != nil {
+					return fmt.Errorf("-metrics-samples %q: want a number", n)
+				}
+				r, err := bench.Metrics(ctx, st, samples, f.metricsRuns, progress)
+				if err != nil {
+					return fmt.Errorf("metrics: %w", err)
+				}
+				scales = append(scales, r)
+			}
+			md := bench.MetricsMarkdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run metrics -metrics-samples %s -metrics-runs %d", f.metricsSamples, f.metricsRuns), scales)
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "metrics", md); err != nil {
+				return err
+			}
+		case "variants":
+			vs := bench.LogVariants
+			if f.only != "" {
+				vs = nil
+				for _, v := range bench.LogVariants {
+					if strings.Contains(","+f.only+",", ","+v.Name+",") {
+						vs = append(vs, v)
+					}
+				}
+			}
+			rs, err := bench.SchemaVariants(ctx, st, f.rows, f.runs, vs, bench.VariantCases(f.rows), progress)
+			if err != nil {
+				return fmt.Errorf("variants: %w", err)
+			}
+			md := "## otel_logs layouts compared\n\nReproduce: `go run ./bench/cmd/obsplane-bench -run variants -rows " + fmt.Sprint(f.rows) + "`. " + bench.VariantsMarkdown(rs, f.rows)
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "variants", md); err != nil {
+				return err
+			}
+		case "peer":
+			if err := peer(ctx, st, data, osc, f, progress); err != nil {
 				return err
 			}
 		default:
@@ -211,4 +207,85 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 		}
 	}
 	return nil
+}
+
+func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Client, f flags, progress func(string)) error {
+	rec := &bench.Recorder{Store: st}
+	apiBase, stopAPI := bench.StartAPI(rec)
+	defer stopAPI()
+	commit, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
+	r := &bench.Results{Date: time.Now().UTC().Format("2006-01-02"), Commit: strings.TrimSpace(string(commit)), Machine: bench.Machine(), Engine: st.Version,
+		Command: fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run peer -scales %s -load-readers %d -load-rate %d -load-for %s", f.scales, f.loadReaders, f.loadRate, f.loadFor)}
+	if osc != nil {
+		r.OpenSearch = "2.19.6"
+		r.Command += " -opensearch $(scripts/opensearch.sh url)"
+	}
+	var vl *bench.VictoriaLogs
+	if f.vlBin != "" {
+		var err error
+		if vl, err = bench.StartVictoriaLogs(ctx, f.vlBin, filepath.Join(data, "victorialogs")); err != nil {
+			return err
+		}
+		defer vl.Stop()
+		r.VictoriaLogs = vl.Version
+		r.Command += " -victorialogs $(scripts/install-victorialogs.sh)"
+	}
+	for i, sc := range strings.Split(f.scales, ",") {
+		var o bench.PeerOptions
+		if _, err := fmt.Sscanf(sc, "%d:%d", &o.Logs, &o.Traces); err != nil {
+			return fmt.Errorf("-scales %q: want logs:traces", sc)
+		}
+		o.Clients, o.Runs, o.Recorder = f.clients, f.runs, rec
+		if o.Logs <= f.peerMaxLogs {
+			o.OS, o.ViaGateway = osc, true
+			if vl != nil {
+				o.VL = vl
+				if i > 0 {
+					// A fresh VictoriaLogs per scale: its data cannot be
+					// truncated.
+					vl.Stop()
+					var err error
+					if vl, err = bench.StartVictoriaLogs(ctx, f.vlBin, filepath.Join(data, "victorialogs")); err != nil {
+						return err
+					}
+					o.VL = vl
+				}
+			}
+			o.LoadReaders, o.LoadRate, o.LoadFor = f.loadReaders, f.loadRate, f.loadFor
+		}
+		progress(fmt.Sprintf("peer: %d logs, %d traces", o.Logs, o.Traces))
+		s, err := bench.Peer(ctx, st, data, apiBase, o, progress)
+		if err != nil {
+			return err
+		}
+		r.Scales = append(r.Scales, s)
+	}
+	r.Check()
+	path := filepath.Join(f.resultsDir, r.Date+".json")
+	if err := r.Write(path); err != nil {
+		return err
+	}
+	progress("results: " + path)
+	if err := writePeer(r, f.out); err != nil {
+		return err
+	}
+	if len(r.Failures) > 0 {
+		return fmt.Errorf("%d wrong answers or errors (see %s):\n%s", len(r.Failures), path, strings.Join(r.Failures, "\n"))
+	}
+	return nil
+}
+
+// writePeer renders the peer section and the chart beside the markdown file.
+func writePeer(r *bench.Results, out string) error {
+	chart := "bench-queries.svg"
+	if svg := r.SVG(); svg != "" {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(out), chart), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	} else {
+		chart = ""
+	}
+	md := r.Markdown(chart)
+	fmt.Println(md)
+	return bench.WriteSection(out, "peer", md)
 }

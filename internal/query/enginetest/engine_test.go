@@ -8,8 +8,10 @@ package enginetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/query"
@@ -245,4 +247,41 @@ func FuzzPPLOnEngine(f *testing.F) {
 			t.Fatalf("%q failed on the engine with an internal error: %v", q, err)
 		}
 	})
+}
+
+// Time bounds on whole minutes compile to the row's minute: the same rows
+// as the plain bounds, and a count over them is read from otel_logs'
+// per-minute count projection (schema migration 10), not from the lines.
+func TestMinuteBoundsOnEngine(t *testing.T) {
+	setupOnce(t)
+	from := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
+	to := time.Now().UTC().Add(time.Minute).Truncate(time.Minute)
+	c, err := query.CompilePPL(fmt.Sprintf("source=logs | where @timestamp >= '%s' and @timestamp < '%s' | stats count() by level",
+		from.Format(time.RFC3339), to.Format(time.RFC3339)), acme, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.SQL, "toStartOfMinute(Timestamp)") {
+		t.Fatalf("whole-minute bounds not compiled to minutes:\n%s", c.SQL)
+	}
+	got, err := st.QueryBytes(ctx, c.SQL, "TSV", c.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.QueryBytes(ctx, `SELECT SeverityText, count() FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme'
+		AND Timestamp >= {f:DateTime64(9)} AND Timestamp < {t:DateTime64(9)} GROUP BY SeverityText ORDER BY SeverityText`, "TSV",
+		store.Params{"f": from.Format("2006-01-02 15:04:05"), "t": to.Format("2006-01-02 15:04:05")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) || string(got) != "ERROR\t1\nINFO\t1\nWARN\t1\n" {
+		t.Errorf("compiled:\n%s\nplain bounds:\n%s", got, want)
+	}
+	plan, err := st.QueryBytes(ctx, "EXPLAIN "+c.SQL, "TSVRaw", c.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(plan), "p_minute_counts") {
+		t.Errorf("the count did not read the projection:\n%s", plan)
+	}
 }
