@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb opensearch bench soak fuzz lint clean
+.PHONY: run test build deps chdb promtool opensearch bench soak fuzz lint clean
 
 build: bin/obsplane
 
@@ -22,7 +22,11 @@ bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '
 chdb:
 	@./scripts/install-chdb.sh >/dev/null
 
-deps: chdb
+# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus.
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+deps: chdb promtool
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
 run: deps build

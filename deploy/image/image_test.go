@@ -23,9 +23,16 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/servetest"
 )
 
 const root = "../.."
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	servetest.Cleanup()
+	os.Exit(code)
+}
 
 // instruction is one Dockerfile instruction, continuation lines joined.
 type instruction struct {
@@ -238,13 +245,9 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 // TestImageRuntime runs what the image runs, as far as this machine can
@@ -291,10 +294,11 @@ func TestImageRuntime(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/obsplane")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.Link(servetest.Binary(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	lib := at(env["CHDB_LIB"])
 	if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
@@ -323,16 +327,16 @@ func TestImageRuntime(t *testing.T) {
 
 	// The image's command, its paths under the scratch root, and every
 	// listener on a free loopback port (the machine is shared).
-	httpPort := freePort(t)
+	httpPort := port(servetest.FreePort(t))
 	args := append([]string{}, cmd...)
 	for i, a := range args {
 		if strings.HasPrefix(a, "/") {
 			args[i] = at(a)
 		}
 	}
-	args = append(args, "--http-addr=127.0.0.1:"+httpPort, "--otlp-grpc-addr=127.0.0.1:"+freePort(t),
-		"--otlp-http-addr=127.0.0.1:"+freePort(t), "--forward-addr=127.0.0.1:"+freePort(t),
-		"--logs-adapter-addr=127.0.0.1:"+freePort(t), "--tracing-adapter-addr=127.0.0.1:"+freePort(t),
+	args = append(args, "--http-addr=127.0.0.1:"+httpPort, "--otlp-grpc-addr="+servetest.FreePort(t),
+		"--otlp-http-addr="+servetest.FreePort(t), "--forward-addr="+servetest.FreePort(t),
+		"--logs-adapter-addr="+servetest.FreePort(t), "--tracing-adapter-addr="+servetest.FreePort(t),
 		"--clickhouse-http-addr=off")
 	srv := exec.Command(bin, args...)
 	srv.Dir = data

@@ -152,7 +152,8 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info("schema up to date", "applied", applied, "version", schema.Latest())
 
-	health := newHealth(st, reg, env)
+	health := &health{st: st, env: env}
+	reg.MustRegister(newStoreCollector(st, cfg.DataDir, log))
 	env.Mux.HandleFunc("GET /healthz", health.healthz)
 	env.Mux.HandleFunc("GET /readyz", health.readyz)
 	env.Mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -229,17 +230,8 @@ func HTTPComponent(name, addr string, h http.Handler, log *slog.Logger) Componen
 // health answers the probes. Ready means the store answers a query now;
 // alive means the process serves HTTP at all.
 type health struct {
-	st    store.Store
-	env   *Env
-	ready prometheus.Gauge
-}
-
-func newHealth(st store.Store, reg prometheus.Registerer, env *Env) *health {
-	h := &health{st: st, env: env, ready: prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "obsplane_store_up", Help: "1 when the last readiness probe reached the store.",
-	})}
-	reg.MustRegister(h.ready)
-	return h
+	st  store.Store
+	env *Env
 }
 
 func (h *health) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -252,12 +244,10 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := h.st.Ping(ctx); err != nil {
-		h.ready.Set(0)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("store not ready: " + strings.TrimSpace(err.Error()) + "\n"))
 		return
 	}
-	h.ready.Set(1)
 	if waiting := h.env.notReady(); len(waiting) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("starting: " + strings.Join(waiting, ", ") + "\n"))
