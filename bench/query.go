@@ -15,11 +15,14 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 )
 
-// QueryCase is one of the whitepaper's queries, asked three ways: as raw SQL
+// QueryCase is one query of the benchmark set (docs/DESIGN.md,
+// Benchmarks), asked three ways: as raw SQL
 // on the engine (the floor), through obsplane's API, and of OpenSearch.
 type QueryCase struct {
 	Name   string
@@ -160,8 +163,8 @@ func LoadQueryDataOpenSearch(ctx context.Context, c *opensearch.Client, ds *Quer
 	return nil
 }
 
-// WhitepaperQueries are the whitepaper's benchmark queries (section 4) over
-// ds: a count, a time range, a multi-field group-by, a trace by id, P95 per
+// WhitepaperQueries are the design's benchmark queries (docs/DESIGN.md,
+// Benchmarks) over ds: a count, a time range, a multi-field group-by, a trace by id, P95 per
 // five minutes, and the service topology.
 func WhitepaperQueries(ds *QueryDataset) []QueryCase {
 	from := ds.Start.Format("2006-01-02 15:04:05")
@@ -204,15 +207,15 @@ FROM otel.otel_logs WHERE Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:
 				Note: "range on `@timestamp`, sort desc, size 100, whole `_source` (as the logs module)"}},
 		// What OpenChoreo's Observer asks most: a namespace's newest lines
 		// through the logs adapter (:9098), rows and total (capped at
-		// logsadapter.TotalCap) in one answer.
+		// readmodel.TotalCap) in one answer.
 		{Name: "logs adapter: a namespace's newest 100", SQL: `SELECT toString(toTimeZone(Timestamp, 'UTC')) AS ts, Body, SeverityText, SeverityNumber,
 OpenChoreoComponent, OpenChoreoProject, OpenChoreoEnvironment, OpenChoreoNamespace, OpenChoreoComponentUID, OpenChoreoProjectUID,
 OpenChoreoEnvironmentUID, K8sContainerName, K8sPodName, K8sNamespace,
-(SELECT count() FROM (SELECT 1 FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme' AND Timestamp > {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} LIMIT ` + strconv.Itoa(logsadapter.TotalCap) + `)) AS total
+(SELECT count() FROM (SELECT 1 FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme' AND Timestamp > {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} LIMIT ` + strconv.Itoa(readmodel.TotalCap) + `)) AS total
 FROM otel.otel_logs WHERE OpenChoreoNamespace = 'acme' AND Timestamp > {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} ORDER BY Timestamp DESC LIMIT 100`, Params: rng,
 			API:     LogsAdapterPrefix + "/api/v1/logs/query",
 			APIBody: `{"searchScope":{"namespace":"acme"},"startTime":"` + ds.Start.Format(time.RFC3339) + `","endTime":"` + ds.End.Format(time.RFC3339) + `","limit":100,"sortOrder":"desc"}`,
-			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":100,"track_total_hits":` + strconv.Itoa(logsadapter.TotalCap) + `,"sort":[{"@timestamp":"desc"},{"_id":"desc"}],"query":{"bool":{"filter":[{"term":{"kubernetes.labels.openchoreo_dev/namespace":"acme"}},` + logRange + `]}}}`,
+			OS: &OSQuery{Index: strings.Join(logIdx, ","), Body: `{"size":100,"track_total_hits":` + strconv.Itoa(readmodel.TotalCap) + `,"sort":[{"@timestamp":"desc"},{"_id":"desc"}],"query":{"bool":{"filter":[{"term":{"kubernetes.labels.openchoreo_dev/namespace":"acme"}},` + logRange + `]}}}`,
 				Note: "the logs module's query: `term` on the namespace label, range on `@timestamp`, sort `@timestamp` then `_id` desc, size 100, `track_total_hits` 1000"}},
 		{Name: "group by service, level", SQL: "SELECT ServiceName, SeverityText, count() AS n FROM otel.otel_logs WHERE Timestamp >= {from:DateTime64(9)} AND Timestamp < {to:DateTime64(9)} GROUP BY ServiceName, SeverityText ORDER BY n DESC", Params: rng,
 			API: "/api/v1/ppl", APIBody: ppl(pplRange + " | stats count() by service, level"),
@@ -372,9 +375,13 @@ const LogsAdapterPrefix = "/logs-adapter"
 // LogsAdapterPrefix, over st on a loopback test server
 // (no authentication, default limits) and returns its base URL.
 func StartAPI(st store.Store) (base string, stop func()) {
+	reads, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+	if err != nil {
+		panic(err) // "otel" is a valid database name
+	}
 	mux := http.NewServeMux()
-	(&obsplaneapi.API{Store: st}).Mount(mux)
-	mux.Handle(LogsAdapterPrefix+"/", http.StripPrefix(LogsAdapterPrefix, (&logsadapter.Handler{Store: st}).Routes()))
+	(&obsplaneapi.API{Reads: reads}).Mount(mux)
+	mux.Handle(LogsAdapterPrefix+"/", http.StripPrefix(LogsAdapterPrefix, (&logsadapter.Handler{Reads: reads, Health: st}).Routes()))
 	srv := httptest.NewServer(mux)
 	return srv.URL, srv.Close
 }

@@ -33,4 +33,3 @@ func healthCmd() *cobra.Command {
 	return cmd
 }
 
-func init() { rootCmd.AddCommand(healthCmd()) }

@@ -1,5 +1,5 @@
 // Command obsplane is the OpenChoreo observability plane on ClickHouse: the
-// ingestion gateway, the query APIs and the migration toolkit in one binary.
+// ingestion gateway and the query APIs in one binary.
 // This file and its siblings only parse flags and call into internal/.
 package main
 
@@ -12,27 +12,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	// Components that serve starts register themselves with the server.
-	_ "github.com/openchoreo/obsplane/internal/api"
-	_ "github.com/openchoreo/obsplane/internal/gateway"
-	_ "github.com/openchoreo/obsplane/internal/router"
-
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/version"
 )
 
-var rootCmd = &cobra.Command{
-	Use:           "obsplane",
-	Short:         "OpenChoreo observability plane on ClickHouse",
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := rootCmd.ExecuteContext(ctx); err != nil {
+	if err := rootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "obsplane:", err)
 		os.Exit(1)
 	}
@@ -50,8 +38,9 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 }
 
 // gatewayCmd is `obsplane gateway --config FILE`: the gateway alone, where
-// --config names a collector config (the whitepaper's, with its exporter
-// renamed to clickhousestore) rather than obsplane's own YAML.
+// --config names a collector config (such as
+// internal/gateway/testdata/whitepaper-3.2.yaml, with its exporter renamed
+// to clickhousestore) rather than obsplane's own YAML.
 func gatewayCmd() *cobra.Command {
 	cmd := withConfig(&cobra.Command{
 		Use:   "gateway",
@@ -75,8 +64,15 @@ func gatewayCmd() *cobra.Command {
 	return cmd
 }
 
-func init() {
-	rootCmd.AddCommand(
+// rootCmd is the command tree.
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "obsplane",
+		Short:         "OpenChoreo observability plane on ClickHouse",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
 		withConfig(&cobra.Command{
 			Use:   "serve",
 			Short: "Run the gateway, the query APIs and the store in one process",
@@ -113,5 +109,6 @@ func init() {
 			return nil
 		},
 	}))
-	rootCmd.AddCommand(configCmd)
+	root.AddCommand(configCmd, schemaCmd(), pplCmd(), healthCmd())
+	return root
 }

@@ -53,5 +53,3 @@ func pplCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print SQL, params and output columns as JSON")
 	return cmd
 }
-
-func init() { rootCmd.AddCommand(pplCmd()) }

@@ -15,24 +15,23 @@ import (
 
 // schemaFlags are the schema subcommands' own flags. Cluster and storage
 // policy are schema-time choices (the DDL is created once), so they are not
-// part of serve's config.
+// part of serve's config; the database is (--database), since serve reads
+// and writes it.
 type schemaFlags struct {
-	database, cluster, storagePolicy string
-	textIndex                        bool
+	cluster, storagePolicy string
+	textIndex              bool
 }
 
 func (f *schemaFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.database, "database", "otel", "database that holds the tables")
 	cmd.Flags().StringVar(&f.cluster, "cluster", "", "render ON CLUSTER DDL: Replicated *_local tables and Distributed tables over them")
 	cmd.Flags().StringVar(&f.storagePolicy, "storage-policy", "", "storage policy with volumes hot, warm and cold; enables the --retention-hot/warm/cold moves")
 }
 
-// schemaOptions turns the config's retention and the flags into schema
-// options.
+// schemaOptions are the config's database and retention with the flags.
 func schemaOptions(cfg *config.Config, f schemaFlags) (schema.Options, error) {
-	o := schema.Options{Database: f.database, Cluster: f.cluster, StoragePolicy: f.storagePolicy, TextIndex: f.textIndex}
-	err := o.SetRetention(cfg.Retention.Hot, cfg.Retention.Warm, cfg.Retention.Cold, cfg.Retention.DeleteAfter)
-	return o, err
+	o := server.SchemaOptions(cfg)
+	o.Cluster, o.StoragePolicy, o.TextIndex = f.cluster, f.storagePolicy, f.textIndex
+	return o, nil
 }
 
 // schemaTarget loads the config once and opens the store it names, with the
@@ -53,7 +52,7 @@ func schemaTarget(cmd *cobra.Command, f schemaFlags) (store.Store, schema.Option
 	return st, o, func() { _ = st.Close() }, nil
 }
 
-func init() {
+func schemaCmd() *cobra.Command {
 	schemaCmd := &cobra.Command{Use: "schema", Short: "Create, inspect and render the ClickHouse schema"}
 
 	var applyF schemaFlags
@@ -139,5 +138,5 @@ func init() {
 	render.Flags().BoolVar(&renderF.textIndex, "text-index", false, "use text indexes (ClickHouse 26.2 and newer); apply decides this from the server version")
 
 	schemaCmd.AddCommand(apply, status, render)
-	rootCmd.AddCommand(schemaCmd)
+	return schemaCmd
 }

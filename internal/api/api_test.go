@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,12 +19,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
 	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
+	"github.com/openchoreo/obsplane/internal/gateway/dualwritetest"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
@@ -131,39 +137,14 @@ func insertLogs(t *testing.T) {
 	}
 	// Three hours back: outside the ranges the logs tests query.
 	rows = append(rows, ev("ns-a", "BackOff", base.Add(-3*time.Hour)), ev("ns-b", "Failed", base.Add(-3*time.Hour-time.Minute)))
-	b := &store.Batch{Database: "otel", Table: "otel_logs", Rows: len(rows)}
-	var ts []time.Time
-	var trace, span, sevT, svc, body []string
-	var sevN, flags []uint8
-	var res, attrs []map[string]string
+	// Rows as the backfill's mapping writes them (the same columns the
+	// gateway's exporter fills).
+	recs := make([]opensearch.LogRecord, 0, len(rows))
 	for _, r := range rows {
-		ts = append(ts, r.ts)
-		trace = append(trace, r.trace)
-		span = append(span, "")
-		sevT = append(sevT, r.sev)
-		sevN = append(sevN, r.sevNum)
-		flags = append(flags, 0)
-		svc = append(svc, r.svc)
-		body = append(body, r.body)
-		res = append(res, r.res)
-		if r.attrs == nil {
-			r.attrs = map[string]string{}
-		}
-		attrs = append(attrs, r.attrs)
+		recs = append(recs, opensearch.LogRecord{Timestamp: r.ts, TraceID: r.trace, SeverityText: r.sev, SeverityNumber: r.sevNum,
+			ServiceName: r.svc, Body: r.body, ResourceAttributes: r.res, LogAttributes: r.attrs})
 	}
-	b.Columns = []store.Column{
-		{Name: "Timestamp", Type: "DateTime64(9)", Values: ts},
-		{Name: "TraceId", Type: "String", Values: trace},
-		{Name: "SpanId", Type: "String", Values: span},
-		{Name: "TraceFlags", Type: "UInt8", Values: flags},
-		{Name: "SeverityText", Type: "LowCardinality(String)", Values: sevT},
-		{Name: "SeverityNumber", Type: "UInt8", Values: sevN},
-		{Name: "ServiceName", Type: "LowCardinality(String)", Values: svc},
-		{Name: "Body", Type: "String", Values: body},
-		{Name: "ResourceAttributes", Type: "Map(LowCardinality(String), String)", Values: res},
-		{Name: "LogAttributes", Type: "Map(LowCardinality(String), String)", Values: attrs},
-	}
-	if err := testStore.Insert(context.Background(), b); err != nil {
+	if err := testStore.Insert(context.Background(), opensearch.LogsBatch("otel", recs)); err != nil {
 		t.Fatalf("insert logs: %v", err)
 	}
 }
@@ -187,40 +168,42 @@ func insertTraces(t *testing.T) {
 		{midnight.Add(-100 * time.Millisecond), traceC, "c000000000000001", "", "GET /nightly", "Server", "frontend", 300 * time.Millisecond, "Ok", "", resA("frontend")},
 		{midnight.Add(100 * time.Millisecond), traceC, "c000000000000002", "c000000000000001", "POST /report", "Server", "gateway", 50 * time.Millisecond, "Ok", "", resA("gateway")},
 	}
-	b := &store.Batch{Database: "otel", Table: "otel_traces", Rows: len(rows)}
-	cols := map[string][]string{}
-	var ts []time.Time
-	var dur []uint64
-	var res, attrs []map[string]string
-	for _, r := range rows {
-		ts = append(ts, r.ts)
-		for k, v := range map[string]string{"TraceId": r.trace, "SpanId": r.id, "ParentSpanId": r.parent, "TraceState": "",
-			"SpanName": r.name, "SpanKind": r.kind, "ServiceName": r.svc, "ScopeName": "", "ScopeVersion": "", "StatusCode": r.status, "StatusMessage": r.msg} {
-			cols[k] = append(cols[k], v)
+	// Through the gateway's clickhousestore exporter, as the gateway
+	// writes spans.
+	td := ptrace.NewTraces()
+	kinds := map[string]ptrace.SpanKind{"Server": ptrace.SpanKindServer, "Client": ptrace.SpanKindClient}
+	codes := map[string]ptrace.StatusCode{"Ok": ptrace.StatusCodeOk, "Error": ptrace.StatusCodeError, "Unset": ptrace.StatusCodeUnset}
+	id := func(dst []byte, hexID string) {
+		if _, err := hex.Decode(dst, []byte(hexID)); err != nil {
+			t.Fatal(err)
 		}
-		dur = append(dur, uint64(r.dur))
-		res = append(res, r.res)
-		attrs = append(attrs, map[string]string{"http.method": "GET"})
 	}
-	b.Columns = []store.Column{{Name: "Timestamp", Type: "DateTime64(9)", Values: ts}}
-	for _, k := range []string{"TraceId", "SpanId", "ParentSpanId", "TraceState"} {
-		b.Columns = append(b.Columns, store.Column{Name: k, Type: "String", Values: cols[k]})
+	for _, r := range rows {
+		rs := td.ResourceSpans().AppendEmpty()
+		for k, v := range r.res {
+			rs.Resource().Attributes().PutStr(k, v)
+		}
+		rs.Resource().Attributes().PutStr("service.name", r.svc)
+		sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		var tid pcommon.TraceID
+		var sid, pid pcommon.SpanID
+		id(tid[:], r.trace)
+		id(sid[:], r.id)
+		sp.SetTraceID(tid)
+		sp.SetSpanID(sid)
+		if r.parent != "" {
+			id(pid[:], r.parent)
+			sp.SetParentSpanID(pid)
+		}
+		sp.SetName(r.name)
+		sp.SetKind(kinds[r.kind])
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(r.ts))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(r.ts.Add(r.dur)))
+		sp.Status().SetCode(codes[r.status])
+		sp.Status().SetMessage(r.msg)
+		sp.Attributes().PutStr("http.method", "GET")
 	}
-	for _, k := range []string{"SpanName", "SpanKind", "ServiceName"} {
-		b.Columns = append(b.Columns, store.Column{Name: k, Type: "LowCardinality(String)", Values: cols[k]})
-	}
-	b.Columns = append(b.Columns,
-		store.Column{Name: "ResourceAttributes", Type: "Map(LowCardinality(String), String)", Values: res},
-		store.Column{Name: "ScopeName", Type: "String", Values: cols["ScopeName"]},
-		store.Column{Name: "ScopeVersion", Type: "String", Values: cols["ScopeVersion"]},
-		store.Column{Name: "SpanAttributes", Type: "Map(LowCardinality(String), String)", Values: attrs},
-		store.Column{Name: "Duration", Type: "UInt64", Values: dur},
-		store.Column{Name: "StatusCode", Type: "LowCardinality(String)", Values: cols["StatusCode"]},
-		store.Column{Name: "StatusMessage", Type: "String", Values: cols["StatusMessage"]},
-	)
-	if err := testStore.Insert(context.Background(), b); err != nil {
-		t.Fatalf("insert traces: %v", err)
-	}
+	dualwritetest.StoreTraces(t, testStore, td)
 }
 
 // --- auth fixture: a JWKS with one RSA and one EC key -----------------------
@@ -271,12 +254,16 @@ func start(t *testing.T, jwtAuth bool, webhook string) *servers {
 	if jwtAuth {
 		a = auth.NewJWTWithKeys(testKeys.set)
 	}
-	am := &alerts.Manager{Store: st, WebhookURL: webhook, Now: func() time.Time { return base }}
+	reads, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := &alerts.Manager{Store: st, Reads: reads, WebhookURL: webhook, Now: func() time.Time { return base }}
 	s := &servers{alerts: am}
-	s.logs = httptest.NewServer((&logsadapter.Handler{Store: st, Auth: a, Alerts: am}).Routes())
-	s.tracing = httptest.NewServer((&tracingadapter.Handler{Store: st, Auth: a}).Routes())
+	s.logs = httptest.NewServer((&logsadapter.Handler{Reads: reads, Health: st, Auth: a, Alerts: am}).Routes())
+	s.tracing = httptest.NewServer((&tracingadapter.Handler{Reads: reads, Health: st, Auth: a}).Routes())
 	mux := http.NewServeMux()
-	(&obsplaneapi.API{Store: st, Auth: a, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
+	(&obsplaneapi.API{Reads: reads, Auth: a, Alerts: am, Now: func() time.Time { return base }}).Mount(mux)
 	s.api = httptest.NewServer(mux)
 	t.Cleanup(func() { s.logs.Close(); s.tracing.Close(); s.api.Close() })
 	return s

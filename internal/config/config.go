@@ -1,26 +1,28 @@
 // Package config holds obsplane's effective configuration: defaults, then the
 // YAML file (--config), then OBSPLANE_* environment variables, then flags.
 //
-// Every setting has one key. The key is the flag name (--http-addr), the
-// environment variable is OBSPLANE_ plus the key upper-cased with dashes as
-// underscores (OBSPLANE_HTTP_ADDR), and the YAML path is the dotted path in
-// the Key table below (listen.http).
+// Every setting is one row of the keys table below: its flag name
+// (--http-addr), its YAML path (listen.http), its typed field in Config, its
+// default and its help text. The environment variable is OBSPLANE_ plus the
+// flag name upper-cased with dashes as underscores (OBSPLANE_HTTP_ADDR).
+// Values are parsed by the field's type whatever their source: booleans
+// (true/false), durations (90s, 15m, 168h), integers, fractions (0.05) and
+// byte sizes (2GiB, 512MiB, or plain bytes). Adding a setting is one row in
+// keys and one field in Config; flag, variable, YAML key and `obsplane config
+// print` follow from the row.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 )
 
 // Off disables a listener when given as its address.
@@ -28,101 +30,171 @@ const Off = "off"
 
 // Config is the effective configuration of one obsplane process.
 type Config struct {
-	DataDir       string `yaml:"data"`
-	ChdbLib       string `yaml:"chdbLib"`
-	ClickHouseDSN string `yaml:"clickhouseDSN"`
-	Components    string `yaml:"components"`
-	Auth          string `yaml:"auth"`
-	JWKSURL       string `yaml:"jwksURL"`
-	AdapterAuth   string `yaml:"adapterAuth"`
+	DataDir       string
+	ChdbLib       string
+	ClickHouseDSN string
+	// Database holds every table obsplane writes and reads.
+	Database    string
+	Components  string
+	Auth        string
+	JWKSURL     string
+	AdapterAuth string
 	// AlertWebhookURL receives fired alerts; ObserverURL is the fallback
 	// (its /api/v1alpha1/alerts/webhook, as OpenChoreo's module does).
-	AlertWebhookURL string `yaml:"alertWebhookURL"`
-	ObserverURL     string `yaml:"observerURL"`
-	LogLevel        string `yaml:"logLevel"`
-	LogFormat       string `yaml:"logFormat"`
+	AlertWebhookURL string
+	ObserverURL     string
+	LogLevel        string
+	LogFormat       string
 
 	Listen struct {
-		HTTP           string `yaml:"http"`
-		LogsAdapter    string `yaml:"logsAdapter"`
-		TracingAdapter string `yaml:"tracingAdapter"`
-		OTLPGRPC       string `yaml:"otlpGRPC"`
-		OTLPHTTP       string `yaml:"otlpHTTP"`
-		Forward        string `yaml:"forward"`
-		ClickHouseHTTP string `yaml:"clickhouseHTTP"`
-	} `yaml:"listen"`
+		HTTP           string
+		LogsAdapter    string
+		TracingAdapter string
+		OTLPGRPC       string
+		OTLPHTTP       string
+		Forward        string
+		ClickHouseHTTP string
+	}
 
 	Retention struct {
-		Hot         string `yaml:"hot"`
-		Warm        string `yaml:"warm"`
-		Cold        string `yaml:"cold"`
-		DeleteAfter string `yaml:"deleteAfter"`
-	} `yaml:"retention"`
+		Hot, Warm, Cold, DeleteAfter time.Duration
+	}
+
+	// Query bounds every user query. The engine enforces the last three
+	// (max_execution_time, max_result_rows, max_memory_usage).
+	Query struct {
+		MaxRange         time.Duration
+		MaxResultRows    int
+		MaxExecutionTime time.Duration
+		MaxMemory        ByteSize
+	}
+
+	// Alerts tunes the alert rule scheduler.
+	Alerts struct {
+		// Tick is how often the scheduler looks for rules that are due.
+		Tick time.Duration
+		// Throttle is the least time between two notifications of a rule
+		// that keeps firing.
+		Throttle time.Duration
+	}
 
 	// OpenSearch is the store being migrated from (OpenChoreo's current
 	// logs backend): read by the router, written by dual write.
 	OpenSearch struct {
-		URL string `yaml:"url"`
-	} `yaml:"opensearch"`
+		URL string
+	}
 
-	// Observer and Migration use the whitepaper's values.yaml keys.
+	// Observer and Migration use the Helm values keys of the migration
+	// plan (docs/DESIGN.md, Migration from OpenSearch).
 	Observer struct {
 		Telemetry struct {
-			Backend  string `yaml:"backend"`
-			DualRead string `yaml:"dualRead"`
-		} `yaml:"telemetry"`
-	} `yaml:"observer"`
+			Backend  string
+			DualRead bool
+		}
+	}
 	Migration struct {
 		ShadowWrite struct {
-			Enabled string `yaml:"enabled"`
-		} `yaml:"shadowWrite"`
-	} `yaml:"migration"`
+			Enabled bool
+		}
+	}
+
+	// Router holds the dual-read bounds and the automatic rollback
+	// thresholds (see internal/router).
+	Router struct {
+		DualReadConcurrency int
+		DualReadTimeout     time.Duration
+		MismatchSamples     int
+		FlagRefresh         time.Duration
+		Rollback            struct {
+			Enabled             bool
+			CheckInterval       time.Duration
+			EvalWindow          time.Duration
+			MinRequests         int
+			ErrorRate           float64
+			ErrorRateFor        time.Duration
+			LatencyFactor       float64
+			LatencyFor          time.Duration
+			BaselineWindow      time.Duration
+			BaselineP95         time.Duration
+			UnreachableChecks   int
+			PingTimeout         time.Duration
+			Inconsistency       float64
+			InconsistencyWindow time.Duration
+			MinComparisons      int
+		}
+	}
 
 	Gateway struct {
 		// Config is a collector config file that replaces the built-in
 		// pipeline (obsplane gateway --config).
-		Config string `yaml:"config"`
-	} `yaml:"gateway"`
+		Config string
+	}
 }
 
-// key ties one setting to its flag, environment variable and YAML field.
-type key struct {
-	name    string
-	field   func(*Config) *string
-	def     string
-	usage   string
-	secret  bool
-	listens bool
-}
-
+// keys is every setting. Keep the YAML paths stable: they are what users'
+// files say (observer.telemetry.* and migration.* are the migration plan's
+// values keys, docs/DESIGN.md).
 var keys = []key{
-	{name: "data", field: func(c *Config) *string { return &c.DataDir }, def: "./data", usage: "data directory: embedded store, queues, checkpoints"},
-	{name: "chdb-lib", field: func(c *Config) *string { return &c.ChdbLib }, def: DefaultChdbLib(), usage: "path of libchdb.so (scripts/install-chdb.sh installs it)"},
-	{name: "clickhouse-dsn", field: func(c *Config) *string { return &c.ClickHouseDSN }, usage: "use a ClickHouse server instead of the embedded engine: clickhouse://user:pass@host:9000/otel or http://host:8123", secret: true},
-	{name: "components", field: func(c *Config) *string { return &c.Components }, def: "all", usage: "what this process runs: all, gateway, query (comma-separated)"},
-	{name: "auth", field: func(c *Config) *string { return &c.Auth }, def: "none", usage: "API authentication: jwt or none"},
-	{name: "jwks-url", field: func(c *Config) *string { return &c.JWKSURL }, usage: "JWKS URL for --auth=jwt"},
-	{name: "adapter-auth", field: func(c *Config) *string { return &c.AdapterAuth }, def: "none", usage: "auth on the OpenChoreo adapter ports: none (the Observer authorizes its callers, as with upstream adapters; keep the ports private) or jwt"},
-	{name: "alert-webhook-url", field: func(c *Config) *string { return &c.AlertWebhookURL }, usage: "where fired alert rules are posted"},
-	{name: "observer-url", field: func(c *Config) *string { return &c.ObserverURL }, usage: "OpenChoreo Observer base URL; alerts go to its /api/v1alpha1/alerts/webhook when --alert-webhook-url is empty"},
-	{name: "log-level", field: func(c *Config) *string { return &c.LogLevel }, def: "info", usage: "debug, info, warn, error"},
-	{name: "log-format", field: func(c *Config) *string { return &c.LogFormat }, def: "text", usage: "text or json"},
-	{name: "http-addr", field: func(c *Config) *string { return &c.Listen.HTTP }, def: ":8080", usage: "obsplane API, /metrics, /healthz, /readyz (off to disable)", listens: true},
-	{name: "logs-adapter-addr", field: func(c *Config) *string { return &c.Listen.LogsAdapter }, def: ":9098", usage: "OpenChoreo logs adapter API (off to disable)", listens: true},
-	{name: "tracing-adapter-addr", field: func(c *Config) *string { return &c.Listen.TracingAdapter }, def: ":9100", usage: "OpenChoreo tracing adapter API (off to disable)", listens: true},
-	{name: "otlp-grpc-addr", field: func(c *Config) *string { return &c.Listen.OTLPGRPC }, def: ":4317", usage: "OTLP gRPC receiver (off to disable)", listens: true},
-	{name: "otlp-http-addr", field: func(c *Config) *string { return &c.Listen.OTLPHTTP }, def: ":4318", usage: "OTLP HTTP receiver (off to disable)", listens: true},
-	{name: "forward-addr", field: func(c *Config) *string { return &c.Listen.Forward }, def: ":24224", usage: "Fluent forward receiver (off to disable)", listens: true},
-	{name: "clickhouse-http-addr", field: func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, def: "127.0.0.1:8123", usage: "ClickHouse HTTP interface over the embedded store (SPEC 4.3; reserved, not served yet)", listens: true},
-	{name: "retention-hot", field: func(c *Config) *string { return &c.Retention.Hot }, def: "168h", usage: "age at which rows move TO VOLUME 'hot' (only with a storage policy)"},
-	{name: "retention-warm", field: func(c *Config) *string { return &c.Retention.Warm }, def: "720h", usage: "age at which rows move TO VOLUME 'warm' (only with a storage policy)"},
-	{name: "retention-cold", field: func(c *Config) *string { return &c.Retention.Cold }, def: "2160h", usage: "age at which rows move TO VOLUME 'cold' (only with a storage policy)"},
-	{name: "retention-delete", field: func(c *Config) *string { return &c.Retention.DeleteAfter }, def: "9504h", usage: "delete rows older than this (13 months)"},
-	{name: "opensearch-url", field: func(c *Config) *string { return &c.OpenSearch.URL }, usage: "OpenSearch being migrated from, e.g. http://opensearch:9200 (credentials in the URL are masked in config print)", secret: true},
-	{name: "backend", field: func(c *Config) *string { return &c.Observer.Telemetry.Backend }, def: "clickstack", usage: "primary read backend (observer.telemetry.backend): clickstack or opensearch"},
-	{name: "dual-read", field: func(c *Config) *string { return &c.Observer.Telemetry.DualRead }, def: "false", usage: "also read the other backend and compare (observer.telemetry.dualRead)"},
-	{name: "shadow-write", field: func(c *Config) *string { return &c.Migration.ShadowWrite.Enabled }, def: "false", usage: "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"},
-	{name: "gateway-config", field: func(c *Config) *string { return &c.Gateway.Config }, usage: "collector config file replacing the built-in pipeline"},
+	setting("data", "data", "./data", func(c *Config) *string { return &c.DataDir }, "data directory: embedded store, queues, checkpoints"),
+	setting("chdb-lib", "chdbLib", DefaultChdbLib(), func(c *Config) *string { return &c.ChdbLib }, "path of libchdb.so (scripts/install-chdb.sh installs it)"),
+	setting("clickhouse-dsn", "clickhouseDSN", "", func(c *Config) *string { return &c.ClickHouseDSN }, "use a ClickHouse server instead of the embedded engine: clickhouse://user:pass@host:9000/otel or http://host:8123", secret),
+	setting("database", "database", "otel", func(c *Config) *string { return &c.Database }, "ClickHouse database of the telemetry and obsplane's own tables"),
+	setting("components", "components", "all", func(c *Config) *string { return &c.Components }, "what this process runs: all, gateway, query (comma-separated)"),
+	setting("auth", "auth", "none", func(c *Config) *string { return &c.Auth }, "API authentication: jwt or none"),
+	setting("jwks-url", "jwksURL", "", func(c *Config) *string { return &c.JWKSURL }, "JWKS URL for --auth=jwt"),
+	setting("adapter-auth", "adapterAuth", "none", func(c *Config) *string { return &c.AdapterAuth }, "auth on the OpenChoreo adapter ports: none (the Observer authorizes its callers, as with upstream adapters; keep the ports private) or jwt"),
+	setting("alert-webhook-url", "alertWebhookURL", "", func(c *Config) *string { return &c.AlertWebhookURL }, "where fired alert rules are posted", secret),
+	setting("observer-url", "observerURL", "", func(c *Config) *string { return &c.ObserverURL }, "OpenChoreo Observer base URL; alerts go to its /api/v1alpha1/alerts/webhook when --alert-webhook-url is empty", secret),
+	setting("log-level", "logLevel", "info", func(c *Config) *string { return &c.LogLevel }, "debug, info, warn, error"),
+	setting("log-format", "logFormat", "text", func(c *Config) *string { return &c.LogFormat }, "text or json"),
+
+	setting("http-addr", "listen.http", ":8080", func(c *Config) *string { return &c.Listen.HTTP }, "obsplane API, /metrics, /healthz, /readyz (off to disable)", listens),
+	setting("logs-adapter-addr", "listen.logsAdapter", ":9098", func(c *Config) *string { return &c.Listen.LogsAdapter }, "OpenChoreo logs adapter API (off to disable)", listens),
+	setting("tracing-adapter-addr", "listen.tracingAdapter", ":9100", func(c *Config) *string { return &c.Listen.TracingAdapter }, "OpenChoreo tracing adapter API (off to disable)", listens),
+	setting("otlp-grpc-addr", "listen.otlpGRPC", ":4317", func(c *Config) *string { return &c.Listen.OTLPGRPC }, "OTLP gRPC receiver (off to disable)", listens),
+	setting("otlp-http-addr", "listen.otlpHTTP", ":4318", func(c *Config) *string { return &c.Listen.OTLPHTTP }, "OTLP HTTP receiver (off to disable)", listens),
+	setting("forward-addr", "listen.forward", ":24224", func(c *Config) *string { return &c.Listen.Forward }, "Fluent forward receiver (off to disable)", listens),
+	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store (reserved, not served yet)", listens),
+
+	setting("retention-hot", "retention.hot", 168*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Hot }, "age at which rows move TO VOLUME 'hot' (only with a storage policy)", positive),
+	setting("retention-warm", "retention.warm", 720*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Warm }, "age at which rows move TO VOLUME 'warm' (only with a storage policy)", positive),
+	setting("retention-cold", "retention.cold", 2160*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Cold }, "age at which rows move TO VOLUME 'cold' (only with a storage policy)", positive),
+	setting("retention-delete", "retention.deleteAfter", 9504*time.Hour, func(c *Config) *time.Duration { return &c.Retention.DeleteAfter }, "delete rows older than this (13 months)", positive),
+
+	setting("query-max-range", "query.maxRange", 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Query.MaxRange }, "widest time range one query may cover", positive),
+	setting("query-max-rows", "query.maxResultRows", 100000, func(c *Config) *int { return &c.Query.MaxResultRows }, "most rows one query may return (the engine's max_result_rows)", positive),
+	setting("query-max-execution-time", "query.maxExecutionTime", 30*time.Second, func(c *Config) *time.Duration { return &c.Query.MaxExecutionTime }, "longest one query may run (the engine's max_execution_time, whole seconds)", positive),
+	setting("query-max-memory", "query.maxMemory", ByteSize(2<<30), func(c *Config) *ByteSize { return &c.Query.MaxMemory }, "most memory one query may use (the engine's max_memory_usage), e.g. 2GiB", positive),
+
+	setting("alert-tick", "alerts.tick", 15*time.Second, func(c *Config) *time.Duration { return &c.Alerts.Tick }, "how often the alert scheduler looks for rules that are due", positive),
+	setting("alert-throttle", "alerts.throttle", 60*time.Minute, func(c *Config) *time.Duration { return &c.Alerts.Throttle }, "least time between two notifications of a rule that keeps firing", positive),
+
+	setting("opensearch-url", "opensearch.url", "", func(c *Config) *string { return &c.OpenSearch.URL }, "OpenSearch being migrated from, e.g. http://opensearch:9200 (credentials in the URL are masked in config print)", secret),
+	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),
+	setting("dual-read", "observer.telemetry.dualRead", false, func(c *Config) *bool { return &c.Observer.Telemetry.DualRead }, "also read the other backend and compare (observer.telemetry.dualRead)"),
+	setting("shadow-write", "migration.shadowWrite.enabled", false, func(c *Config) *bool { return &c.Migration.ShadowWrite.Enabled }, "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"),
+
+	setting("dual-read-concurrency", "router.dualReadConcurrency", 8, func(c *Config) *int { return &c.Router.DualReadConcurrency }, "most dual reads in flight; a read that finds them all busy is not compared", positive),
+	setting("dual-read-timeout", "router.dualReadTimeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Router.DualReadTimeout }, "longest one background dual read may run", positive),
+	setting("mismatch-samples", "router.mismatchSamples", 200, func(c *Config) *int { return &c.Router.MismatchSamples }, "dual-read mismatch samples kept for /api/v1/router/mismatches", positive),
+	setting("flag-refresh", "router.flagRefresh", 10*time.Second, func(c *Config) *time.Duration { return &c.Router.FlagRefresh }, "how often rollout flags are reloaded from the store", positive),
+	setting("rollback", "router.rollback.enabled", true, func(c *Config) *bool { return &c.Router.Rollback.Enabled }, "roll the use_clickhouse rollout back to 0 automatically when a trigger holds"),
+	setting("rollback-check-interval", "router.rollback.checkInterval", 15*time.Second, func(c *Config) *time.Duration { return &c.Router.Rollback.CheckInterval }, "how often the rollback triggers are evaluated and the store pinged", positive),
+	setting("rollback-eval-window", "router.rollback.evalWindow", time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.EvalWindow }, "trailing window each check measures ClickHouse error rate and P95 over", positive),
+	setting("rollback-min-requests", "router.rollback.minRequests", 20, func(c *Config) *int { return &c.Router.Rollback.MinRequests }, "fewest ClickHouse reads in the window that make an error rate or P95 worth judging", positive),
+	setting("rollback-error-rate", "router.rollback.errorRate", 0.05, func(c *Config) *float64 { return &c.Router.Rollback.ErrorRate }, "ClickHouse error rate (a fraction) that fires the error_rate trigger"),
+	setting("rollback-error-rate-for", "router.rollback.errorRateFor", 5*time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.ErrorRateFor }, "how long the error rate must stay above the threshold", nonNegative),
+	setting("rollback-latency-factor", "router.rollback.latencyFactor", 3.0, func(c *Config) *float64 { return &c.Router.Rollback.LatencyFactor }, "ClickHouse P95 over this many times the OpenSearch baseline P95 fires the latency trigger"),
+	setting("rollback-latency-for", "router.rollback.latencyFor", 10*time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.LatencyFor }, "how long the P95 must stay above the threshold", nonNegative),
+	setting("rollback-baseline-window", "router.rollback.baselineWindow", time.Hour, func(c *Config) *time.Duration { return &c.Router.Rollback.BaselineWindow }, "trailing window the OpenSearch P95 baseline is measured over", positive),
+	setting("rollback-baseline-p95", "router.rollback.baselineP95", time.Duration(0), func(c *Config) *time.Duration { return &c.Router.Rollback.BaselineP95 }, "baseline P95 used while OpenSearch has too few reads to measure one (0: none)", nonNegative),
+	setting("rollback-unreachable-checks", "router.rollback.unreachableChecks", 3, func(c *Config) *int { return &c.Router.Rollback.UnreachableChecks }, "consecutive failed store pings that fire the unreachable trigger", positive),
+	setting("rollback-ping-timeout", "router.rollback.pingTimeout", 5*time.Second, func(c *Config) *time.Duration { return &c.Router.Rollback.PingTimeout }, "bound of each store ping", positive),
+	setting("rollback-inconsistency", "router.rollback.inconsistency", 0.01, func(c *Config) *float64 { return &c.Router.Rollback.Inconsistency }, "share of dual-read comparisons that disagree (a fraction) that fires the inconsistency trigger"),
+	setting("rollback-inconsistency-window", "router.rollback.inconsistencyWindow", 15*time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.InconsistencyWindow }, "trailing window the inconsistency share is measured over", positive),
+	setting("rollback-min-comparisons", "router.rollback.minComparisons", 100, func(c *Config) *int { return &c.Router.Rollback.MinComparisons }, "fewest dual-read comparisons in the window that make an inconsistency share worth judging", positive),
+
+	setting("gateway-config", "gateway.config", "", func(c *Config) *string { return &c.Gateway.Config }, "collector config file replacing the built-in pipeline"),
 }
 
 // DefaultChdbLib is where scripts/install-chdb.sh puts the library, unless
@@ -143,7 +215,7 @@ func DefaultChdbLib() string {
 func Default() *Config {
 	c := &Config{}
 	for _, k := range keys {
-		*k.field(c) = k.def
+		k.setDefault(c)
 	}
 	return c
 }
@@ -151,8 +223,12 @@ func Default() *Config {
 // RegisterFlags adds one flag per setting to fs.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML config file")
+	d := Default()
 	for _, k := range keys {
-		fs.String(k.name, k.def, k.usage)
+		fs.Var(k.value(d), k.name, k.usage)
+		if k.isBool {
+			fs.Lookup(k.name).NoOptDefVal = "true"
+		}
 	}
 }
 
@@ -161,25 +237,22 @@ func RegisterFlags(fs *pflag.FlagSet) {
 func Load(fs *pflag.FlagSet) (*Config, error) {
 	c := Default()
 	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
-		b, err := os.ReadFile(f.Value.String())
-		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
-		}
-		dec := yaml.NewDecoder(strings.NewReader(string(b)))
-		dec.KnownFields(true)
-		// An empty file decodes to io.EOF: nothing to override.
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config %s: %w", f.Value.String(), err)
+		if err := c.loadFile(f.Value.String()); err != nil {
+			return nil, err
 		}
 	}
 	for _, k := range keys {
 		if v, ok := os.LookupEnv(EnvName(k.name)); ok {
-			*k.field(c) = v
+			if err := k.value(c).Set(v); err != nil {
+				return nil, fmt.Errorf("%s=%q: %w", EnvName(k.name), v, err)
+			}
 		}
 	}
 	for _, k := range keys {
 		if f := fs.Lookup(k.name); f != nil && f.Changed {
-			*k.field(c) = f.Value.String()
+			if err := k.value(c).Set(f.Value.String()); err != nil {
+				return nil, fmt.Errorf("--%s=%q: %w", k.name, f.Value.String(), err)
+			}
 		}
 	}
 	return c, c.Validate()
@@ -193,46 +266,27 @@ func EnvName(key string) string {
 // Validate checks every setting and names the first one that is wrong.
 func (c *Config) Validate() error {
 	for _, k := range keys {
-		if !k.listens {
-			continue
-		}
-		v := *k.field(c)
-		if v == Off {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(v); err != nil {
-			return fmt.Errorf("--%s=%q: want host:port or %q", k.name, v, Off)
+		if err := k.check(c); err != nil {
+			return fmt.Errorf("--%s=%s: %w", k.name, k.value(c).String(), err)
 		}
 	}
-	switch c.Auth {
-	case "none":
-	case "jwt":
-		if c.JWKSURL == "" {
-			return errors.New("--auth=jwt needs --jwks-url")
+	for _, m := range []struct{ name, v string }{{"auth", c.Auth}, {"adapter-auth", c.AdapterAuth}} {
+		switch m.v {
+		case "none":
+		case "jwt":
+			if c.JWKSURL == "" {
+				return fmt.Errorf("--%s=jwt needs --jwks-url", m.name)
+			}
+		default:
+			return fmt.Errorf("--%s=%q: want jwt or none", m.name, m.v)
 		}
-	default:
-		return fmt.Errorf("--auth=%q: want jwt or none", c.Auth)
-	}
-	switch c.AdapterAuth {
-	case "none":
-	case "jwt":
-		if c.JWKSURL == "" {
-			return errors.New("--adapter-auth=jwt needs --jwks-url")
-		}
-	default:
-		return fmt.Errorf("--adapter-auth=%q: want jwt or none", c.AdapterAuth)
 	}
 	switch c.Observer.Telemetry.Backend {
 	case "clickstack", "opensearch":
 	default:
 		return fmt.Errorf("--backend=%q: want clickstack or opensearch", c.Observer.Telemetry.Backend)
 	}
-	for _, b := range []struct{ name, v string }{{"dual-read", c.Observer.Telemetry.DualRead}, {"shadow-write", c.Migration.ShadowWrite.Enabled}} {
-		if b.v != "true" && b.v != "false" {
-			return fmt.Errorf("--%s=%q: want true or false", b.name, b.v)
-		}
-	}
-	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead == "true" || c.Migration.ShadowWrite.Enabled == "true"
+	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead || c.Migration.ShadowWrite.Enabled
 	if needOS && c.OpenSearch.URL == "" {
 		return errors.New("--backend=opensearch, --dual-read and --shadow-write need --opensearch-url")
 	}
@@ -250,10 +304,22 @@ func (c *Config) Validate() error {
 	} else if c.DataDir == "" {
 		return errors.New("--data is empty")
 	}
-	for _, d := range []struct{ name, v string }{{"retention-hot", c.Retention.Hot}, {"retention-warm", c.Retention.Warm}, {"retention-cold", c.Retention.Cold}, {"retention-delete", c.Retention.DeleteAfter}} {
-		if dur, err := time.ParseDuration(d.v); err != nil || dur <= 0 {
-			return fmt.Errorf("--%s=%q: want a positive duration such as 168h", d.name, d.v)
+	if !identRE(c.Database) {
+		return fmt.Errorf("--database=%q: use letters, digits and underscores, not starting with a digit", c.Database)
+	}
+	if c.Query.MaxExecutionTime%time.Second != 0 {
+		return fmt.Errorf("--query-max-execution-time=%s: want whole seconds (the engine's max_execution_time)", c.Query.MaxExecutionTime)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"rollback-error-rate", c.Router.Rollback.ErrorRate}, {"rollback-inconsistency", c.Router.Rollback.Inconsistency}} {
+		if f.v <= 0 || f.v >= 1 {
+			return fmt.Errorf("--%s=%g: want a fraction between 0 and 1, e.g. 0.05 for 5%%", f.name, f.v)
 		}
+	}
+	if c.Router.Rollback.LatencyFactor <= 1 {
+		return fmt.Errorf("--rollback-latency-factor=%g: want more than 1", c.Router.Rollback.LatencyFactor)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -268,6 +334,24 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// identRE reports whether s is a plain SQL identifier, the only database
+// names the schema and the read model accept.
+func identRE(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '_', ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z':
+		case ch >= '0' && ch <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Has reports whether this process runs component ("gateway" or "query").
 func (c *Config) Has(component string) bool {
 	for _, comp := range strings.Split(c.Components, ",") {
@@ -277,12 +361,6 @@ func (c *Config) Has(component string) bool {
 		}
 	}
 	return false
-}
-
-// Duration returns a validated duration setting.
-func Duration(s string) time.Duration {
-	d, _ := time.ParseDuration(s)
-	return d
 }
 
 // ParseDSN checks a --clickhouse-dsn and returns it parsed. Only the
@@ -307,7 +385,7 @@ func maskErr(err error, dsn string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), dsn, Mask(dsn)))
 }
 
-// Mask hides the password of a DSN.
+// Mask hides the password of a DSN or URL.
 func Mask(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || u.User == nil {
@@ -322,17 +400,27 @@ func Mask(dsn string) string {
 	return dsn
 }
 
-// Print writes the effective configuration as YAML-ish key: value lines,
-// sorted, with secrets masked.
+// Print writes the effective configuration as `flag-name: value` lines in
+// the order of the keys table, with each one's YAML path and secrets masked.
 func (c *Config) Print() string {
-	lines := make([]string, 0, len(keys))
+	var b strings.Builder
 	for _, k := range keys {
-		v := *k.field(c)
+		v := k.value(c).String()
 		if k.secret && v != "" {
 			v = Mask(v)
 		}
-		lines = append(lines, fmt.Sprintf("%s: %q", k.name, v))
+		fmt.Fprintf(&b, "%s: %q  # %s\n", k.name, v, k.path)
 	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	return b.String()
+}
+
+// checkListen validates a listener address.
+func checkListen(v string) error {
+	if v == Off {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("want host:port or %q", Off)
+	}
+	return nil
 }

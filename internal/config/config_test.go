@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -81,6 +83,93 @@ func TestPrintMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestTypedValues: booleans, durations, integers, fractions and byte sizes
+// are parsed by type from every source, and a bad value names its key.
+func TestTypedValues(t *testing.T) {
+	file := "observer:\n  telemetry:\n    dualRead: true\n    backend: opensearch\nopensearch:\n  url: http://os:9200\n" +
+		"query:\n  maxMemory: 512MiB\n  maxRange: 48h\nrouter:\n  rollback:\n    errorRate: 0.2\n    minRequests: 7\n"
+	t.Setenv("OBSPLANE_DUAL_READ_TIMEOUT", "3s")
+	c, err := load(t, file, "--shadow-write", "--query-max-rows", "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Observer.Telemetry.DualRead || !c.Migration.ShadowWrite.Enabled || c.Query.MaxResultRows != 42 ||
+		c.Query.MaxMemory != 512<<20 || c.Query.MaxRange != 48*time.Hour || c.Router.Rollback.ErrorRate != 0.2 ||
+		c.Router.Rollback.MinRequests != 7 || c.Router.DualReadTimeout != 3*time.Second {
+		t.Fatalf("typed values not applied: %+v", c)
+	}
+	for _, tc := range []struct {
+		file string
+		args []string
+		want string
+	}{
+		{"", []string{"--dual-read=maybe"}, "--dual-read"},
+		{"", []string{"--query-max-memory", "lots"}, "--query-max-memory"},
+		{"", []string{"--query-max-rows", "0"}, "--query-max-rows"},
+		{"", []string{"--rollback-error-rate", "5"}, "--rollback-error-rate"},
+		{"", []string{"--database", "otel; DROP"}, "--database"},
+		{"router:\n  rollback:\n    minRequests: many\n", nil, "router.rollback.minRequests"},
+		{"router:\n  rolback:\n    enabled: false\n", nil, "router.rolback.enabled"},
+	} {
+		_, err := load(t, tc.file, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %q: got %v, want an error mentioning %s", tc.args, tc.file, err, tc.want)
+		}
+	}
+}
+
+// TestEveryKeyHasEverySource: each setting is accepted under its YAML path,
+// its environment variable and its flag, and config print shows it.
+func TestEveryKeyHasEverySource(t *testing.T) {
+	def := Default()
+	out := def.Print()
+	for _, k := range keys {
+		v := k.value(def).String()
+		if !strings.Contains(out, k.name+": ") || !strings.Contains(out, "# "+k.path+"\n") {
+			t.Errorf("config print lacks %s (%s)", k.name, k.path)
+		}
+		// The default, spelled out, is valid from each source.
+		parts := strings.Split(k.path, ".")
+		var y strings.Builder
+		for i, p := range parts {
+			y.WriteString(strings.Repeat("  ", i) + p + ":")
+			if i < len(parts)-1 {
+				y.WriteString("\n")
+			}
+		}
+		y.WriteString(" " + strconv.Quote(v) + "\n")
+		if _, err := load(t, y.String()); err != nil {
+			t.Errorf("%s from YAML %q: %v", k.name, y.String(), err)
+		}
+		t.Setenv(EnvName(k.name), v)
+		if _, err := load(t, ""); err != nil {
+			t.Errorf("%s from %s: %v", k.name, EnvName(k.name), err)
+		}
+		os.Unsetenv(EnvName(k.name))
+		if _, err := load(t, "", "--"+k.name+"="+v); err != nil {
+			t.Errorf("--%s=%s: %v", k.name, v, err)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		out  string
+	}{{"2GiB", 2 << 30, "2GiB"}, {"1536MiB", 1536 << 20, "1536MiB"}, {"1000", 1000, "1000"}, {"64 KiB", 64 << 10, "64KiB"}} {
+		b, err := ParseByteSize(tc.in)
+		if err != nil || b != tc.want || b.String() != tc.out {
+			t.Errorf("%q: got %d %q %v, want %d %q", tc.in, b, b.String(), err, tc.want, tc.out)
+		}
+	}
+	for _, bad := range []string{"", "2GB", "-1", "1.5GiB", "99999999999TiB"} {
+		if _, err := ParseByteSize(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
 func TestHas(t *testing.T) {
 	c := Default()
 	if !c.Has("gateway") || !c.Has("query") {
@@ -119,4 +208,23 @@ func passwordOf(dsn string) string {
 		return dsn[i+3+c+1 : at]
 	}
 	return ""
+}
+
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"2GiB", "0", "1KiB", "  7 MiB ", "9223372036854775807", "1TiBB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if b < 0 {
+			t.Fatalf("%q parsed to negative %d", s, b)
+		}
+		back, err := ParseByteSize(b.String())
+		if err != nil || back != b {
+			t.Fatalf("%q -> %d -> %q -> %d, %v", s, b, b.String(), back, err)
+		}
+	})
 }

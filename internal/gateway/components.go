@@ -62,8 +62,9 @@ func Components(o ComponentOptions) (otelcol.Factories, error) {
 	f.Processors, err = otelcol.MakeFactoryMap(append([]processor.Factory{
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
-		// resource is in the whitepaper's config (copying pod labels into
-		// resource attributes), so that config loads as written.
+		// resource is in the reference config (testdata/whitepaper-3.2.yaml,
+		// copying pod labels into resource attributes), so it loads as
+		// written.
 		resourceprocessor.NewFactory(),
 		openchoreoprocessor.NewFactory(),
 	}, o.Processors...)...)

@@ -15,7 +15,8 @@ import (
 // Off disables a listener, as everywhere in obsplane's flags.
 const Off = "off"
 
-// Defaults from the spec (section 3.1) and the whitepaper (batch 5s/100000).
+// Defaults: the ports of README's command table, and the reference config's
+// batch of 5s / 100000 (docs/DESIGN.md, Ingest).
 const (
 	DefaultOTLPGRPCAddr  = ":4317"
 	DefaultOTLPHTTPAddr  = ":4318"
@@ -206,7 +207,8 @@ func DefaultConfig(p Params) (string, error) {
 	processors := map[string]any{"memory_limiter": memLimiter, "openchoreo": nil}
 	if p.DataDir == "" {
 		// No disk queue (tests): nothing to lose that the queue would keep,
-		// so the whitepaper's batch processor does the batching.
+		// so a batch processor (as in the reference config) does the
+		// batching.
 		procs = append(procs, "batch")
 		processors["batch"] = map[string]any{
 			"timeout":             p.BatchTimeout.String(),

@@ -1,9 +1,13 @@
-// Package loglevel derives a log line's level from its text, with the rules
-// of OpenChoreo's OpenSearch logs module (which derives logLevel from the raw
-// line at query time): a declared level field (JSON or logfmt) first, then a
-// klog/glog header letter, then a bare severity word. The gateway's
-// enrichment and the query API both use it, so a line gets the same level
-// whichever side derives it and whichever backend answers a dual read.
+// Package loglevel holds obsplane's one set of level rules: which names mean
+// which level (Aliases), how an OTel severity number maps to a level
+// (SeverityFloors), and how a line's text declares one (FromText, the rules
+// of OpenChoreo's OpenSearch logs module, which derives logLevel from the raw
+// line at query time: a declared level field (JSON or logfmt) first, then a
+// klog/glog header letter, then a bare severity word). The gateway's
+// enrichment, both read backends, and the SQL the ClickHouse backend filters
+// levels with (generated from the same tables in internal/readmodel/
+// clickhouse) all use it, so a line gets the same level whichever side
+// derives it and whichever backend answers a dual read.
 package loglevel
 
 import (
@@ -70,25 +74,98 @@ func FromText(line string) string {
 	return ""
 }
 
-// Normalize maps a level token to its canonical name; "" when the token
-// is not a level name at all. Beyond upstream's aliases it knows log15's
-// (eror, dbug) and zerolog console's three-letter forms (inf, wrn, ...).
-func Normalize(v string) string {
-	switch strings.ToUpper(strings.TrimSpace(v)) {
-	case "ERROR", "ERR", "EROR":
-		return "ERROR"
-	case "FATAL", "CRITICAL", "CRIT", "PANIC", "DPANIC", "EMERG", "EMERGENCY", "ALERT", "FTL":
-		return "FATAL"
-	case "SEVERE":
-		return "SEVERE"
-	case "WARN", "WARNING", "WRN":
-		return "WARN"
-	case "INFO", "INFORMATION", "NOTICE", "CONFIG", "INF":
-		return "INFO"
-	case "DEBUG", "TRACE", "VERBOSE", "FINE", "FINER", "FINEST", "SILLY", "DBUG", "DBG", "TRC":
-		return "DEBUG"
+// Alias is a canonical level and the names (upper case) that mean it.
+type Alias struct {
+	Level string
+	Names []string
+}
+
+// Aliases are the level names obsplane understands. Beyond upstream's
+// aliases they include log15's (eror, dbug) and zerolog console's
+// three-letter forms (inf, wrn, ...).
+var Aliases = []Alias{
+	{"ERROR", []string{"ERROR", "ERR", "EROR"}},
+	{"FATAL", []string{"FATAL", "CRITICAL", "CRIT", "PANIC", "DPANIC", "EMERG", "EMERGENCY", "ALERT", "FTL"}},
+	{"SEVERE", []string{"SEVERE"}},
+	{"WARN", []string{"WARN", "WARNING", "WRN"}},
+	{"INFO", []string{"INFO", "INFORMATION", "NOTICE", "CONFIG", "INF"}},
+	{"DEBUG", []string{"DEBUG", "TRACE", "VERBOSE", "FINE", "FINER", "FINEST", "SILLY", "DBUG", "DBG", "TRC"}},
+}
+
+// SeverityFloor maps OTel severity numbers from Min up to the next floor to
+// Level.
+type SeverityFloor struct {
+	Min   int
+	Level string
+}
+
+// SeverityFloors are the OTel severity ranges, highest first.
+var SeverityFloors = []SeverityFloor{{21, "FATAL"}, {17, "ERROR"}, {13, "WARN"}, {9, "INFO"}, {1, "DEBUG"}}
+
+// Space is what Normalize trims around a level name (ASCII whitespace; the
+// SQL twin trims the same bytes).
+const Space = " \t\n\r\f\v"
+
+var byName = func() map[string]string {
+	m := map[string]string{}
+	for _, a := range Aliases {
+		for _, n := range a.Names {
+			m[n] = a.Level
+		}
 	}
-	return ""
+	return m
+}()
+
+// Normalize maps a level name to its canonical level; "" when it is not a
+// level name at all. Only ASCII letters are folded, as the engine's upper()
+// folds them, so the Go and SQL forms agree on every input.
+func Normalize(v string) string {
+	return byName[asciiUpper(strings.Trim(v, Space))]
+}
+
+// FromSeverity is the level of a record's OTel severity: the number's range
+// when it is set, else the text's level (INFO for a text that names none).
+// It is "" when the record has no severity at all (then its body decides).
+func FromSeverity(number int, text string) string {
+	for _, f := range SeverityFloors {
+		if number >= f.Min {
+			return f.Level
+		}
+	}
+	if strings.Trim(text, Space) == "" {
+		return ""
+	}
+	if l := Normalize(text); l != "" {
+		return l
+	}
+	return "INFO"
+}
+
+// Of is the level reported for a stored log record: its severity when it
+// has one, else what its body declares, else INFO.
+func Of(number int, text, body string) string {
+	if l := FromSeverity(number, text); l != "" {
+		return l
+	}
+	if l := FromText(body); l != "" {
+		return l
+	}
+	return "INFO"
+}
+
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'a' && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 func isWordByte(c byte) bool {

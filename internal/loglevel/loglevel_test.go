@@ -22,3 +22,28 @@ func TestFromText(t *testing.T) {
 		}
 	}
 }
+
+// TestOf: the severity number wins, then the severity text (aliases of
+// every spelling, an unknown text being INFO), then the body, then INFO.
+func TestOf(t *testing.T) {
+	for _, tc := range []struct {
+		num        int
+		text, body string
+		want       string
+	}{
+		{17, "", "DEBUG line", "ERROR"},
+		{21, "info", "", "FATAL"},
+		{0, "WRN", "ERROR in body", "WARN"},
+		{0, " dbg\t", "", "DEBUG"},
+		{0, "EROR", "", "ERROR"},
+		{0, "Ftl", "", "FATAL"},
+		{0, "banana", "ERROR in body", "INFO"},
+		{0, "  ", "level=warn x", "WARN"},
+		{0, "", "nothing", "INFO"},
+		{0, "ſevere", "", "INFO"}, // only ASCII folds, as in SQL
+	} {
+		if got := Of(tc.num, tc.text, tc.body); got != tc.want {
+			t.Errorf("Of(%d, %q, %q) = %q, want %q", tc.num, tc.text, tc.body, got, tc.want)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package opensearch talks to the OpenSearch that OpenChoreo runs today: the
 // index templates its setup jobs install, the index names Fluent Bit and the
 // OpenTelemetry collector write, and a thin client on opensearch-go. The
-// migration toolkit (backfill, validate, syncback, cleanup) and the dual-read
-// router build on it; docs/OPENSEARCH.md lists the document shapes.
+// gateway's dual-write exporter and the OpenSearch read backends
+// (logsbackend, tracesbackend) build on it; docs/OPENSEARCH.md lists the
+// document shapes.
 package opensearch
 
 import (

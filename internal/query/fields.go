@@ -4,7 +4,7 @@ import (
 	"strings"
 )
 
-// Resource attribute keys the gateway writes (spec section 5). They are the
+// Resource attribute keys the gateway's openchoreo processor writes. They are the
 // only place the query side names them; tenancy and the OpenChoreo filters
 // read ResourceAttributes[key] directly, so queries stay correct whether or
 // not a MATERIALIZED column for the key exists.
@@ -246,8 +246,8 @@ var TraceFields = func() *FieldMap {
 	return m
 }()
 
-// The tables obsplane reads, in database otel. Handlers whose database is
-// configured differently copy the value and change Database.
+// The tables obsplane reads, in database otel; Options.Database (PPL) and
+// callers building their own statements copy the value and change Database.
 var (
 	LogsTable   = Table{Database: "otel", Name: "otel_logs", Fields: LogFields}
 	TracesTable = Table{Database: "otel", Name: "otel_traces", Fields: TraceFields}

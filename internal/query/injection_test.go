@@ -27,7 +27,7 @@ var payloads = []string{
 	"ZQX\u2019 OR 1=1", // right single quotation mark
 	"ZQX\uff07 OR 1=1", // fullwidth apostrophe
 	"ZQX\u02bc OR 1=1", // modifier letter apostrophe
-	`ZQX{ns0:String}`,
+	`ZQX{scope_ns0:String}`,
 	`ZQX{p0:String}`,
 	`ZQX] OR 1=1 OR ['`,
 	"ZQX`) OR 1=1 --",

@@ -14,6 +14,8 @@ type Options struct {
 	// MaxRows caps the rows a query returns: head N is clamped to it and a
 	// query without head gets LIMIT MaxRows. Zero means DefaultMaxRows.
 	MaxRows int64
+	// Database holds the tables; empty means the tables' default, otel.
+	Database string
 }
 
 // DefaultMaxRows is the row cap when Options.MaxRows is zero, OpenSearch's
@@ -67,6 +69,9 @@ func (q *PPLQuery) Compile(sc Scope, opts Options) (*Compiled, error) {
 			return nil, errAt(0, "sources %q and %q are different tables", truncate(q.Sources[0]), truncate(s))
 		}
 		table = t
+	}
+	if opts.Database != "" {
+		table.Database = opts.Database
 	}
 	c := &compiler{table: table, opts: opts}
 	r := &relation{stmt: Select().From(table).Scoped(sc), base: true, env: map[string]binding{}}
@@ -762,8 +767,8 @@ func (c *compiler) binary(r *relation, n *Binary) (Expr, Kind, *Field, error) {
 }
 
 // like compiles "x like pattern". On the log body, '%token%' with a single
-// alphanumeric token becomes hasToken(Body, token), the whitepaper's
-// mapping: it is served by the token index and matches the token as a whole
+// alphanumeric token becomes hasToken(Body, token), the PPL mapping of
+// docs/DESIGN.md: it is served by the token index and matches the token as a whole
 // word (so '%error%' finds "an error occurred" but not "errors"). Every other
 // pattern is a plain LIKE.
 func (c *compiler) like(r *relation, x, pattern Node, neg bool) (Expr, error) {

@@ -10,7 +10,7 @@ import (
 
 var tenant = Scope{Namespaces: []string{"acme"}}
 
-const scopeSQL = "(OpenChoreoNamespace IN ({ns0:String}))"
+const scopeSQL = "(OpenChoreoNamespace IN ({scope_ns0:String}))"
 
 func mustPPL(t *testing.T, q string) *Compiled {
 	t.Helper()
@@ -36,12 +36,12 @@ func checkScoped(t *testing.T, sql string, p store.Params) {
 			}
 		}
 	}
-	if p["ns0"] != "acme" || p["ns1"] != "" {
+	if p["scope_ns0"] != "acme" || p["scope_ns1"] != "" {
 		t.Fatalf("scope params = %v", p)
 	}
 }
 
-// The whitepaper's PPL -> SQL mapping (spec 6.2).
+// The PPL -> SQL mapping of docs/DESIGN.md, PPL.
 func TestWhitepaperMapping(t *testing.T) {
 	cases := []struct {
 		ppl      string
@@ -204,7 +204,7 @@ func TestScopeRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(c.SQL, "OpenChoreoNamespace") || c.Params["ns0"] != "" {
+	if strings.Contains(c.SQL, "OpenChoreoNamespace") || c.Params["scope_ns0"] != "" {
 		t.Fatalf("All scope should not filter: %s", c.SQL)
 	}
 	// Namespaces are deduplicated and each bound as a String.
@@ -212,8 +212,8 @@ func TestScopeRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(c.SQL, "WHERE (OpenChoreoNamespace IN ({ns0:String}, {ns1:String}, {ns2:String}))") ||
-		c.Params["ns0"] != "a" || c.Params["ns1"] != "b" || c.Params["ns2"] != `x'y\z` {
+	if !strings.Contains(c.SQL, "WHERE (OpenChoreoNamespace IN ({scope_ns0:String}, {scope_ns1:String}, {scope_ns2:String}))") ||
+		c.Params["scope_ns0"] != "a" || c.Params["scope_ns1"] != "b" || c.Params["scope_ns2"] != `x'y\z` {
 		t.Fatalf("got %s %v", c.SQL, c.Params)
 	}
 }

@@ -2,8 +2,12 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/openchoreo/obsplane/internal/store"
 )
 
 // Scope is the set of tenants a caller may read. Tenancy is by OpenChoreo
@@ -27,6 +31,47 @@ type Scope struct {
 // that would look like "no logs".
 var ErrEmptyScope = errors.New("query: the caller may read no namespace")
 
+// ScopeParam prefixes the parameters SQL binds. User values are always pN,
+// so scope_nsN cannot collide with them.
+const ScopeParam = "scope_ns"
+
+// SQL is the one tenant scope of every ClickHouse read, the templates' and
+// PPL's alike: a predicate keeping the rows whose tenant expression (a fixed
+// column or map lookup written by code, never user text) is one of sc's
+// namespaces, "1" when sc is All. Each namespace is its own String
+// parameter (scope_ns0, scope_ns1, ...) bound into params rather than one
+// Array(String): a String parameter reaches the engine byte for byte,
+// while an array parameter is a literal the caller would have to quote and
+// escape itself, one more layer that a namespace holding a quote or a
+// backslash could trip. Binding a second, different scope into the same
+// params is refused rather than letting one widen the other.
+func (sc Scope) SQL(tenant string, params store.Params) (string, error) {
+	if sc.All {
+		return "1", nil
+	}
+	if len(sc.Namespaces) == 0 {
+		return "", ErrEmptyScope
+	}
+	ns := slices.Clone(sc.Namespaces)
+	slices.Sort(ns)
+	ns = slices.Compact(ns)
+	var b strings.Builder
+	b.WriteString(tenant + " IN (")
+	for i, n := range ns {
+		name := ScopeParam + strconv.Itoa(i)
+		if old, ok := params[name]; ok && old != n {
+			return "", fmt.Errorf("query: two different scopes in one statement (%s)", name)
+		}
+		params[name] = n
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("{" + name + ":String}")
+	}
+	b.WriteString(")")
+	return b.String(), nil
+}
+
 // predicate is the WHERE term that restricts t to the scope, or nil for All.
 func (sc Scope) predicate(t *Table) (Expr, error) {
 	if sc.All {
@@ -38,37 +83,23 @@ func (sc Scope) predicate(t *Table) (Expr, error) {
 	if t.Fields == nil || t.Fields.tenant == nil {
 		return nil, errors.New("query: table " + t.Name + " has no tenant column")
 	}
-	ns := slices.Clone(sc.Namespaces)
-	slices.Sort(ns)
-	ns = slices.Compact(ns)
-	return scopeIn{t.Fields.tenant, ns}, nil
+	return scopeIn{t.Fields.tenant, sc}, nil
 }
 
-// scopeIn renders "tenant IN ({ns0:String}, {ns1:String}, ...)". The
-// namespaces are separate String parameters rather than one Array(String):
-// the engine reads an array parameter as a quoted literal, which the store's
-// plain-text parameter contract cannot carry for names with quotes or
-// backslashes. User values are always pN, so nsN cannot collide with them.
+// scopeIn renders Scope.SQL on the table's tenant expression.
 type scopeIn struct {
 	tenant Expr
-	ns     []string
+	sc     Scope
 }
 
 func (s scopeIn) render(w *writer) {
-	s.tenant.render(w)
-	w.str(" IN (")
-	for i, n := range s.ns {
-		name := "ns" + strconv.Itoa(i)
-		if old, ok := w.params[name]; ok && old != n {
-			// Two table reads in one statement with different scopes
-			// would share parameters; refuse rather than widen either.
-			panic("query: two different scopes in one statement")
-		}
-		w.params[name] = n
-		if i > 0 {
-			w.str(", ")
-		}
-		w.str("{" + name + ":String}")
+	tw := &writer{params: store.Params{}}
+	s.tenant.render(tw)
+	sql, err := s.sc.SQL(tw.b.String(), w.params)
+	if err != nil {
+		// Two table reads in one statement with different scopes would
+		// share parameters; refuse rather than widen either.
+		panic(err)
 	}
-	w.str(")")
+	w.str(sql)
 }

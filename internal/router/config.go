@@ -49,7 +49,8 @@ type Config struct {
 }
 
 // RollbackConfig sets when the router rolls the use_clickhouse rollout back
-// to 0 by itself (whitepaper 5.3). Each condition is evaluated every
+// to 0 by itself (docs/DESIGN.md, Migration from OpenSearch). Each
+// condition is evaluated every
 // CheckInterval.
 type RollbackConfig struct {
 	// Enabled turns automatic rollback on.
@@ -95,7 +96,7 @@ type RollbackConfig struct {
 }
 
 // DefaultConfig returns the defaults: OpenSearch primary, no dual read, and
-// the whitepaper's rollback thresholds (errors > 5% for 5 min, P95 > 3x
+// the migration plan's rollback thresholds (errors > 5% for 5 min, P95 > 3x
 // baseline for 10 min, ClickHouse unreachable, dual-read inconsistency > 1%).
 func DefaultConfig() Config {
 	return Config{

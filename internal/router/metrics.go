@@ -19,7 +19,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "obsplane_router_requests_total",
-			Help: "Reads routed, by backend, operation, role (primary answers the caller, secondary is a dual read) and outcome (ok, error, client_error, canceled).",
+			Help: "Reads routed, by backend, operation, role (primary answers the caller, secondary is a dual read) and outcome (ok, error, client_error, canceled, unsupported).",
 		}, []string{"backend", "op", "role", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "obsplane_router_request_duration_seconds",
@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"backend", "op", "role"}),
 		dualRead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "obsplane_router_dualread_total",
-			Help: "Dual reads by operation and outcome: match, mismatch, error (either side failed), skipped (concurrency limit reached), incomparable (answers differ by design, not compared).",
+			Help: "Dual reads by operation and outcome: match, mismatch, error (either side failed), skipped (concurrency limit reached), incomparable (answers differ by design, not compared), unsupported (one backend cannot answer the read).",
 		}, []string{"op", "outcome"}),
 		mismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "obsplane_router_dualread_mismatches_total",

@@ -1,5 +1,5 @@
 // Package router decides, for every read, which backend answers it:
-// ClickHouse or OpenSearch (SPEC 7, whitepaper 3.3 and 5.3).
+// ClickHouse or OpenSearch (docs/DESIGN.md, Migration from OpenSearch).
 //
 // # Choosing the backend
 //
@@ -7,10 +7,10 @@
 // migration. With "opensearch" (migrating) a user's reads go to ClickHouse
 // when the use_clickhouse flag includes the user — a sticky bucket of the
 // user id below the flag's rolloutPercentage, see package flags — and to
-// OpenSearch otherwise; the whitepaper's 5% / 20% / 50% / 100% weeks are
+// OpenSearch otherwise; the plan's 5% / 20% / 50% / 100% steps are
 // PATCHes of that percentage. With "clickstack" (cut over) every read goes
 // to ClickHouse and the flag is not consulted: rolling back after cutover is
-// a config change back to "opensearch" (whitepaper 5.5), and the flag —
+// a config change back to "opensearch", and the flag —
 // which an automatic rollback has set to 0 by then — takes over again.
 // When the caller has no function for the chosen backend (OpenSearch not
 // configured), the other one answers.
@@ -34,12 +34,12 @@
 //
 // # Callers
 //
-// The query API calls Current() at request time and then
+// server.Run builds one Router and passes it to the handlers, which call
 //
-//	v, err := router.Current().Do(ctx, userID, "logs.query", fromClickHouse, fromOpenSearch)
+//	v, err := rt.Do(ctx, userID, "logs.query", fromClickHouse, fromOpenSearch)
 //
-// A nil *Router (nothing installed) answers from ClickHouse directly, so
-// handlers work before and without the router.
+// A nil *Router answers from ClickHouse directly, so handlers work without
+// one (gateway-only processes, tests).
 package router
 
 import (
@@ -53,6 +53,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -183,7 +184,11 @@ func (r *Router) Primary(user string) Backend {
 // with dual read on also runs it on the other backend in the background.
 // op names the operation for metrics and samples ("logs.query",
 // "traces.get", ...); it must be a constant, never user input. Either
-// function may be nil when that backend is not configured.
+// function may be nil when that backend is not configured. A backend that
+// answers readmodel's Unsupported error (without I/O) leaves the read to
+// the other one: when the primary cannot answer, the other backend's answer
+// is returned (the background read's, when dual read started one), and
+// when the secondary cannot, there is nothing to compare.
 func (r *Router) Do(ctx context.Context, user, op string, ch, os Func) (any, error) {
 	if r == nil {
 		if ch == nil {
@@ -205,20 +210,31 @@ func (r *Router) Do(ctx context.Context, user, op string, ch, os Func) (any, err
 	}
 
 	// The primary's digest reaches the comparison through a buffered
-	// channel: the answer's path never waits for the background read.
+	// channel: the answer's path never waits for the background read,
+	// except when the primary cannot answer and the background read is
+	// the answer.
 	var primaryDone chan outcome
+	var shadowDone chan answer
 	if r.cfg.DualRead && sf != nil {
 		select {
 		case r.sem <- struct{}{}:
-			primaryDone = make(chan outcome, 1)
+			primaryDone, shadowDone = make(chan outcome, 1), make(chan answer, 1)
 			r.bg.Add(1)
-			go r.shadow(ctx, user, op, primary, secondary, sf, primaryDone)
+			go r.shadow(ctx, user, op, primary, secondary, sf, primaryDone, shadowDone)
 		default:
 			r.m.dualRead.WithLabelValues(op, "skipped").Inc()
 		}
 	}
 
-	return r.runPrimary(ctx, primary, op, pf, primaryDone)
+	v, err := r.runPrimary(ctx, primary, op, pf, primaryDone)
+	if errors.Is(err, readmodel.ErrUnsupported) && sf != nil {
+		if shadowDone != nil {
+			a := <-shadowDone
+			return a.v, a.err
+		}
+		return r.runPrimary(ctx, secondary, op, sf, nil)
+	}
+	return v, err
 }
 
 // runPrimary answers the read and hands its digest to the background
@@ -243,20 +259,37 @@ type outcome struct {
 	err error
 }
 
-// shadow runs the secondary read and compares it with the primary's.
-func (r *Router) shadow(ctx context.Context, user, op string, primary, secondary Backend, sf Func, primaryDone <-chan outcome) {
+type answer struct {
+	v   any
+	err error
+}
+
+// shadow runs the secondary read, hands its answer to done (the answer's
+// path takes it when the primary could not answer) and compares it with
+// the primary's.
+func (r *Router) shadow(ctx context.Context, user, op string, primary, secondary Backend, sf Func, primaryDone <-chan outcome, done chan<- answer) {
 	defer r.bg.Done()
 	defer func() { <-r.sem }()
 	// The background read outlives the request that started it, but not
-	// DualReadTimeout; it keeps the request's values (the caller's identity
-	// and namespace scope).
+	// DualReadTimeout; it keeps the request's values.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.DualReadTimeout)
 	defer cancel()
 	start := time.Now()
-	_, sres, serr := sf(sctx)
-	r.observe(sctx, secondary, op, "secondary", time.Since(start), serr)
+	sv, sres, serr := sf(sctx)
+	took := time.Since(start)
+	done <- answer{sv, serr}
 	p := <-primaryDone
-	if p.err != nil || serr != nil {
+	// When the primary could not answer, this read was the caller's answer.
+	role := "secondary"
+	if errors.Is(p.err, readmodel.ErrUnsupported) {
+		role = "primary"
+	}
+	r.observe(sctx, secondary, op, role, took, serr)
+	switch {
+	case errors.Is(p.err, readmodel.ErrUnsupported) || errors.Is(serr, readmodel.ErrUnsupported):
+		r.m.dualRead.WithLabelValues(op, "unsupported").Inc()
+		return
+	case p.err != nil || serr != nil:
 		r.m.dualRead.WithLabelValues(op, "error").Inc()
 		return
 	}
@@ -292,11 +325,15 @@ const (
 	OutcomeError       = "error"
 	OutcomeClientError = "client_error"
 	OutcomeCanceled    = "canceled"
+	// OutcomeUnsupported: the backend cannot answer this read at all (and
+	// did no I/O); the other backend answers it.
+	OutcomeUnsupported = "unsupported"
 )
 
 // ClientError marks err as the caller's fault (a bad query, a time range
 // too large): it is answered as usual but not counted against the backend by
-// the error-rate trigger.
+// the error-rate trigger. readmodel's Invalid, Forbidden and NotFound
+// errors count as the caller's without it.
 func ClientError(err error) error {
 	if err == nil {
 		return nil
@@ -308,16 +345,19 @@ type clientError struct{ error }
 
 func (e clientError) Unwrap() error { return e.error }
 
-// IsClientError reports whether err was marked with ClientError.
+// IsClientError reports whether err was marked with ClientError or is
+// readmodel's error of the caller's making.
 func IsClientError(err error) bool {
 	var c clientError
-	return errors.As(err, &c)
+	return errors.As(err, &c) || readmodel.IsCallers(err)
 }
 
 func classify(ctx context.Context, err error) string {
 	switch {
 	case err == nil:
 		return OutcomeOK
+	case errors.Is(err, readmodel.ErrUnsupported):
+		return OutcomeUnsupported
 	case IsClientError(err):
 		return OutcomeClientError
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
@@ -513,4 +553,16 @@ func SortTies(ids, keys []string) []string {
 		i = j
 	}
 	return ids
+}
+
+// SetFlag changes flag name as actor, with the reason kept in the audit
+// row, and updates the rollout gauges.
+func (r *Router) SetFlag(ctx context.Context, name string, c flags.Change, actor, reason string) (old, cur flags.Flag, err error) {
+	old, cur, err = r.flags.Update(ctx, name, c, actor, reason)
+	if err != nil {
+		return old, cur, err
+	}
+	r.log.Info("router: flag changed", "flag", name, "by", actor, "old", old, "new", cur, "reason", reason)
+	r.updateGauges()
+	return old, cur, nil
 }

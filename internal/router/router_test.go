@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -193,7 +194,7 @@ func TestDoRoutesByRollout(t *testing.T) {
 }
 
 // TestRolloutMovesUsersOneWay checks the routing decision itself (not only
-// the bucket function) over 100,000 users at the whitepaper's steps.
+// the bucket function) over 100,000 users at the plan's steps (docs/DESIGN.md).
 func TestRolloutMovesUsersOneWay(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	const n = 100000
@@ -462,5 +463,53 @@ func TestDualReadSkipsIncomparableAnswers(t *testing.T) {
 	}
 	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"op": "logs.query", "outcome": "incomparable"}); n != 1 {
 		t.Errorf("incomparable counter = %v, want 1", n)
+	}
+}
+
+// TestUnsupportedReadGoesToTheOtherBackend: a backend answering
+// readmodel's Unsupported leaves the read to the other one, whether it is
+// the primary (the other's answer is returned, from the background read
+// when dual read started one) or the secondary (nothing is compared); the
+// unsupported call never counts as an error or feeds the windows.
+func TestUnsupportedReadGoesToTheOtherBackend(t *testing.T) {
+	ctx := ctxT(t)
+	unsupported := backend("os", Result{}, readmodel.NotSupported("logs tail with q"))
+	for _, dual := range []bool{false, true} {
+		h := newHarness(t, func(c *Config) { c.DualRead = dual }, nil)
+		// Backend opensearch, rollout 0: OpenSearch is every user's primary.
+		v, err := h.r.Do(ctx, "u", "api.logs", backend("ch", Result{Total: 1}, nil), unsupported)
+		h.r.Wait()
+		if err != nil || v != "ch" {
+			t.Fatalf("dual=%v: got %v, %v; want ClickHouse's answer", dual, v, err)
+		}
+		if n := h.metric(t, "obsplane_router_requests_total", map[string]string{"backend": "clickhouse", "role": "primary", "outcome": OutcomeOK}); n != 1 {
+			t.Errorf("dual=%v: ClickHouse primary reads = %v, want 1", dual, n)
+		}
+		if n := h.metric(t, "obsplane_router_requests_total", map[string]string{"backend": "opensearch", "outcome": OutcomeUnsupported}); n != 1 {
+			t.Errorf("dual=%v: unsupported OpenSearch reads = %v, want 1", dual, n)
+		}
+		if n := h.metric(t, "obsplane_router_requests_total", map[string]string{"outcome": OutcomeError}); n != 0 {
+			t.Errorf("dual=%v: %v reads counted as errors", dual, n)
+		}
+		if dual {
+			if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"outcome": "unsupported"}); n != 1 {
+				t.Errorf("unsupported dual reads = %v, want 1", n)
+			}
+		}
+	}
+
+	// The secondary cannot answer: the primary's answer stands, nothing is
+	// compared.
+	h := newHarness(t, func(c *Config) { c.DualRead, c.Backend = true, BackendClickStack }, nil)
+	v, err := h.r.Do(ctx, "u", "api.logs", backend("ch", Result{Total: 1}, nil), unsupported)
+	h.r.Wait()
+	if err != nil || v != "ch" {
+		t.Fatalf("got %v, %v", v, err)
+	}
+	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"outcome": "unsupported"}); n != 1 {
+		t.Errorf("unsupported dual reads = %v, want 1", n)
+	}
+	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"outcome": "match"}) + h.metric(t, "obsplane_router_dualread_total", map[string]string{"outcome": "mismatch"}); n != 0 {
+		t.Errorf("%v comparisons of an unsupported read", n)
 	}
 }

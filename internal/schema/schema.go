@@ -89,7 +89,7 @@ type Options struct {
 	DeleteAfter time.Duration
 	// Hot, Warm and Cold are the ages at which telemetry moves to the
 	// storage policy's volumes named 'hot', 'warm' and 'cold' (for example
-	// SSD, HDD and an S3 disk), as in whitepaper section 5.4; new parts land
+	// SSD, HDD and an S3 disk; docs/DESIGN.md, Storage); new parts land
 	// on the policy's first volume. They take effect only when StoragePolicy
 	// is set, and a zero duration skips that move. The embedded engine has no
 	// storage policy, so it keeps the delete TTL only.
@@ -103,29 +103,6 @@ type Options struct {
 	// used, which every supported server version has. Apply turns it on by
 	// itself when the connected engine supports it.
 	TextIndex bool
-}
-
-// SetRetention parses the retention settings (Go durations such as "168h")
-// into o: hot, warm and cold are the ages of the TO VOLUME moves, del the age
-// of the delete TTL.
-func (o *Options) SetRetention(hot, warm, cold, del string) error {
-	for _, d := range []struct {
-		name string
-		v    string
-		dst  *time.Duration
-	}{
-		{"retention-hot", hot, &o.Hot},
-		{"retention-warm", warm, &o.Warm},
-		{"retention-cold", cold, &o.Cold},
-		{"retention-delete", del, &o.DeleteAfter},
-	} {
-		v, err := time.ParseDuration(d.v)
-		if err != nil {
-			return fmt.Errorf("--%s=%q: %w", d.name, d.v, err)
-		}
-		*d.dst = v
-	}
-	return nil
 }
 
 // DefaultDeleteAfter is the default retention: 13 months, counted as 395 days

@@ -49,7 +49,7 @@ func TestShadowWriteAndRoutedReads(t *testing.T) {
 	grpcAddr, httpAddr, adapterAddr, tracingAddr := freePort(t), freePort(t), freePort(t), freePort(t)
 	_, logs := startServe(t, httpAddr, "--data", data, "--otlp-grpc-addr", grpcAddr, "--logs-adapter-addr", adapterAddr,
 		"--tracing-adapter-addr", tracingAddr,
-		"--opensearch-url", osURL, "--shadow-write", "true", "--backend", "opensearch", "--dual-read", "true")
+		"--opensearch-url", osURL, "--shadow-write", "--backend", "opensearch", "--dual-read")
 
 	ns := fmt.Sprintf("mig-%d", rand.Uint32())
 	const n = 300

@@ -1,7 +1,8 @@
-// Package server runs `obsplane serve`: it opens the store, applies the
-// schema, and starts every enabled component (gateway, query APIs, health and
-// metrics) in one process until its context ends, then shuts them down in
-// order so that what the gateway holds is flushed to the store.
+// Package server runs `obsplane serve`. Run constructs every part in order
+// — logger, store, schema, read model, router, alert manager, HTTP
+// handlers, gateway, listeners — passing each what it needs, runs them together as one run
+// group, and stops them in reverse: listeners first, the gateway next (which
+// flushes what it holds into the store), the store last.
 package server
 
 import (
@@ -16,11 +17,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/openchoreo/obsplane/internal/alerts"
+	"github.com/openchoreo/obsplane/internal/api"
+	"github.com/openchoreo/obsplane/internal/api/flagsapi"
+	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
+	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/gateway"
+	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
+	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
@@ -36,6 +51,12 @@ func OpenStore(cfg *config.Config) (store.Store, error) {
 	return chdb.Open(chdb.Config{LibPath: cfg.ChdbLib, DataDir: cfg.DataDir})
 }
 
+// SchemaOptions are the schema settings of cfg: its database and retention.
+func SchemaOptions(cfg *config.Config) schema.Options {
+	r := cfg.Retention
+	return schema.Options{Database: cfg.Database, Hot: r.Hot, Warm: r.Warm, Cold: r.Cold, DeleteAfter: r.DeleteAfter}
+}
+
 // NewLogger returns the process logger in the configured level and format.
 func NewLogger(cfg *config.Config) *slog.Logger {
 	var lvl slog.Level
@@ -47,73 +68,11 @@ func NewLogger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// Component is something serve runs beside the HTTP endpoints: the gateway,
-// an API listener. Run blocks until ctx ends or it fails, and must have
+// component is one part Run runs until its context ends. run must have
 // released everything (flushed queues included) when it returns.
-type Component struct {
-	Name string
-	Run  func(ctx context.Context) error
-}
-
-// Hooks let the packages that own the gateway and the APIs add their
-// components without this package importing them all: each returns nothing
-// when the config disables it.
-type Hook func(ctx context.Context, env *Env) ([]Component, error)
-
-// Env is what every component gets from serve.
-type Env struct {
-	Config   *config.Config
-	Store    store.Store
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
-	// Mux is the :8080 handler; components add their routes to it.
-	Mux *http.ServeMux
-
-	gatesMu   sync.Mutex
-	gates     map[string]bool // component -> ready
-	gatherers []prometheus.Gatherer
-}
-
-// Gate marks component as not ready yet: /readyz answers 503 until the
-// returned func is called (the gateway calls it once its receivers listen,
-// so a client that waits for /readyz never meets a closed port).
-func (e *Env) Gate(component string) (ready func()) {
-	e.gatesMu.Lock()
-	defer e.gatesMu.Unlock()
-	if e.gates == nil {
-		e.gates = map[string]bool{}
-	}
-	e.gates[component] = false
-	return func() {
-		e.gatesMu.Lock()
-		e.gates[component] = true
-		e.gatesMu.Unlock()
-	}
-}
-
-// notReady lists the gated components that are not ready yet.
-func (e *Env) notReady() []string {
-	e.gatesMu.Lock()
-	defer e.gatesMu.Unlock()
-	var out []string
-	for c, ok := range e.gates {
-		if !ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-var (
-	hooksMu sync.Mutex
-	hooks   []Hook
-)
-
-// Register adds a hook; packages call it from init.
-func Register(h Hook) {
-	hooksMu.Lock()
-	defer hooksMu.Unlock()
-	hooks = append(hooks, h)
+type component struct {
+	name string
+	run  func(ctx context.Context) error
 }
 
 // Run serves until ctx is cancelled (SIGTERM in cmd) and returns after a
@@ -124,6 +83,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if cfg.Auth == "none" {
 		log.Warn("AUTHENTICATION IS DISABLED (--auth=none): every caller reads every namespace; use --auth=jwt in production")
 	}
+
 	st, err := OpenStore(cfg)
 	if err != nil {
 		return err
@@ -134,80 +94,214 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		}
 		log.Info("store closed")
 	}()
-	log.Info("store open", "kind", st.Kind(), "data", cfg.DataDir)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env := &Env{Config: cfg, Store: st, Logger: log, Registry: reg, Mux: http.NewServeMux()}
+	log.Info("store open", "kind", st.Kind(), "data", cfg.DataDir, "database", cfg.Database)
 
 	// The schema is brought up to date before any component starts, so the
 	// gateway never writes into a table that is not there yet.
-	so := schema.Options{Database: "otel"}
-	if err := so.SetRetention(cfg.Retention.Hot, cfg.Retention.Warm, cfg.Retention.Cold, cfg.Retention.DeleteAfter); err != nil {
-		return err
-	}
-	applied, err := schema.Apply(ctx, st, so)
+	applied, err := schema.Apply(ctx, st, SchemaOptions(cfg))
 	if err != nil {
 		return err
 	}
 	log.Info("schema up to date", "applied", applied, "version", schema.Latest())
 
-	health := &health{st: st, env: env}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	health := newHealth(st)
 	reg.MustRegister(newStoreCollector(st, cfg.DataDir, log))
-	env.Mux.HandleFunc("GET /healthz", health.healthz)
-	env.Mux.HandleFunc("GET /readyz", health.readyz)
-	env.Mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		promhttp.HandlerFor(env.allGatherers(), promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
-	}))
+	gatherers := prometheus.Gatherers{reg}
+	mux := http.NewServeMux()
+	var comps, listeners []component
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var comps []Component
-	hooksMu.Lock()
-	hs := append([]Hook(nil), hooks...)
-	hooksMu.Unlock()
-	for _, h := range hs {
-		cs, err := h(runCtx, env)
+	if cfg.Has("query") {
+		services, ls, err := buildQuery(ctx, cfg, st, reg, log, mux)
 		if err != nil {
 			return err
 		}
-		comps = append(comps, cs...)
+		comps, listeners = append(comps, services...), append(listeners, ls...)
 	}
-	if cfg.Listen.HTTP != config.Off {
-		comps = append(comps, HTTPComponent("http", cfg.Listen.HTTP, env.Mux, log))
+	if cfg.Has("gateway") {
+		s, telemetry, ok, err := gateway.FromConfig(cfg, st, reg, log.With("component", "gateway"))
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.Ready = health.gate("gateway")
+			if telemetry != nil {
+				gatherers = append(gatherers, telemetry)
+			}
+			comps = append(comps, component{"gateway", func(ctx context.Context) error { return gateway.Run(ctx, s) }})
+		}
 	}
 
-	errs := make(chan error, len(comps))
-	var wg sync.WaitGroup
-	for _, c := range comps {
-		wg.Add(1)
-		go func(c Component) {
-			defer wg.Done()
-			log.Info("component starting", "component", c.Name)
-			err := c.Run(runCtx)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", c.Name, err)
-				stop()
-				return
-			}
-			log.Info("component stopped", "component", c.Name)
-		}(c)
+	mux.HandleFunc("GET /healthz", health.healthz)
+	mux.HandleFunc("GET /readyz", health.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}))
+	if cfg.Listen.HTTP != config.Off {
+		listeners = append(listeners, listener("http", cfg.Listen.HTTP, mux, log))
 	}
-	<-runCtx.Done()
-	log.Info("shutting down")
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return runGroup(ctx, append(comps, listeners...), log)
 }
 
-// HTTPComponent serves h on addr until ctx ends, then drains connections
-// for up to 10 s.
-func HTTPComponent(name, addr string, h http.Handler, log *slog.Logger) Component {
-	return Component{Name: name, Run: func(ctx context.Context) error {
+// buildQuery constructs the query side: the read model (the ClickHouse
+// backend, the OpenSearch backends when one is configured, and the router
+// choosing between them per caller), the alert manager, the obsplane API and
+// the router's flag API on mux, and the two adapter listeners. The router
+// and the alert scheduler are the services that run.
+func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
+	a, err := api.Authenticator(cfg.Auth, cfg.JWKSURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	adapterAuth, err := api.Authenticator(cfg.AdapterAuth, cfg.JWKSURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.AdapterAuth == "none" && cfg.Auth == "jwt" {
+		log.Warn("adapter ports take no token (--adapter-auth=none): keep them on a private address reachable only by the Observer")
+	}
+
+	ch, err := clickhouse.New(st, cfg.Database, clickhouse.Limits{MaxExecutionTime: cfg.Query.MaxExecutionTime,
+		MaxResultRows: cfg.Query.MaxResultRows, MaxMemory: int64(cfg.Query.MaxMemory)})
+	if err != nil {
+		return nil, nil, err
+	}
+	var os readmodel.Reader
+	if cfg.OpenSearch.URL != "" {
+		c, err := opensearch.New(cfg.OpenSearch.URL, opensearch.Options{Timeout: opensearch.ReadTimeout})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--opensearch-url: %w", err)
+		}
+		os = readmodel.Backend{Logs: &logsbackend.Backend{Client: c}, Traces: &tracesbackend.Backend{Client: c}, Analytics: readmodel.Unsupported{}}
+	}
+	rt, err := newRouter(ctx, cfg, st, reg, log.With("component", "router"))
+	if err != nil {
+		return nil, nil, err
+	}
+	reads := rt.Reader(ch, os)
+
+	alog := log.With("component", "api")
+	am := &alerts.Manager{Store: st, Database: cfg.Database, Reads: reads, Log: alog, WebhookURL: webhookURL(cfg),
+		Tick: cfg.Alerts.Tick, Throttle: cfg.Alerts.Throttle}
+	if err := am.EnsureTables(ctx); err != nil {
+		return nil, nil, err
+	}
+
+	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
+	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	logsH := &logsadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "logs-adapter"),
+		MaxRange: cfg.Query.MaxRange, Alerts: am}
+	tracesH := &tracingadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "tracing-adapter"),
+		MaxRange: cfg.Query.MaxRange}
+
+	services = []component{{"router", rt.Run}, {"alert-scheduler", am.Run}}
+	if addr := cfg.Listen.LogsAdapter; addr != config.Off {
+		listeners = append(listeners, listener("logs-adapter", addr, logsH.Routes(), log))
+	}
+	if addr := cfg.Listen.TracingAdapter; addr != config.Off {
+		listeners = append(listeners, listener("tracing-adapter", addr, tracesH.Routes(), log))
+	}
+	return services, listeners, nil
+}
+
+// newRouter builds the router on the store's flag tables. Without an
+// OpenSearch to read, everything goes to ClickHouse.
+func newRouter(ctx context.Context, cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger) (*router.Router, error) {
+	rc := RouterConfig(cfg)
+	fl, err := router.NewFlags(st, rc, router.SystemClock{}, log)
+	if err != nil {
+		return nil, err
+	}
+	// A store that cannot be read now is not fatal: the flags keep their
+	// defaults (no user on ClickHouse while migrating) until a refresh
+	// succeeds.
+	if err := fl.Refresh(ctx); err != nil {
+		log.Error("router: initial flag load failed; using defaults until the next refresh", "err", err)
+	}
+	rt, err := router.New(router.Options{Config: rc, Flags: fl, Pinger: st, Registerer: reg, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	log.Info("router ready", "backend", rc.Backend, "dualRead", rc.DualRead, "rollback", rc.Rollback.Enabled)
+	return rt, nil
+}
+
+// RouterConfig maps the router's settings of cfg onto router.Config.
+func RouterConfig(cfg *config.Config) router.Config {
+	r, rb := cfg.Router, cfg.Router.Rollback
+	c := router.Config{
+		Backend: cfg.Observer.Telemetry.Backend, DualRead: cfg.Observer.Telemetry.DualRead,
+		DualReadConcurrency: r.DualReadConcurrency, DualReadTimeout: r.DualReadTimeout,
+		MismatchSamples: r.MismatchSamples, FlagRefresh: r.FlagRefresh, Database: cfg.Database,
+		Rollback: router.RollbackConfig{
+			Enabled: rb.Enabled, CheckInterval: rb.CheckInterval, EvalWindow: rb.EvalWindow, MinRequests: rb.MinRequests,
+			ErrorRate: rb.ErrorRate, ErrorRateFor: rb.ErrorRateFor, LatencyFactor: rb.LatencyFactor, LatencyFor: rb.LatencyFor,
+			BaselineWindow: rb.BaselineWindow, BaselineP95: rb.BaselineP95, UnreachableChecks: rb.UnreachableChecks,
+			PingTimeout: rb.PingTimeout, Inconsistency: rb.Inconsistency, InconsistencyWindow: rb.InconsistencyWindow,
+			MinComparisons: rb.MinComparisons,
+		},
+	}
+	if cfg.OpenSearch.URL == "" {
+		c.Backend, c.DualRead = router.BackendClickStack, false
+	}
+	return c
+}
+
+// webhookURL is where fired alerts are posted: --alert-webhook-url, or the
+// Observer's /api/v1alpha1/alerts/webhook (as OpenChoreo's OpenSearch module
+// does).
+func webhookURL(cfg *config.Config) string {
+	if u := cfg.AlertWebhookURL; u != "" {
+		return u
+	}
+	if u := cfg.ObserverURL; u != "" {
+		return strings.TrimRight(u, "/") + "/api/v1alpha1/alerts/webhook"
+	}
+	return ""
+}
+
+// runGroup runs comps together until ctx ends or one of them returns, then
+// stops them in reverse order of comps, each after the one behind it has
+// returned: the listeners (last) stop taking requests before the gateway
+// flushes, and the gateway has flushed before Run closes the store.
+func runGroup(ctx context.Context, comps []component, log *slog.Logger) error {
+	var (
+		g    run.Group
+		mu   sync.Mutex
+		errs []error
+	)
+	sctx, cancel := context.WithCancel(ctx)
+	g.Add(func() error { <-sctx.Done(); return nil }, func(error) { cancel() })
+	for i := len(comps) - 1; i >= 0; i-- {
+		c := comps[i]
+		cctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			log.Info("component starting", "component", c.name)
+			err := c.run(cctx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%s: %w", c.name, err)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return err
+			}
+			log.Info("component stopped", "component", c.name)
+			return nil
+		}, func(error) {
+			stop()
+			<-done
+		})
+	}
+	_ = g.Run() // every error is in errs, including those met while stopping
+	log.Info("shut down")
+	return errors.Join(errs...)
+}
+
+// listener serves h on addr until ctx ends, then drains connections for up
+// to 10 s.
+func listener(name, addr string, h http.Handler, log *slog.Logger) component {
+	return component{name, func(ctx context.Context) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", addr, err)
@@ -227,11 +321,46 @@ func HTTPComponent(name, addr string, h http.Handler, log *slog.Logger) Componen
 	}}
 }
 
-// health answers the probes. Ready means the store answers a query now;
-// alive means the process serves HTTP at all.
+// health answers the probes. Ready means the store answers a query now and
+// every gated component has said it is up; alive means the process serves
+// HTTP at all.
 type health struct {
-	st  store.Store
-	env *Env
+	st store.Store
+
+	mu    sync.Mutex
+	gates map[string]bool // component -> ready
+}
+
+// newHealth returns the probes' handler; the store's reachability as a
+// metric is storeCollector's, measured at each scrape.
+func newHealth(st store.Store) *health {
+	return &health{st: st, gates: map[string]bool{}}
+}
+
+// gate marks component as not ready yet: /readyz answers 503 until the
+// returned func is called (the gateway calls it once its receivers listen,
+// so a client that waits for /readyz never meets a closed port).
+func (h *health) gate(component string) (ready func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gates[component] = false
+	return func() {
+		h.mu.Lock()
+		h.gates[component] = true
+		h.mu.Unlock()
+	}
+}
+
+func (h *health) notReady() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for c, ok := range h.gates {
+		if !ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (h *health) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -248,7 +377,7 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("store not ready: " + strings.TrimSpace(err.Error()) + "\n"))
 		return
 	}
-	if waiting := h.env.notReady(); len(waiting) > 0 {
+	if waiting := h.notReady(); len(waiting) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("starting: " + strings.Join(waiting, ", ") + "\n"))
 		return

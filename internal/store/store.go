@@ -3,8 +3,8 @@
 // Two implementations stand behind the Store interface: the embedded engine
 // (package store/chdb, the default) and a ClickHouse server or cluster reached
 // through clickhouse-go (package store/remote). Everything else in obsplane —
-// schema migrations, the gateway's exporter, the query API, the migration
-// toolkit — talks to Store and never knows which one it has.
+// schema migrations, the gateway's exporter, the read model, the router's
+// flags, alert rules — talks to Store and never knows which one it has.
 //
 // User values always travel as bound parameters: a statement names them as
 // {name:Type} placeholders and Params carries their text. Nothing in this

@@ -1,5 +1,5 @@
 // Package auth authenticates API callers and says which OpenChoreo
-// namespaces they may read (SPEC 6.3).
+// namespaces they may read (docs/DESIGN.md, Tenancy).
 //
 // With --auth=jwt every request carries "Authorization: Bearer <JWT>",
 // signed RS256 or ES256 by a key in the JWKS at --jwks-url. The namespaces a

@@ -1,7 +1,7 @@
-// Package httpx holds what every obsplane HTTP API shares: the error body
-// OpenChoreo's adapters answer with, strict JSON decoding, time-range and
-// limit validation, per-query ClickHouse limits, and small SQL helpers that
-// keep user values in bound parameters.
+// Package httpx holds what every obsplane HTTP API shares, and only HTTP
+// concerns: the error body OpenChoreo's adapters answer with (and how read
+// model errors map onto it), strict JSON decoding, query parameter and time
+// parsing, and the caller's tenancy from the authenticated request.
 package httpx
 
 import (
@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // Error titles of the OpenChoreo adapter contracts (ErrorResponse.title).
@@ -94,24 +94,24 @@ func WriteError(w http.ResponseWriter, err error, detail bool) {
 	WriteJSON(w, e.Status, b)
 }
 
-// Classify turns any error into an *Error.
+// Classify turns any error into an *Error: read model errors by kind (a
+// per-query limit is a 422 naming it), anything else a 500.
 func Classify(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	var se *store.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case 159: // TIMEOUT_EXCEEDED
-			return &Error{Status: http.StatusUnprocessableEntity, Title: TitleBadRequest, Code: "OBS-QUERY-TIMEOUT",
-				Message: "the query ran longer than the per-query time limit; narrow the time range or add filters"}
-		case 396, 158: // TOO_MANY_ROWS_OR_BYTES, TOO_MANY_ROWS
-			return &Error{Status: http.StatusUnprocessableEntity, Title: TitleBadRequest, Code: "OBS-QUERY-TOO-LARGE",
-				Message: "the query result exceeds the per-query row limit; narrow the time range or add filters"}
-		case 241: // MEMORY_LIMIT_EXCEEDED
-			return &Error{Status: http.StatusUnprocessableEntity, Title: TitleBadRequest, Code: "OBS-QUERY-MEMORY",
-				Message: "the query needs more memory than the per-query limit; narrow the time range or add filters"}
+	var re *readmodel.Error
+	if errors.As(err, &re) {
+		switch re.Kind {
+		case readmodel.KindInvalid:
+			return BadRequest("%s", re.Msg)
+		case readmodel.KindForbidden:
+			return Forbidden("%s", re.Msg)
+		case readmodel.KindNotFound:
+			return NotFound("%s", re.Msg)
+		case readmodel.KindLimit:
+			return &Error{Status: http.StatusUnprocessableEntity, Title: TitleBadRequest, Code: re.Code, Message: re.Msg}
 		}
 	}
 	return &Error{Status: http.StatusInternalServerError, Title: TitleInternal, Code: "OBS-INTERNAL", Message: "internal server error"}
@@ -205,6 +205,15 @@ func CheckRange(start, end time.Time, max time.Duration) error {
 	return nil
 }
 
+// ParseDateTime parses the RFC 3339 date-time of field name.
+func ParseDateTime(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, BadRequest("%s %q is not an RFC 3339 date-time (e.g. 2026-01-02T15:04:05Z)", name, Truncate(v, 64))
+	}
+	return t.UTC(), nil
+}
+
 // ParseTime parses an RFC 3339 time or a Unix time in seconds or
 // milliseconds, or a duration before now ("15m", "2h", "7d").
 func ParseTime(name, v string, now time.Time) (time.Time, error) {
@@ -248,82 +257,9 @@ func truncate(s string, n int) string {
 // Truncate shortens s for an error message.
 func Truncate(s string, n int) string { return truncate(s, n) }
 
-// Limits are the ClickHouse settings every user query runs with, enforced
-// by the engine rather than by inspecting SQL.
-type Limits struct {
-	MaxExecutionTime time.Duration
-	MaxResultRows    int
-	MaxMemory        int64
-}
-
-// DefaultLimits are the per-query limits of the query APIs.
-var DefaultLimits = Limits{MaxExecutionTime: 30 * time.Second, MaxResultRows: 100000, MaxMemory: 2 << 30}
-
-// Settings renders l as store settings. result_overflow_mode stays "throw"
-// so a capped result is an error, never silently short.
-func (l Limits) Settings() []store.Setting {
-	return []store.Setting{
-		{Name: "max_execution_time", Value: strconv.Itoa(int(l.MaxExecutionTime / time.Second))},
-		{Name: "max_result_rows", Value: strconv.Itoa(l.MaxResultRows)},
-		{Name: "max_memory_usage", Value: strconv.FormatInt(l.MaxMemory, 10)},
-		{Name: "readonly", Value: "2"},
-	}
-}
-
-// ArrayParam renders vals as an Array(String) parameter value: a quoted
-// literal with quotes and backslashes escaped inside it. (The store escapes
-// the whole value once more for the wire.)
-func ArrayParam(vals []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\'')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v))
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-// TimeParam renders t for a {name:DateTime64(9, 'UTC')} parameter.
-func TimeParam(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000000") }
-
-// ParseCHTime parses a DateTime64 as the store returns it in JSON
-// ("2026-01-02 03:04:05.123456789", UTC because the statements convert).
-func ParseCHTime(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s, time.UTC)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
-}
-
-// TenantClause is the SQL predicate that restricts rows to the namespaces p
-// may read, on the tenant column col (a fixed identifier). It binds the list
-// as {scope_ns:Array(String)} in params. A caller who may read nothing gets a
-// 403 rather than an empty answer that would look like "no data".
-func TenantClause(p *auth.Principal, col string, params store.Params) (string, error) {
-	if p.All {
-		return "1", nil
-	}
-	if len(p.Namespaces) == 0 {
-		return "", Forbidden("the caller may read no namespace (token has no %q claim)", auth.NamespacesClaim)
-	}
-	params["scope_ns"] = ArrayParam(p.Namespaces)
-	return col + " IN {scope_ns:Array(String)}", nil
-}
-
-// RequireNamespace answers 403 unless p may read ns.
-func RequireNamespace(p *auth.Principal, ns string) error {
-	if !p.Allows(ns) {
-		who := p.Subject
-		if who == "" {
-			who = "caller"
-		}
-		return Forbidden("subject %s has no permission to read namespace %q", who, Truncate(ns, 128))
-	}
-	return nil
+// Tenancy is the read model's tenancy of the request's authenticated
+// caller (auth.Middleware put it in the context).
+func Tenancy(r *http.Request) readmodel.Tenancy {
+	p := auth.FromContext(r.Context())
+	return readmodel.Tenancy{Subject: p.Subject, Namespaces: p.Namespaces, All: p.All}
 }

@@ -7,15 +7,11 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/store"
 )
 
-// Defaults fills what a handler's owner left unset: the default query
-// limits and time range, the process logger, and no authentication.
-func Defaults(limits *Limits, maxRange *time.Duration, log **slog.Logger, a *auth.Authenticator) {
-	if *limits == (Limits{}) {
-		*limits = DefaultLimits
-	}
+// Defaults fills what a handler's owner left unset: the default time range,
+// the process logger, and no authentication.
+func Defaults(maxRange *time.Duration, log **slog.Logger, a *auth.Authenticator) {
 	if *maxRange == 0 {
 		*maxRange = MaxRange
 	}
@@ -27,9 +23,14 @@ func Defaults(limits *Limits, maxRange *time.Duration, log **slog.Logger, a *aut
 	}
 }
 
+// Pinger reports whether the store answers now; store.Store is one.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // StoreHealth answers the adapters' health contract from a store ping:
 // 200 {"status":"healthy"}, or 503 {"status":"unhealthy","error":...}.
-func StoreHealth(st store.Store) http.HandlerFunc {
+func StoreHealth(st Pinger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

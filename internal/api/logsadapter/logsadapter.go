@@ -1,7 +1,9 @@
 // Package logsadapter serves OpenChoreo's logs adapter API (default :9098),
 // the contract in openchoreo/openchoreo openapi/observability-logs-adapter-api.yaml,
-// from ClickHouse's otel.otel_logs, so the unmodified Observer can point its
-// logs adapter URL at obsplane.
+// from the read model, so the unmodified Observer can point its logs adapter
+// URL at obsplane. Handlers parse and validate a request into a readmodel
+// query, call the read model with the caller's tenancy, and write the
+// contract's JSON.
 //
 // Behaviour follows OpenChoreo's OpenSearch module where the contract is
 // silent: the time range excludes both ends, the search phrase is a
@@ -14,7 +16,6 @@
 package logsadapter
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -23,19 +24,16 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/router"
-	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // Contract limits.
 const (
 	DefaultLimit = 100
 	MaxLimit     = 1000
-	// TotalCap is where "total" stops counting (the contract: "capped at 1000").
-	TotalCap = 1000
 	// MaxPhrase bounds searchPhrase; longer phrases are refused.
 	MaxPhrase = 1024
 	// MaxScopeValue bounds namespace, uid and workflow names.
@@ -44,17 +42,15 @@ const (
 
 // Handler serves the logs adapter API.
 type Handler struct {
-	Store    store.Store
+	// Reads answers the queries (the router's read model in serve).
+	Reads readmodel.Logs
+	// Health is pinged by GET /health.
+	Health   httpx.Pinger
 	Auth     auth.Authenticator
 	Log      *slog.Logger
-	Limits   httpx.Limits
 	MaxRange time.Duration
 	// Alerts stores and evaluates alert rules; nil answers 501.
 	Alerts *alerts.Manager
-	// OpenSearch answers the same queries from OpenChoreo's indices during a
-	// migration; nil when there is none. The router (router.Current) picks
-	// which backend answers a caller and shadows the other for dual read.
-	OpenSearch Backend
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -68,7 +64,7 @@ func (h *Handler) now() time.Time {
 
 // Routes returns the adapter's HTTP handler.
 func (h *Handler) Routes() http.Handler {
-	httpx.Defaults(&h.Limits, &h.MaxRange, &h.Log, &h.Auth)
+	httpx.Defaults(&h.MaxRange, &h.Log, &h.Auth)
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v1/logs/query", h.wrap(h.queryLogs))
 	api.HandleFunc("POST /api/v1/events/query", h.wrap(h.queryEvents))
@@ -81,7 +77,7 @@ func (h *Handler) Routes() http.Handler {
 		httpx.WriteError(w, httpx.Unauthorized("%s", msg), false)
 	})
 	root := http.NewServeMux()
-	root.HandleFunc("GET /health", httpx.StoreHealth(h.Store))
+	root.HandleFunc("GET /health", httpx.StoreHealth(h.Health))
 	root.Handle("/", authed)
 	return httpx.JSONErrors(root, false)
 }
@@ -172,10 +168,10 @@ func parseCommon(startTime, endTime *string, limit *int, sortOrder *string, rawS
 	}
 	c := &common{limit: DefaultLimit, desc: true}
 	var err error
-	if c.start, err = parseDateTime("startTime", *startTime); err != nil {
+	if c.start, err = httpx.ParseDateTime("startTime", *startTime); err != nil {
 		return nil, err
 	}
-	if c.end, err = parseDateTime("endTime", *endTime); err != nil {
+	if c.end, err = httpx.ParseDateTime("endTime", *endTime); err != nil {
 		return nil, err
 	}
 	if err := httpx.CheckRange(c.start, c.end, maxRange); err != nil {
@@ -223,12 +219,48 @@ func parseCommon(startTime, endTime *string, limit *int, sortOrder *string, rawS
 	return c, nil
 }
 
-func parseDateTime(name, v string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, httpx.BadRequest("%s %q is not an RFC 3339 date-time (e.g. 2026-01-02T15:04:05Z)", name, httpx.Truncate(v, 64))
+// query is the read model query of c.
+func (c *common) query() readmodel.LogsQuery {
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
 	}
-	return t.UTC(), nil
+	s := c.scope
+	return readmodel.LogsQuery{Start: c.start, End: c.end, Limit: c.limit, Desc: c.desc, Namespace: s.Namespace,
+		ProjectUID: deref(s.ProjectUID), ComponentUID: deref(s.ComponentUID), EnvironmentUID: deref(s.EnvironmentUID),
+		WorkflowRunName: deref(s.WorkflowRunName), TaskName: deref(s.TaskName)}
+}
+
+var validLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "ERROR": true}
+
+// ParseLogsQuery validates a request as the contract says; errors are 400s
+// (*httpx.Error).
+func ParseLogsQuery(req LogsQueryRequest, maxRange time.Duration) (readmodel.LogsQuery, error) {
+	c, err := parseCommon(req.StartTime, req.EndTime, req.Limit, req.SortOrder, req.SearchScope, maxRange)
+	if err != nil {
+		return readmodel.LogsQuery{}, err
+	}
+	seen := map[string]bool{}
+	for _, l := range req.LogLevels {
+		if !validLevels[l] {
+			return readmodel.LogsQuery{}, httpx.BadRequest("logLevels: %q is not one of DEBUG, INFO, WARN, ERROR", httpx.Truncate(l, 32))
+		}
+		if seen[l] {
+			return readmodel.LogsQuery{}, httpx.BadRequest("logLevels: %q appears twice (items must be unique)", l)
+		}
+		seen[l] = true
+	}
+	q := c.query()
+	q.Levels = req.LogLevels
+	if req.SearchPhrase != nil {
+		q.Phrase = *req.SearchPhrase
+		if len(q.Phrase) > MaxPhrase {
+			return readmodel.LogsQuery{}, httpx.BadRequest("searchPhrase is %d bytes long; the maximum is %d", len(q.Phrase), MaxPhrase)
+		}
+	}
+	return q, nil
 }
 
 func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
@@ -240,45 +272,41 @@ func (h *Handler) queryLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
+	began := time.Now()
+	page, err := h.Reads.QueryLogs(r.Context(), httpx.Tenancy(r), q)
+	if err != nil {
 		return err
 	}
-	return httpx.Routed(w, r, "logs.query", Backend(&ClickHouse{Store: h.Store, Limits: h.Limits}), h.OpenSearch,
-		func(ctx context.Context, b Backend) (*LogsQueryResponse, error) { return b.QueryLogs(ctx, q) },
-		func(resp *LogsQueryResponse) router.Result {
-			d := Digest(resp)
-			if len(q.Levels) > 0 {
-				d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
-			}
-			return d
-		})
+	httpx.WriteJSON(w, http.StatusOK, LogsResponse(q, page, time.Since(began)))
+	return nil
 }
 
-// Digest identifies each returned line by a hash of its JSON, so answers
-// from two stores compare by content and order; lines sharing a timestamp
-// are compared as a set (router.SortTies).
-func Digest(resp *LogsQueryResponse) router.Result {
-	res := router.Result{Total: resp.Total}
-	b, err := json.Marshal(resp.Logs)
-	if err != nil {
-		return res
-	}
-	var lines []json.RawMessage
-	if json.Unmarshal(b, &lines) != nil {
-		return res
-	}
-	keys := make([]string, 0, len(lines))
-	for _, l := range lines {
-		var e struct {
-			Timestamp string `json:"timestamp"`
+// LogsResponse is the contract's answer to q: workflow entries (time and
+// text) for a workflow scope, component entries otherwise.
+func LogsResponse(q readmodel.LogsQuery, p *readmodel.LogsPage, took time.Duration) *LogsQueryResponse {
+	resp := &LogsQueryResponse{Total: p.Total, TookMs: took.Milliseconds()}
+	if q.Workflow() {
+		wf := make([]WorkflowLogEntry, 0, len(p.Entries))
+		for _, e := range p.Entries {
+			wf = append(wf, WorkflowLogEntry{Timestamp: e.Timestamp, Log: e.Body})
 		}
-		_ = json.Unmarshal(l, &e) // an entry without one sorts with its like
-		keys = append(keys, e.Timestamp)
+		resp.Logs = wf
+		return resp
 	}
-	res.IDs = router.SortTies(router.DigestJSON(lines), keys)
-	return res
+	comp := make([]ComponentLogEntry, 0, len(p.Entries))
+	for _, e := range p.Entries {
+		comp = append(comp, ComponentLogEntry{Timestamp: e.Timestamp, Log: e.Body, Level: e.Level, Metadata: &ComponentLogMeta{
+			ComponentName: e.Component, ProjectName: e.Project, EnvironmentName: e.Environment, NamespaceName: e.Namespace,
+			ComponentUID: uuidOrEmpty(e.ComponentUID), ProjectUID: uuidOrEmpty(e.ProjectUID), EnvironmentUID: uuidOrEmpty(e.EnvironmentUID),
+			ContainerName: e.Container, PodName: e.Pod, PodNamespace: e.PodNamespace,
+		}})
+	}
+	resp.Logs = comp
+	return resp
 }
 
+// uuidOrEmpty is s when s is a UUID, else "": the contract types the
+// metadata uids as format uuid.
 func uuidOrEmpty(s string) string {
 	if s == "" {
 		return ""

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/alerts"
+	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 )
@@ -157,7 +157,7 @@ func (h *Handler) createRule(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := auth.FromContext(r.Context())
-	if err := httpx.RequireNamespace(p, rule.Namespace); err != nil {
+	if err := httpx.Tenancy(r).Require(rule.Namespace); err != nil {
 		return err
 	}
 	created, err := h.Alerts.Create(r.Context(), rule, p.Subject)
@@ -214,7 +214,7 @@ func (h *Handler) updateRule(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.visibleRule(r.Context(), p, name); err != nil {
 		return err
 	}
-	if err := httpx.RequireNamespace(p, rule.Namespace); err != nil {
+	if err := httpx.Tenancy(r).Require(rule.Namespace); err != nil {
 		return err
 	}
 	updated, changed, err := h.Alerts.Update(r.Context(), rule, p.Subject)

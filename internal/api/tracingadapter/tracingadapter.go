@@ -1,6 +1,8 @@
 // Package tracingadapter serves OpenChoreo's tracing adapter API (default
 // :9100), the contract in openchoreo/openchoreo
-// openapi/observability-tracing-adapter-api.yaml, from otel.otel_traces.
+// openapi/observability-tracing-adapter-api.yaml, from the read model:
+// handlers parse a request into a readmodel.TracesQuery, call the read
+// model with the caller's tenancy, and write the contract's JSON.
 //
 // As in OpenChoreo's OpenSearch module: a span is in range when it starts
 // at or after startTime and ends at or before endTime; the scope's project,
@@ -10,46 +12,44 @@
 // start, and their duration runs from the first span's start to the last
 // span's end. Ties are broken by trace id (traces) and span id (spans), so
 // the order is total. Errors carry both "message" and the contract's
-// "detail".
+// "detail". A span the caller cannot see is a 404 "span not found" (the
+// OpenSearch module answers 500 with that text; a missing span is the
+// caller's input).
 package tracingadapter
 
 import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // Contract limits.
 const (
 	DefaultLimit  = 100
 	MaxLimit      = 1000
-	TotalCap      = 1000
 	MaxScopeValue = 253
 )
 
 // Handler serves the tracing adapter API.
 type Handler struct {
-	Store    store.Store
+	// Reads answers the queries (the router's read model in serve).
+	Reads readmodel.Traces
+	// Health is pinged by GET /healthz.
+	Health   httpx.Pinger
 	Auth     auth.Authenticator
 	Log      *slog.Logger
-	Limits   httpx.Limits
 	MaxRange time.Duration
-	// OpenSearch answers the same queries from OpenChoreo's otel-traces-*
-	// indices during a migration; nil when there is none. The router
-	// (router.Current) picks the backend per caller.
-	OpenSearch Backend
 }
 
 // Routes returns the adapter's HTTP handler.
 func (h *Handler) Routes() http.Handler {
-	httpx.Defaults(&h.Limits, &h.MaxRange, &h.Log, &h.Auth)
+	httpx.Defaults(&h.MaxRange, &h.Log, &h.Auth)
 	wrap := func(f httpx.HandlerFunc) http.HandlerFunc { return httpx.Wrap(h.Log, true, f) }
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v1alpha1/traces/query", wrap(h.queryTraces))
@@ -59,7 +59,7 @@ func (h *Handler) Routes() http.Handler {
 		httpx.WriteError(w, httpx.Unauthorized("%s", msg), true)
 	})
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", httpx.StoreHealth(h.Store))
+	root.HandleFunc("GET /healthz", httpx.StoreHealth(h.Health))
 	root.Handle("/", authed)
 	return httpx.JSONErrors(root, true)
 }
@@ -81,7 +81,7 @@ type TracesQueryRequest struct {
 
 // ParseTracesQuery validates a request as the contract says; errors are
 // 400s (*httpx.Error).
-func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (TracesQuery, error) {
+func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (readmodel.TracesQuery, error) {
 	var missing []string
 	if req.StartTime == nil {
 		missing = append(missing, "'startTime'")
@@ -93,22 +93,22 @@ func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (TracesQue
 		missing = append(missing, "'searchScope'")
 	}
 	if len(missing) > 0 {
-		return TracesQuery{}, httpx.BadRequest("missing required fields %s", strings.Join(missing, " and "))
+		return readmodel.TracesQuery{}, httpx.BadRequest("missing required fields %s", strings.Join(missing, " and "))
 	}
-	q := TracesQuery{Limit: DefaultLimit, Desc: true}
+	q := readmodel.TracesQuery{Limit: DefaultLimit, Desc: true}
 	var err error
-	if q.Start, err = parseDateTime("startTime", *req.StartTime); err != nil {
-		return TracesQuery{}, err
+	if q.Start, err = httpx.ParseDateTime("startTime", *req.StartTime); err != nil {
+		return readmodel.TracesQuery{}, err
 	}
-	if q.End, err = parseDateTime("endTime", *req.EndTime); err != nil {
-		return TracesQuery{}, err
+	if q.End, err = httpx.ParseDateTime("endTime", *req.EndTime); err != nil {
+		return readmodel.TracesQuery{}, err
 	}
 	if err := httpx.CheckRange(q.Start, q.End, maxRange); err != nil {
-		return TracesQuery{}, err
+		return readmodel.TracesQuery{}, err
 	}
 	if req.Limit != nil {
 		if *req.Limit < 1 || *req.Limit > MaxLimit {
-			return TracesQuery{}, httpx.BadRequest("limit %d is out of range: want 1 to %d", *req.Limit, MaxLimit)
+			return readmodel.TracesQuery{}, httpx.BadRequest("limit %d is out of range: want 1 to %d", *req.Limit, MaxLimit)
 		}
 		q.Limit = *req.Limit
 	}
@@ -118,18 +118,18 @@ func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (TracesQue
 			q.Desc = false
 		case "desc":
 		default:
-			return TracesQuery{}, httpx.BadRequest("sortOrder %q is not one of asc, desc", httpx.Truncate(*req.SortOrder, 32))
+			return readmodel.TracesQuery{}, httpx.BadRequest("sortOrder %q is not one of asc, desc", httpx.Truncate(*req.SortOrder, 32))
 		}
 	}
 	if req.IncludeAttributes != nil {
-		q.Attrs = *req.IncludeAttributes
+		q.Attributes = *req.IncludeAttributes
 	}
 	sc := req.SearchScope
 	if strings.TrimSpace(sc.Namespace) == "" {
-		return TracesQuery{}, httpx.BadRequest("namespace is required")
+		return readmodel.TracesQuery{}, httpx.BadRequest("namespace is required")
 	}
 	if len(sc.Namespace) > MaxScopeValue {
-		return TracesQuery{}, httpx.BadRequest("searchScope.namespace is longer than %d characters", MaxScopeValue)
+		return readmodel.TracesQuery{}, httpx.BadRequest("searchScope.namespace is longer than %d characters", MaxScopeValue)
 	}
 	q.Namespace = sc.Namespace
 	for _, f := range []struct {
@@ -141,36 +141,80 @@ func ParseTracesQuery(req TracesQueryRequest, maxRange time.Duration) (TracesQue
 			continue
 		}
 		if len(*f.v) > MaxScopeValue {
-			return TracesQuery{}, httpx.BadRequest("searchScope.%s is longer than %d characters", f.name, MaxScopeValue)
+			return readmodel.TracesQuery{}, httpx.BadRequest("searchScope.%s is longer than %d characters", f.name, MaxScopeValue)
 		}
 		*f.dst = *f.v
 	}
 	return q, nil
 }
 
-// parse reads and validates the request body and checks that the caller may
-// read its namespace.
-func (h *Handler) parse(r *http.Request) (TracesQuery, error) {
+// parse reads and validates the request body.
+func (h *Handler) parse(r *http.Request) (readmodel.TracesQuery, error) {
 	var req TracesQueryRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return TracesQuery{}, err
+		return readmodel.TracesQuery{}, err
 	}
-	q, err := ParseTracesQuery(req, h.MaxRange)
-	if err != nil {
-		return TracesQuery{}, err
-	}
-	if err := httpx.RequireNamespace(auth.FromContext(r.Context()), q.Namespace); err != nil {
-		return TracesQuery{}, err
-	}
-	return q, nil
+	return ParseTracesQuery(req, h.MaxRange)
 }
 
-func parseDateTime(name, v string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, v)
+func (h *Handler) queryTraces(w http.ResponseWriter, r *http.Request) error {
+	q, err := h.parse(r)
 	if err != nil {
-		return time.Time{}, httpx.BadRequest("%s %q is not an RFC 3339 date-time (e.g. 2026-01-02T15:04:05Z)", name, httpx.Truncate(v, 64))
+		return err
 	}
-	return t.UTC(), nil
+	began := time.Now()
+	page, err := h.Reads.QueryTraces(r.Context(), httpx.Tenancy(r), q)
+	if err != nil {
+		return err
+	}
+	out := &TracesListResponse{Traces: make([]TraceSummary, 0, len(page.Traces)), Total: page.Total}
+	for _, t := range page.Traces {
+		out.Traces = append(out.Traces, Summary(t))
+	}
+	out.TookMs = time.Since(began).Milliseconds()
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) querySpans(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	q, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	q.TraceID = id
+	began := time.Now()
+	page, err := h.Reads.QuerySpans(r.Context(), httpx.Tenancy(r), q)
+	if err != nil {
+		return err
+	}
+	out := &TraceSpansListResponse{Spans: make([]Span, 0, len(page.Spans)), Total: page.Total}
+	for _, s := range page.Spans {
+		out.Spans = append(out.Spans, SpanOf(s))
+	}
+	out.TookMs = time.Since(began).Milliseconds()
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) spanDetails(w http.ResponseWriter, r *http.Request) error {
+	id, err := ValidTraceID(r.PathValue("traceId"))
+	if err != nil {
+		return err
+	}
+	spanID := r.PathValue("spanId")
+	if !hexID.MatchString(spanID) || len(spanID) > 32 {
+		return httpx.BadRequest("spanId %q is not a hex span id", httpx.Truncate(spanID, 80))
+	}
+	s, err := h.Reads.GetSpan(r.Context(), httpx.Tenancy(r), readmodel.SpanRef{TraceID: id, SpanID: strings.ToLower(spanID)})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, SpanOf(*s))
+	return nil
 }
 
 // TraceSummary is one item of TracesListResponse.traces.
@@ -194,47 +238,13 @@ type TracesListResponse struct {
 	TookMs int64          `json:"tookMs"`
 }
 
-// TraceListSQL groups the spans matching cond by trace. It is shared with
-// the obsplane API's trace search.
-func TraceListSQL(cond, dir string, limit int) string {
-	return `SELECT TraceId, toUInt64(count()) AS spanCount,
-		toString(min(Timestamp)) AS startTime,
-		toString(max(addNanoseconds(Timestamp, Duration))) AS endTime,
-		argMinIf(SpanId, Timestamp, ParentSpanId = '') AS rootSpanId,
-		argMinIf(SpanName, Timestamp, ParentSpanId = '') AS rootSpanName,
-		argMinIf(SpanKind, Timestamp, ParentSpanId = '') AS rootSpanKind,
-		countIf(StatusCode = 'Error') > 0 AS hasErrors
-		FROM otel.otel_traces WHERE ` + cond + `
-		GROUP BY TraceId HAVING countIf(ParentSpanId = '') > 0
-		ORDER BY min(Timestamp) ` + dir + `, TraceId ` + dir + `
-		LIMIT ` + strconv.Itoa(limit)
-}
-
-// TraceRow is a row of TraceListSQL.
-type TraceRow struct {
-	TraceID      string `json:"TraceId"`
-	SpanCount    int    `json:"spanCount"`
-	StartTime    string `json:"startTime"`
-	EndTime      string `json:"endTime"`
-	RootSpanID   string `json:"rootSpanId"`
-	RootSpanName string `json:"rootSpanName"`
-	RootSpanKind string `json:"rootSpanKind"`
-	HasErrors    any    `json:"hasErrors"`
-}
-
-// Summary converts the row.
-func (t TraceRow) Summary() TraceSummary {
-	s := TraceSummary{TraceID: t.TraceID, TraceName: t.RootSpanName, SpanCount: t.SpanCount, RootSpanID: t.RootSpanID,
-		RootSpanName: t.RootSpanName, RootSpanKind: t.RootSpanKind,
-		StartTime: httpx.ParseCHTime(t.StartTime), EndTime: httpx.ParseCHTime(t.EndTime)}
-	s.DurationNs = s.EndTime.Sub(s.StartTime).Nanoseconds()
-	switch v := t.HasErrors.(type) {
-	case bool:
-		s.HasErrors = v
-	case float64:
-		s.HasErrors = v != 0
-	}
-	return s
+// Summary is the contract's form of a trace summary: its name is the root
+// span's, its duration runs from the first span's start to the last span's
+// end.
+func Summary(t readmodel.TraceSummary) TraceSummary {
+	return TraceSummary{TraceID: t.TraceID, TraceName: t.RootSpanName, SpanCount: t.SpanCount, RootSpanID: t.RootSpanID,
+		RootSpanName: t.RootSpanName, RootSpanKind: t.RootSpanKind, StartTime: t.Start, EndTime: t.End,
+		DurationNs: t.End.Sub(t.Start).Nanoseconds(), HasErrors: t.HasErrors}
 }
 
 var hexID = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
@@ -268,56 +278,13 @@ type Span struct {
 	ResourceAttributes map[string]string `json:"resourceAttributes,omitempty"`
 }
 
-// SpanCols are the columns SpanRow reads.
-const SpanCols = `TraceId, SpanId, SpanName, SpanKind, toString(Timestamp) AS startTime, Duration, ParentSpanId,
-	StatusCode, StatusMessage, ServiceName, SpanAttributes, ResourceAttributes`
-
-// SpanRow is a row of SpanCols.
-type SpanRow struct {
-	TraceID            string            `json:"TraceId"`
-	SpanID             string            `json:"SpanId"`
-	SpanName           string            `json:"SpanName"`
-	SpanKind           string            `json:"SpanKind"`
-	StartTime          string            `json:"startTime"`
-	Duration           int64             `json:"Duration"`
-	ParentSpanID       string            `json:"ParentSpanId"`
-	StatusCode         string            `json:"StatusCode"`
-	StatusMessage      string            `json:"StatusMessage"`
-	ServiceName        string            `json:"ServiceName"`
-	SpanAttributes     map[string]string `json:"SpanAttributes"`
-	ResourceAttributes map[string]string `json:"ResourceAttributes"`
-}
-
-// Span converts the row; attributes only when attrs.
-func (s SpanRow) Span(attrs bool) Span {
-	st := httpx.ParseCHTime(s.StartTime)
-	out := Span{SpanID: s.SpanID, SpanName: s.SpanName, SpanKind: s.SpanKind, StartTime: st,
-		EndTime: st.Add(time.Duration(s.Duration)), DurationNs: s.Duration, ParentSpanID: s.ParentSpanID,
-		Status: SpanStatus{Code: StatusCode(s.StatusCode), Message: s.StatusMessage}}
-	if attrs {
-		out.Attributes = nonNil(s.SpanAttributes)
-		out.ResourceAttributes = nonNil(s.ResourceAttributes)
-	}
-	return out
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// StatusCode maps the exporter's status names (Unset, Ok, Error, or the
-// STATUS_CODE_* forms) to the contract's ok, error, unset.
-func StatusCode(c string) string {
-	switch strings.ToLower(strings.TrimPrefix(strings.ToUpper(c), "STATUS_CODE_")) {
-	case "error":
-		return "error"
-	case "ok":
-		return "ok"
-	}
-	return "unset"
+// SpanOf is the contract's form of a span; attributes appear when the read
+// asked for them.
+func SpanOf(s readmodel.Span) Span {
+	return Span{SpanID: s.SpanID, SpanName: s.Name, SpanKind: s.Kind, StartTime: s.Start, EndTime: s.End,
+		DurationNs: s.End.Sub(s.Start).Nanoseconds(), ParentSpanID: s.ParentSpanID,
+		Status:     SpanStatus{Code: s.Status, Message: s.StatusMessage},
+		Attributes: s.Attributes, ResourceAttributes: s.Resource}
 }
 
 // TraceSpansListResponse is the contract's TraceSpansListResponse.
@@ -326,15 +293,3 @@ type TraceSpansListResponse struct {
 	Total  int    `json:"total"`
 	TookMs int64  `json:"tookMs"`
 }
-
-// TraceWindow narrows a trace-id lookup to the days the trace spans, using
-// the otel_traces_trace_id_ts table, so only those days' partitions are
-// read.
-//
-// Whole days, not the trace's exact span: the exact bounds made the lookup
-// slower, not faster (9 spans at 900k spans: 60 ms against 39 ms, the same
-// granules read), while partitions are days anyway. Both bounds come from
-// one lookup: the same scalar subquery text appears twice and the engine
-// evaluates it once.
-const TraceWindow = `toDate(Timestamp) >= tupleElement((SELECT (toDate(min(Start)), toDate(max(End))) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 1)
-	AND toDate(Timestamp) <= tupleElement((SELECT (toDate(min(Start)), toDate(max(End))) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {trace:String}), 2)`

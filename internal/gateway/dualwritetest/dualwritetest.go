@@ -61,6 +61,29 @@ func Traces(t testing.TB, st store.Store, osURL string, td ptrace.Traces) {
 	})
 }
 
+// StoreTraces delivers td to st through the clickhousestore exporter alone
+// (tests of the read side that need no OpenSearch), returning once it has
+// drained its queue.
+func StoreTraces(t testing.TB, st store.Store, td ptrace.Traces) {
+	t.Helper()
+	ctx := context.Background()
+	f := clickhousestoreexporter.NewFactory(st)
+	ch, err := f.CreateTraces(ctx, exportertest.NewNopSettings(clickhousestoreexporter.Type), f.CreateDefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := componenttest.NewNopHost()
+	if err := ch.Start(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ConsumeTraces(ctx, td); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func osConfig(c component.Config, url string) component.Config {
 	cfg := c.(*opensearchexporter.Config)
 	cfg.Enabled, cfg.Endpoint = true, url

@@ -2,99 +2,85 @@ package logsbackend
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
-// TestAPILogsParity asks obsplane's /api/logs (served by the real handler on
-// ClickHouse) and QueryAPILogs on OpenSearch the same filters over the same
-// lines. Cursors are left out: OpenSearch answers carry none.
+// TestAPILogsParity asks both backends /api/logs' read (TailLogs) with the
+// same filters over the same lines, through readmodel.Logs. Cursors are
+// left out: OpenSearch answers carry none.
 func TestAPILogsParity(t *testing.T) {
 	fx := load(t)
-	mux := http.NewServeMux()
-	(&obsplaneapi.API{Store: st, Auth: auth.None{}, MaxRange: 30 * 24 * time.Hour}).Mount(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	osb := &Backend{Client: client(t)}
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
-	since, until := fx.start, fx.start.Add(6*time.Hour)
-
+	ch, osb := backends(t)
+	w := readmodel.Window{Since: fx.start, Until: fx.start.Add(6 * time.Hour)}
 	for _, tc := range []struct {
 		name string
-		f    APILogsFilter
+		f    readmodel.LogFilter
 	}{
-		{"namespace", APILogsFilter{Namespace: nsAcme, Tail: 50}},
-		{"component by name", APILogsFilter{Namespace: nsAcme, Component: "cart", Tail: 100}},
-		{"component by uid", APILogsFilter{Component: compCart, Tail: 100}},
-		{"project and environment names", APILogsFilter{Project: "shop", Environment: "dev", Tail: 20}},
-		{"levels", APILogsFilter{Namespace: nsAcme, Levels: []string{"ERROR", "FATAL"}, Tail: 100}},
-		{"every namespace, tail 7", APILogsFilter{Tail: 7}},
-		{"legacy index", APILogsFilter{Namespace: nsLegacy, Tail: 100}},
+		{"namespace", readmodel.LogFilter{Selector: readmodel.Selector{Namespace: nsAcme}, Limit: 50}},
+		{"component by name", readmodel.LogFilter{Selector: readmodel.Selector{Namespace: nsAcme, Component: "cart"}, Limit: 100}},
+		{"component by uid", readmodel.LogFilter{Selector: readmodel.Selector{Component: compCart}, Limit: 100}},
+		{"project and environment names", readmodel.LogFilter{Selector: readmodel.Selector{Project: "shop", Environment: "dev"}, Limit: 20}},
+		{"levels", readmodel.LogFilter{Selector: readmodel.Selector{Namespace: nsAcme}, Levels: []string{"ERROR", "FATAL"}, Limit: 100}},
+		{"every namespace, tail 7", readmodel.LogFilter{Limit: 7}},
+		{"legacy index", readmodel.LogFilter{Selector: readmodel.Selector{Namespace: nsLegacy}, Limit: 100}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := url.Values{"since": {since.Format(time.RFC3339Nano)}, "until": {until.Format(time.RFC3339Nano)}, "tail": {strconv.Itoa(tc.f.Tail)}}
-			for k, s := range map[string]string{"namespace": tc.f.Namespace, "project": tc.f.Project, "component": tc.f.Component, "environment": tc.f.Environment, "level": strings.Join(tc.f.Levels, ",")} {
-				if s != "" {
-					v.Set(k, s)
-				}
-			}
-			resp, err := http.Get(srv.URL + "/api/logs?" + v.Encode())
+			tc.f.Window = w
+			fromCH, err := ch.TailLogs(context.Background(), all, tc.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("/api/logs: status %d", resp.StatusCode)
-			}
-			var fromCH obsplaneapi.LogsResponse
-			if err := json.NewDecoder(resp.Body).Decode(&fromCH); err != nil {
-				t.Fatal(err)
-			}
-			if len(fromCH.Logs) == 0 {
+			if len(fromCH.Lines) == 0 {
 				t.Fatal("ClickHouse answered no lines; the fixture does not exercise this filter")
 			}
-			fromCH.NextCursor = ""
-			for i := range fromCH.Logs {
-				fromCH.Logs[i].Cursor = ""
+			fromCH.Next = nil
+			for i := range fromCH.Lines {
+				fromCH.Lines[i].Cursor = nil
 			}
-			tc.f.Since, tc.f.Until = since, until
-			fromOS, err := osb.QueryAPILogs(ctx, tc.f)
+			fromOS, err := osb.TailLogs(context.Background(), all, tc.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, _ := json.MarshalIndent(fromOS, "", " ")
-			w, _ := json.MarshalIndent(fromCH, "", " ")
-			if string(g) != string(w) {
-				t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", firstLines(string(g), 60), firstLines(string(w), 60))
+			if g, w := asJSON(t, fromOS), asJSON(t, fromCH); g != w {
+				t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", firstLines(g, 60), firstLines(w, 60))
 			}
 		})
 	}
 
 	t.Run("tenancy", func(t *testing.T) {
-		only := auth.WithPrincipal(context.Background(), &auth.Principal{Subject: "u", Namespaces: []string{nsOther}})
-		got, err := osb.QueryAPILogs(only, APILogsFilter{Since: since, Until: until, Tail: 1000})
+		only := readmodel.Tenancy{Subject: "u", Namespaces: []string{nsOther}}
+		got, err := osb.TailLogs(context.Background(), only, readmodel.LogFilter{Window: w, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Logs) == 0 {
+		if len(got.Lines) == 0 {
 			t.Fatal("no lines of the caller's namespace")
 		}
-		for _, l := range got.Logs {
+		for _, l := range got.Lines {
 			if l.Namespace != nsOther {
 				t.Fatalf("caller of %q sees a line of %q", nsOther, l.Namespace)
 			}
 		}
-		if _, err := osb.QueryAPILogs(only, APILogsFilter{Namespace: nsAcme, Since: since, Until: until}); err == nil {
-			t.Error("asking for another namespace: want a 403")
+		_, err = osb.TailLogs(context.Background(), only, readmodel.LogFilter{Selector: readmodel.Selector{Namespace: nsAcme}, Window: w, Limit: 10})
+		if readmodel.KindOf(err) != readmodel.KindForbidden {
+			t.Errorf("asking for another namespace: %v, want Forbidden", err)
+		}
+	})
+
+	t.Run("unsupported without I/O", func(t *testing.T) {
+		// A client whose every request would fail: an Unsupported answer
+		// proves no request was made.
+		b := &Backend{Client: nil}
+		for name, f := range map[string]readmodel.LogFilter{
+			"q": {Search: "error"}, "service": {Service: "api"}, "traceId": {TraceID: "ab"}, "cursor": {After: &readmodel.Cursor{}},
+		} {
+			f.Window, f.Limit = w, 10
+			if _, err := b.TailLogs(context.Background(), all, f); readmodel.KindOf(err) != readmodel.KindUnsupported {
+				t.Errorf("%s: %v, want Unsupported", name, err)
+			}
 		}
 	})
 }

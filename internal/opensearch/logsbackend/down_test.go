@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // TestOpenSearchDownOrSlowFailsFast: a read whose primary is OpenSearch
@@ -17,8 +16,8 @@ import (
 // connections or accepts and never answers (a listener that reads nothing
 // stands in for a hung node; no fake answers are involved).
 func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
-	q := logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
+	ctx := context.Background()
+	q := readmodel.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
 
 	// Down: a port nobody listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -32,7 +31,7 @@ func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{Backoff: time.Millisecond}}).QueryLogs(ctx, q)
+	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{Backoff: time.Millisecond}}).QueryLogs(ctx, all, q)
 	if err == nil || !strings.Contains(err.Error(), "opensearch") || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("down: err %v, want an OpenSearch error naming %s", err, down)
 	}
@@ -41,7 +40,7 @@ func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
 	}
 
 	// Slow: connections are accepted and never answered; the client's
-	// time-out (the serve hook sets opensearch.ReadTimeout) ends the read.
+	// time-out (server.Run sets opensearch.ReadTimeout) ends the read.
 	hung, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +60,7 @@ func TestOpenSearchDownOrSlowFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{MaxAttempts: 1}}).QueryLogs(ctx, q)
+	_, err = (&Backend{Client: c, Search: opensearch.SearchOptions{MaxAttempts: 1}}).QueryLogs(ctx, all, q)
 	if err == nil || !strings.Contains(err.Error(), "opensearch") {
 		t.Errorf("slow: err %v, want an OpenSearch error", err)
 	}

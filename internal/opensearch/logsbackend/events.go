@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
 // Field paths of the k8s-events template (dots kept: the collector's
@@ -21,13 +19,13 @@ const (
 
 // QueryEvents runs an events query on the daily k8s-events-* indices, as
 // the logs module does, with _id breaking timestamp ties.
-func (b *Backend) QueryEvents(ctx context.Context, q logsadapter.LogsQuery) (*logsadapter.EventsQueryResponse, error) {
-	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+func (b *Backend) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.EventsPage, error) {
+	if err := t.Require(q.Namespace); err != nil {
 		return nil, err
 	}
 	indices, err := opensearch.K8sEventsIndices(q.Start, q.End)
 	if err != nil {
-		return nil, httpx.BadRequest("%v", err)
+		return nil, readmodel.Invalid("%v", err)
 	}
 	var f []any
 	if q.Workflow() {
@@ -54,25 +52,23 @@ func (b *Backend) QueryEvents(ctx context.Context, q logsadapter.LogsQuery) (*lo
 	if !q.Desc {
 		order = "asc"
 	}
-	began := time.Now()
 	res, err := b.Client.Search(ctx, indices, obj{
 		"query":            obj{"bool": obj{"filter": f}},
 		"size":             q.Limit,
-		"track_total_hits": logsadapter.TotalCap,
+		"track_total_hits": readmodel.TotalCap,
 		"sort":             []any{obj{"@timestamp": obj{"order": order}}, obj{"_id": obj{"order": order}}},
 	}, b.Search)
 	if err != nil {
 		return nil, fmt.Errorf("opensearch events query: %w", err)
 	}
-	out := &logsadapter.EventsQueryResponse{Events: []logsadapter.EventEntry{}, Total: min(res.Hits.Total.Value, logsadapter.TotalCap)}
+	out := &readmodel.EventsPage{Events: []readmodel.Event{}, Total: min(res.Hits.Total.Value, readmodel.TotalCap)}
 	for _, h := range res.Hits.Hits {
 		rec, err := opensearch.DecodeEventDocument(h.Source)
 		if err != nil {
 			return nil, fmt.Errorf("opensearch events query: document %s/%s: %w", h.Index, h.ID, err)
 		}
-		out.Events = append(out.Events, logsadapter.NewEventEntry(rec.Timestamp, rec.Body, rec.SeverityText,
+		out.Events = append(out.Events, readmodel.NewEvent(rec.Timestamp, rec.Body, rec.SeverityText,
 			rec.LogAttributes[opensearch.AttrEventReason], rec.LogAttributes["k8s.namespace.name"], rec.ResourceAttributes))
 	}
-	out.TookMs = time.Since(began).Milliseconds()
 	return out, nil
 }

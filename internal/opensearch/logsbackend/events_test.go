@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,11 +14,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/gateway/dualwritetest"
 	"github.com/openchoreo/obsplane/internal/opensearch"
-	"github.com/openchoreo/obsplane/internal/router"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/schema"
 )
 
@@ -24,7 +24,7 @@ import (
 // collector's k8s events receiver and OpenChoreo's enrich processor make
 // them, through the gateway's two real exporters (otel_logs rows; ss4o
 // documents in k8s-events-*), then asks both backends the events queries
-// and compares the answers.
+// through readmodel.Logs and compares the answers.
 func TestEventsParityWithClickHouse(t *testing.T) {
 	if skipReason != "" {
 		t.Skip(skipReason)
@@ -101,55 +101,69 @@ func TestEventsParityWithClickHouse(t *testing.T) {
 		}
 	})
 
-	admin := auth.WithPrincipal(ctx, &auth.Principal{All: true})
-	tenant := auth.WithPrincipal(ctx, &auth.Principal{Subject: "u", Namespaces: []string{ns}})
-	chb := &logsadapter.ClickHouse{Store: st}
-	osb := &Backend{Client: c}
-	base := logsadapter.LogsQuery{Start: day, End: day.Add(24 * time.Hour), Limit: 100, Desc: true, Namespace: ns}
-	with := func(f func(*logsadapter.LogsQuery)) logsadapter.LogsQuery { q := base; f(&q); return q }
+	tenant := readmodel.Tenancy{Subject: "u", Namespaces: []string{ns}}
+	chb, osb := backends(t)
+	base := readmodel.LogsQuery{Start: day, End: day.Add(24 * time.Hour), Limit: 100, Desc: true, Namespace: ns}
+	with := func(f func(*readmodel.LogsQuery)) readmodel.LogsQuery { q := base; f(&q); return q }
 	for name, c := range map[string]struct {
-		q    logsadapter.LogsQuery
+		q    readmodel.LogsQuery
 		want int
 	}{
 		"namespace":        {base, 26},
-		"oldest three":     {with(func(q *logsadapter.LogsQuery) { q.Desc, q.Limit = false, 3 }), 26},
-		"component":        {with(func(q *logsadapter.LogsQuery) { q.ComponentUID = compCart }), 10},
-		"environment":      {with(func(q *logsadapter.LogsQuery) { q.EnvironmentUID = envProd }), 8},
-		"narrow range":     {with(func(q *logsadapter.LogsQuery) { q.Start, q.End = start, start.Add(6*time.Second) }), 3},
-		"workflow run":     {with(func(q *logsadapter.LogsQuery) { q.WorkflowRunName = "run-7" }), 5},
-		"workflow task":    {with(func(q *logsadapter.LogsQuery) { q.WorkflowRunName, q.TaskName = "run-7", "step-1" }), 2},
-		"no such run":      {with(func(q *logsadapter.LogsQuery) { q.WorkflowRunName = "run-8" }), 0},
-		"nothing in range": {with(func(q *logsadapter.LogsQuery) { q.Start, q.End = day.Add(-time.Hour), day }), 0},
+		"oldest three":     {with(func(q *readmodel.LogsQuery) { q.Desc, q.Limit = false, 3 }), 26},
+		"component":        {with(func(q *readmodel.LogsQuery) { q.ComponentUID = compCart }), 10},
+		"environment":      {with(func(q *readmodel.LogsQuery) { q.EnvironmentUID = envProd }), 8},
+		"narrow range":     {with(func(q *readmodel.LogsQuery) { q.Start, q.End = start, start.Add(6*time.Second) }), 3},
+		"workflow run":     {with(func(q *readmodel.LogsQuery) { q.WorkflowRunName = "run-7" }), 5},
+		"workflow task":    {with(func(q *readmodel.LogsQuery) { q.WorkflowRunName, q.TaskName = "run-7", "step-1" }), 2},
+		"no such run":      {with(func(q *readmodel.LogsQuery) { q.WorkflowRunName = "run-8" }), 0},
+		"nothing in range": {with(func(q *readmodel.LogsQuery) { q.Start, q.End = day.Add(-time.Hour), day }), 0},
 	} {
-		for who, ctx := range map[string]context.Context{"admin": admin, "tenant": tenant} {
+		for who, ten := range map[string]readmodel.Tenancy{"admin": all, "tenant": tenant} {
 			t.Run(name+"/"+who, func(t *testing.T) {
-				a, err := chb.QueryEvents(ctx, c.q)
+				a, err := chb.QueryEvents(ctx, ten, c.q)
 				if err != nil {
 					t.Fatalf("clickhouse: %v", err)
 				}
-				b, err := osb.QueryEvents(ctx, c.q)
+				b, err := osb.QueryEvents(ctx, ten, c.q)
 				if err != nil {
 					t.Fatalf("opensearch: %v", err)
 				}
 				if a.Total != c.want {
 					t.Errorf("clickhouse total %d, want %d", a.Total, c.want)
 				}
-				if kinds, detail := router.Compare(logsadapter.EventsDigest(a), logsadapter.EventsDigest(b)); len(kinds) > 0 {
-					a.TookMs, b.TookMs = 0, 0
-					t.Errorf("answers differ (%s)\nclickhouse: %+v\nopensearch: %+v", detail, a, b)
+				// Events sharing a timestamp come back in each store's own
+				// order: compare them sorted.
+				tiesSorted(a.Events)
+				tiesSorted(b.Events)
+				if g, w := asJSON(t, b), asJSON(t, a); g != w {
+					t.Errorf("answers differ\nclickhouse: %s\nopensearch: %s", w, g)
 				}
 			})
 		}
 	}
 	// The entries carry what the contract names.
-	r, err := osb.QueryEvents(tenant, with(func(q *logsadapter.LogsQuery) { q.Limit = 1; q.Desc = false }))
+	r, err := osb.QueryEvents(ctx, tenant, with(func(q *readmodel.LogsQuery) { q.Limit = 1; q.Desc = false }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := r.Events[0]
-	if e.Type != "Warning" || e.Reason != "BackOff" || e.Message != "event 0 happened" || e.Metadata == nil ||
-		e.Metadata.ComponentName != "cart" || e.Metadata.ComponentUID != compCart || e.Metadata.ObjectKind != "Pod" ||
-		e.Metadata.ObjectName != "checkout-0" || e.Metadata.ObjectNamespace != "dp-"+ns || e.Metadata.NamespaceName != ns {
-		t.Errorf("first event = %+v / %+v", e, e.Metadata)
+	if e.Type != "Warning" || e.Reason != "BackOff" || e.Message != "event 0 happened" ||
+		e.Component != "cart" || e.ComponentUID != compCart || e.ObjectKind != "Pod" ||
+		e.ObjectName != "checkout-0" || e.ObjectNamespace != "dp-"+ns || e.Namespace != ns {
+		t.Errorf("first event = %+v", e)
+	}
+}
+
+// tiesSorted orders each run of events sharing a timestamp by message,
+// leaving the order between distinct timestamps as the store gave it.
+func tiesSorted(evs []readmodel.Event) {
+	for i := 0; i < len(evs); {
+		j := i + 1
+		for j < len(evs) && evs[j].Timestamp.Equal(evs[i].Timestamp) {
+			j++
+		}
+		slices.SortFunc(evs[i:j], func(x, y readmodel.Event) int { return strings.Compare(x.Message, y.Message) })
+		i = j
 	}
 }

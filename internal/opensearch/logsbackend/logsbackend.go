@@ -1,18 +1,21 @@
-// Package logsbackend answers the logs adapter's query (POST
-// /api/v1/logs/query, logsadapter.LogsQuery) from the OpenSearch OpenChoreo
-// runs today, with the response types the ClickHouse backend returns, so the
-// router can serve a read from either store and compare the two answers.
+// Package logsbackend is the read model's logs reads (readmodel.Logs) on
+// the OpenSearch OpenChoreo runs today: the logs adapter's logs and events
+// queries, and /api/logs without search syntax, service, trace id or
+// cursor. It returns the same typed results as the ClickHouse backend, so
+// the router can serve a read from either store and compare the two
+// answers; the reads it cannot answer return readmodel's Unsupported error
+// without I/O, and the router asks ClickHouse instead.
 //
 // The query is the one OpenChoreo's OpenSearch logs module sends
 // (docs/OPENSEARCH.md): term filters on the Replace_Dots label keys, a
 // range on @timestamp excluding both ends, the search phrase as a
 // case-insensitive *phrase* wildcard on log, each requested level as a
 // case-insensitive *LEVEL* wildcard on log (OR-ed), sort on @timestamp,
-// "total" counted up to logsadapter.TotalCap. It reads the daily
+// "total" counted up to readmodel.TotalCap. It reads the daily
 // container-logs-YYYY-MM-DD indices of the range and, unless turned off, the
 // legacy kubernetes-YYYY.MM.DD ones, whose dynamic mapping needs the
-// .keyword subfields. Documents become rows through
-// opensearch.DecodeLogDocument, the backfill's mapping, and rows become
+// .keyword subfields. Documents become records through
+// opensearch.DecodeLogDocument, the backfill's mapping, and records become
 // entries exactly as the ClickHouse backend makes them.
 //
 // Where the two stores can differ by design: the level filter here is text
@@ -28,14 +31,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
+	"github.com/openchoreo/obsplane/internal/loglevel"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
-// Backend is the logsadapter.Backend on OpenSearch.
+// Backend is readmodel.Logs on OpenSearch; the reads it has no index for
+// are readmodel.Unsupported.
 type Backend struct {
+	readmodel.Unsupported
 	Client *opensearch.Client
 	// SkipLegacy leaves the pre-Dec-2025 kubernetes-* indices out.
 	SkipLegacy bool
@@ -44,7 +48,7 @@ type Backend struct {
 	Search opensearch.SearchOptions
 }
 
-var _ logsadapter.Backend = (*Backend)(nil)
+var _ readmodel.Logs = (*Backend)(nil)
 
 // Label field paths, as Fluent Bit's Replace_Dots stores OpenChoreo's labels.
 const (
@@ -58,17 +62,14 @@ const (
 type obj = map[string]any
 
 // QueryLogs runs q on OpenSearch.
-func (b *Backend) QueryLogs(ctx context.Context, q logsadapter.LogsQuery) (*logsadapter.LogsQueryResponse, error) {
-	// The handler checked this already; a backend called another way must
-	// not widen what the caller may read.
-	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+func (b *Backend) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.LogsPage, error) {
+	if err := t.Require(q.Namespace); err != nil {
 		return nil, err
 	}
 	indices, err := b.indices(q.Start, q.End)
 	if err != nil {
-		return nil, httpx.BadRequest("%v", err)
+		return nil, readmodel.Invalid("%v", err)
 	}
-	began := time.Now()
 	order := "desc"
 	if !q.Desc {
 		order = "asc"
@@ -76,7 +77,7 @@ func (b *Backend) QueryLogs(ctx context.Context, q logsadapter.LogsQuery) (*logs
 	body := obj{
 		"query":            obj{"bool": obj{"filter": b.filters(q)}},
 		"size":             q.Limit,
-		"track_total_hits": logsadapter.TotalCap,
+		"track_total_hits": readmodel.TotalCap,
 		// _id breaks timestamp ties so the order is total and stable.
 		"sort":    []any{obj{"@timestamp": obj{"order": order}}, obj{"_id": obj{"order": order}}},
 		"_source": true,
@@ -85,43 +86,21 @@ func (b *Backend) QueryLogs(ctx context.Context, q logsadapter.LogsQuery) (*logs
 	if err != nil {
 		return nil, err
 	}
-	total := res.Hits.Total.Value
-	if total > logsadapter.TotalCap {
-		total = logsadapter.TotalCap
-	}
-	resp := &logsadapter.LogsQueryResponse{Total: total}
-	var comp []logsadapter.ComponentLogEntry
-	var wf []logsadapter.WorkflowLogEntry
+	out := &readmodel.LogsPage{Total: min(res.Hits.Total.Value, readmodel.TotalCap), Entries: []readmodel.LogEntry{}}
 	for _, h := range res.Hits.Hits {
 		rec, err := opensearch.DecodeLogDocument(h.Source)
 		if err != nil {
 			return nil, fmt.Errorf("opensearch logs query: document %s/%s: %w", h.Index, h.ID, err)
 		}
-		if q.Workflow() {
-			wf = append(wf, logsadapter.WorkflowLogEntry{Timestamp: rec.Timestamp, Log: rec.Body})
-			continue
-		}
-		comp = append(comp, entry(rec))
+		out.Entries = append(out.Entries, entry(rec))
 	}
-	resp.TookMs = time.Since(began).Milliseconds()
-	if q.Workflow() {
-		if wf == nil {
-			wf = []logsadapter.WorkflowLogEntry{}
-		}
-		resp.Logs = wf
-	} else {
-		if comp == nil {
-			comp = []logsadapter.ComponentLogEntry{}
-		}
-		resp.Logs = comp
-	}
-	return resp, nil
+	return out, nil
 }
 
-// entry is a row as the ClickHouse backend reports it: the tenant columns'
-// values (openchoreo.X, else the openchoreo.dev/X fallback key, as the
-// schema materializes them), the level from severity or text.
-func entry(rec opensearch.LogRecord) logsadapter.ComponentLogEntry {
+// entry is a record as the ClickHouse backend reports the row: the tenant
+// columns' values (openchoreo.X, else the openchoreo.dev/X fallback key, as
+// the schema materializes them), the level from severity or text.
+func entry(rec opensearch.LogRecord) readmodel.LogEntry {
 	ra := rec.ResourceAttributes
 	col := func(attr, fallback string) string {
 		if v := ra[attr]; v != "" {
@@ -129,22 +108,20 @@ func entry(rec opensearch.LogRecord) logsadapter.ComponentLogEntry {
 		}
 		return ra[fallback]
 	}
-	return logsadapter.ComponentLogEntry{
-		Timestamp: rec.Timestamp,
-		Log:       rec.Body,
-		Level:     logsadapter.DeriveLevel(int(rec.SeverityNumber), rec.SeverityText, rec.Body),
-		Metadata: &logsadapter.ComponentLogMeta{
-			ComponentName:   col("openchoreo.component", "openchoreo.dev/component"),
-			ProjectName:     col("openchoreo.project", "openchoreo.dev/project"),
-			EnvironmentName: col("openchoreo.environment", "openchoreo.dev/environment"),
-			NamespaceName:   col("openchoreo.namespace", "openchoreo.dev/namespace"),
-			ComponentUID:    logsadapter.UUIDOrEmpty(col("openchoreo.component.uid", "openchoreo.dev/component-uid")),
-			ProjectUID:      logsadapter.UUIDOrEmpty(col("openchoreo.project.uid", "openchoreo.dev/project-uid")),
-			EnvironmentUID:  logsadapter.UUIDOrEmpty(col("openchoreo.environment.uid", "openchoreo.dev/environment-uid")),
-			ContainerName:   ra[opensearch.AttrContainerName],
-			PodName:         ra[opensearch.AttrPodName],
-			PodNamespace:    ra[opensearch.AttrNamespaceName],
-		},
+	return readmodel.LogEntry{
+		Timestamp:      rec.Timestamp,
+		Body:           rec.Body,
+		Level:          loglevel.Of(int(rec.SeverityNumber), rec.SeverityText, rec.Body),
+		Component:      col("openchoreo.component", "openchoreo.dev/component"),
+		Project:        col("openchoreo.project", "openchoreo.dev/project"),
+		Environment:    col("openchoreo.environment", "openchoreo.dev/environment"),
+		Namespace:      col("openchoreo.namespace", "openchoreo.dev/namespace"),
+		ComponentUID:   col("openchoreo.component.uid", "openchoreo.dev/component-uid"),
+		ProjectUID:     col("openchoreo.project.uid", "openchoreo.dev/project-uid"),
+		EnvironmentUID: col("openchoreo.environment.uid", "openchoreo.dev/environment-uid"),
+		Container:      ra[opensearch.AttrContainerName],
+		Pod:            ra[opensearch.AttrPodName],
+		PodNamespace:   ra[opensearch.AttrNamespaceName],
 	}
 }
 
@@ -197,7 +174,7 @@ func escapeWildcard(s string) string {
 	return r.Replace(s)
 }
 
-func (b *Backend) filters(q logsadapter.LogsQuery) []any {
+func (b *Backend) filters(q readmodel.LogsQuery) []any {
 	var f []any
 	if q.Workflow() {
 		// The ClickHouse backend's workflow scope: pods of run <name> in
@@ -233,13 +210,19 @@ func (b *Backend) filters(q logsadapter.LogsQuery) []any {
 		f = append(f, logWildcard("*"+escapeWildcard(q.Phrase)+"*"))
 	}
 	if len(q.Levels) > 0 {
-		var levels []any
-		for _, l := range q.Levels {
-			levels = append(levels, logWildcard("*"+l+"*"))
-		}
-		f = append(f, obj{"bool": obj{"should": levels, "minimum_should_match": 1}})
+		f = append(f, levelFilter(q.Levels))
 	}
 	return f
+}
+
+// levelFilter keeps documents whose log text names any of levels, as the
+// logs module filters levels (OpenSearch indexes no severity).
+func levelFilter(levels []string) any {
+	var should []any
+	for _, l := range levels {
+		should = append(should, logWildcard("*"+l+"*"))
+	}
+	return obj{"bool": obj{"should": should, "minimum_should_match": 1}}
 }
 
 // ErrPartial is opensearch.ErrPartial: a search some shards failed.

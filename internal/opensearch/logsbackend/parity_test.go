@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
@@ -26,7 +25,8 @@ import (
 // The parity tests load the same lines into the real embedded ClickHouse
 // (otel_logs rows, as the gateway writes them) and the real OpenSearch (the
 // documents dual write makes of those rows, through the bulk writer), ask
-// both backends the same queries and compare the answers.
+// both backends the same queries through the read model's interface
+// (readmodel.Logs) and compare the typed answers.
 
 var (
 	st         *chdb.Store
@@ -187,14 +187,22 @@ func client(t *testing.T) *opensearch.Client {
 	return c
 }
 
-func ptr[T any](v T) *T { return &v }
-
-// comparable strips what legitimately differs (tookMs) and renders the
-// answer as JSON, the form clients see.
-func comparable(t *testing.T, r *logsadapter.LogsQueryResponse) string {
+// backends are the two implementations of readmodel.Logs under test.
+func backends(t *testing.T) (ch, os readmodel.Logs) {
 	t.Helper()
-	r.TookMs = 0
-	b, err := json.MarshalIndent(r, "", " ")
+	chb, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chb, &Backend{Client: client(t)}
+}
+
+var all = readmodel.Tenancy{Subject: "admin", All: true}
+
+// asJSON renders an answer for comparison and for the failure message.
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,57 +211,47 @@ func comparable(t *testing.T, r *logsadapter.LogsQueryResponse) string {
 
 func TestParityWithClickHouse(t *testing.T) {
 	fx := load(t)
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
-	ch := &logsadapter.ClickHouse{Store: st, Limits: httpx.DefaultLimits}
-	osb := &Backend{Client: client(t)}
-	rangeAll := func(r *logsadapter.LogsQueryRequest) {
-		r.StartTime = ptr(fx.start.Format(time.RFC3339Nano))
-		r.EndTime = ptr(fx.start.Add(6 * time.Hour).Format(time.RFC3339Nano))
-	}
-	scope := func(s string) *json.RawMessage { m := json.RawMessage(s); return &m }
+	ch, osb := backends(t)
+	base := readmodel.LogsQuery{Start: fx.start, End: fx.start.Add(6 * time.Hour), Limit: 100, Desc: true, Namespace: nsAcme}
+	with := func(f func(*readmodel.LogsQuery)) readmodel.LogsQuery { q := base; f(&q); return q }
 	for _, tc := range []struct {
 		name      string
-		req       logsadapter.LogsQueryRequest
+		q         readmodel.LogsQuery
 		wantTotal int // -1: any, but not none (the fixture must exercise the query)
 	}{
-		{name: "namespace, newest first", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`)}, wantTotal: 90},
-		{name: "oldest first, limit 5", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SortOrder: ptr("asc"), Limit: ptr(5)}, wantTotal: 90},
-		{name: "component", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","componentUid":"` + compCheckout + `"}`)}, wantTotal: 30},
-		{name: "project and environment", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","projectUid":"` + projShop + `","environmentUid":"` + envProd + `"}`)}, wantTotal: 30},
-		{name: "other namespace", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"other","componentUid":"` + compCart + `"}`)}, wantTotal: 30},
-		{name: "namespace without data", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"nobody"}`)}, wantTotal: 0},
-		{name: "phrase, any case", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr("payment failed")}, wantTotal: 24},
-		{name: "phrase with wildcard characters", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr(`50% *done* ?`)}, wantTotal: -1},
-		{name: "non-ASCII phrase", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), SearchPhrase: ptr("日本語")}, wantTotal: -1},
-		{name: "level ERROR", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), LogLevels: []string{"ERROR"}}, wantTotal: -1},
-		{name: "levels WARN and DEBUG", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme"}`), LogLevels: []string{"WARN", "DEBUG"}}, wantTotal: -1},
-		{name: "level and phrase and component", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","componentUid":"` + compCart + `"}`), LogLevels: []string{"ERROR"}, SearchPhrase: ptr("LINE")}, wantTotal: -1},
-		{name: "total capped at 1000", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"many"}`), Limit: ptr(1000)}, wantTotal: 1000},
-		{name: "legacy kubernetes-* index", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"legacyns","componentUid":"` + compCheckout + `"}`)}, wantTotal: 6},
-		{name: "legacy index, level", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"legacyns"}`), LogLevels: []string{"WARN"}}, wantTotal: 1},
-		{name: "workflow run", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","workflowRunName":"build-run-1"}`), SortOrder: ptr("asc")}, wantTotal: 6},
-		{name: "workflow task", req: logsadapter.LogsQueryRequest{SearchScope: scope(`{"namespace":"acme","workflowRunName":"build-run-1","taskName":"step-b"}`)}, wantTotal: 3},
+		{"namespace, newest first", base, 90},
+		{"oldest first, limit 5", with(func(q *readmodel.LogsQuery) { q.Desc, q.Limit = false, 5 }), 90},
+		{"component", with(func(q *readmodel.LogsQuery) { q.ComponentUID = compCheckout }), 30},
+		{"project and environment", with(func(q *readmodel.LogsQuery) { q.ProjectUID, q.EnvironmentUID = projShop, envProd }), 30},
+		{"other namespace", with(func(q *readmodel.LogsQuery) { q.Namespace, q.ComponentUID = nsOther, compCart }), 30},
+		{"namespace without data", with(func(q *readmodel.LogsQuery) { q.Namespace = "nobody" }), 0},
+		{"phrase, any case", with(func(q *readmodel.LogsQuery) { q.Phrase = "payment failed" }), 24},
+		{"phrase with wildcard characters", with(func(q *readmodel.LogsQuery) { q.Phrase = `50% *done* ?` }), -1},
+		{"non-ASCII phrase", with(func(q *readmodel.LogsQuery) { q.Phrase = "日本語" }), -1},
+		{"level ERROR", with(func(q *readmodel.LogsQuery) { q.Levels = []string{"ERROR"} }), -1},
+		{"levels WARN and DEBUG", with(func(q *readmodel.LogsQuery) { q.Levels = []string{"WARN", "DEBUG"} }), -1},
+		{"level and phrase and component", with(func(q *readmodel.LogsQuery) {
+			q.ComponentUID, q.Levels, q.Phrase = compCart, []string{"ERROR"}, "LINE"
+		}), -1},
+		{"total capped at 1000", with(func(q *readmodel.LogsQuery) { q.Namespace, q.Limit = nsMany, 1000 }), 1000},
+		{"legacy kubernetes-* index", with(func(q *readmodel.LogsQuery) { q.Namespace, q.ComponentUID = nsLegacy, compCheckout }), 6},
+		{"legacy index, level", with(func(q *readmodel.LogsQuery) { q.Namespace, q.Levels = nsLegacy, []string{"WARN"} }), 1},
+		{"workflow run", with(func(q *readmodel.LogsQuery) { q.WorkflowRunName, q.Desc = "build-run-1", false }), 6},
+		{"workflow task", with(func(q *readmodel.LogsQuery) { q.WorkflowRunName, q.TaskName = "build-run-1", "step-b" }), 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.req.StartTime == nil {
-				rangeAll(&tc.req)
-			}
-			q, err := logsadapter.ParseLogsQuery(tc.req, 30*24*time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fromCH, err := ch.QueryLogs(ctx, q)
+			fromCH, err := ch.QueryLogs(context.Background(), all, tc.q)
 			if err != nil {
 				t.Fatalf("ClickHouse: %v", err)
 			}
-			fromOS, err := osb.QueryLogs(ctx, q)
+			fromOS, err := osb.QueryLogs(context.Background(), all, tc.q)
 			if err != nil {
 				t.Fatalf("OpenSearch: %v", err)
 			}
 			if tc.wantTotal == -1 && fromCH.Total == 0 || tc.wantTotal >= 0 && fromCH.Total != tc.wantTotal {
 				t.Errorf("ClickHouse total %d, want %d (-1: some) — the fixture does not exercise this query", fromCH.Total, tc.wantTotal)
 			}
-			if g, w := comparable(t, fromOS), comparable(t, fromCH); g != w {
+			if g, w := asJSON(t, fromOS), asJSON(t, fromCH); g != w {
 				t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", firstLines(g, 60), firstLines(w, 60))
 			}
 		})
@@ -262,19 +260,19 @@ func TestParityWithClickHouse(t *testing.T) {
 	t.Run("exclusive time range ends", func(t *testing.T) {
 		// Ends exactly on two lines' timestamps: neither is included.
 		first, last := fx.start.Add(97*time.Second), fx.start.Add(5*97*time.Second)
-		q := logsadapter.LogsQuery{Start: first, End: last, Limit: 100, Desc: true, Namespace: nsAcme}
-		fromCH, err := ch.QueryLogs(ctx, q)
+		q := readmodel.LogsQuery{Start: first, End: last, Limit: 100, Desc: true, Namespace: nsAcme}
+		fromCH, err := ch.QueryLogs(context.Background(), all, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromOS, err := osb.QueryLogs(ctx, q)
+		fromOS, err := osb.QueryLogs(context.Background(), all, q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fromCH.Total != 2 {
 			t.Errorf("ClickHouse total %d, want 2 (lines 2 and 3; lines 1 and 4 sit on the ends, line 4 is namespace other)", fromCH.Total)
 		}
-		if g, w := comparable(t, fromOS), comparable(t, fromCH); g != w {
+		if g, w := asJSON(t, fromOS), asJSON(t, fromCH); g != w {
 			t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", g, w)
 		}
 	})
@@ -292,12 +290,11 @@ func TestTenancyIsEnforced(t *testing.T) {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
-	osb := &Backend{Client: client(t)}
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Subject: "u", Namespaces: []string{"other"}})
-	_, err := osb.QueryLogs(ctx, logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: nsAcme})
-	var he *httpx.Error
-	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
-		t.Fatalf("err = %v, want a 403", err)
+	var osb readmodel.Logs = &Backend{Client: client(t)}
+	other := readmodel.Tenancy{Subject: "u", Namespaces: []string{"other"}}
+	_, err := osb.QueryLogs(context.Background(), other, readmodel.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: nsAcme})
+	if readmodel.KindOf(err) != readmodel.KindForbidden {
+		t.Fatalf("err = %v, want Forbidden", err)
 	}
 }
 
@@ -319,8 +316,8 @@ func TestPartialResultsAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &Backend{Client: c, Search: opensearch.SearchOptions{Backoff: time.Millisecond}}
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
-	q := logsadapter.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
+	ctx := context.Background()
+	q := readmodel.LogsQuery{Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, Namespace: "acme"}
 	ok := func(w http.ResponseWriter) {
 		fmt.Fprint(w, `{"timed_out":false,"_shards":{"total":2,"successful":2,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"hits":[{"_index":"container-logs-2026-01-01","_id":"x","_source":{"@timestamp":"2026-01-01T00:00:00.000Z","log":"WARN hi","kubernetes":{"labels":{"openchoreo_dev/namespace":"acme"}}}}]}}`)
 	}
@@ -329,23 +326,23 @@ func TestPartialResultsAndRetries(t *testing.T) {
 	}
 
 	answers = []func(http.ResponseWriter){status(429), status(503), ok}
-	resp, err := b.QueryLogs(ctx, q)
+	resp, err := b.QueryLogs(ctx, all, q)
 	if err != nil || calls.Load() != 3 || resp.Total != 1 {
 		t.Fatalf("after 429, 503, ok: resp %+v err %v calls %d", resp, err, calls.Load())
 	}
-	if e := resp.Logs.([]logsadapter.ComponentLogEntry)[0]; e.Level != "WARN" || e.Metadata.NamespaceName != "acme" {
+	if e := resp.Entries[0]; e.Level != "WARN" || e.Namespace != "acme" {
 		t.Errorf("entry %+v", e)
 	}
 
 	calls.Store(0)
 	answers = []func(http.ResponseWriter){status(429)}
-	if _, err := b.QueryLogs(ctx, q); err == nil || calls.Load() != 4 {
+	if _, err := b.QueryLogs(ctx, all, q); err == nil || calls.Load() != 4 {
 		t.Errorf("429 forever: err %v after %d calls, want an error after 4", err, calls.Load())
 	}
 
 	calls.Store(0)
 	answers = []func(http.ResponseWriter){status(400)}
-	if _, err := b.QueryLogs(ctx, q); err == nil || calls.Load() != 1 {
+	if _, err := b.QueryLogs(ctx, all, q); err == nil || calls.Load() != 1 {
 		t.Errorf("400: err %v after %d calls, want an error at once", err, calls.Load())
 	}
 
@@ -353,19 +350,19 @@ func TestPartialResultsAndRetries(t *testing.T) {
 	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
 		fmt.Fprint(w, `{"timed_out":false,"_shards":{"total":2,"successful":1,"failed":1,"failures":[{"shard":1,"reason":{"type":"node_disconnected"}}]},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`)
 	}}
-	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "node_disconnected") {
+	if _, err := b.QueryLogs(ctx, all, q); !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "node_disconnected") {
 		t.Errorf("shard failure: err %v, want ErrPartial naming the reason", err)
 	}
 	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
 		fmt.Fprint(w, `{"timed_out":true,"_shards":{"total":1,"successful":1,"failed":0},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`)
 	}}
-	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, ErrPartial) {
+	if _, err := b.QueryLogs(ctx, all, q); !errors.Is(err, ErrPartial) {
 		t.Errorf("timed out: err %v, want ErrPartial", err)
 	}
 	answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
 		fmt.Fprint(w, `{"_shards":{"total":1,"successful":1,"failed":0},"hits":{"total":{"value":1},"hits":[{"_index":"i","_id":"bad","_source":{"log":"no timestamp"}}]}}`)
 	}}
-	if _, err := b.QueryLogs(ctx, q); !errors.Is(err, opensearch.ErrLogDocument) {
+	if _, err := b.QueryLogs(ctx, all, q); !errors.Is(err, opensearch.ErrLogDocument) {
 		t.Errorf("malformed document: err %v, want ErrLogDocument", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -15,13 +14,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/gateway/dualwritetest"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
+	"github.com/openchoreo/obsplane/internal/readmodel"
+	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
 	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
@@ -30,8 +28,8 @@ import (
 // The parity tests send the same spans through the gateway's two real
 // exporters — clickhousestore into the embedded ClickHouse, opensearch (dual
 // write, ss4o documents in otel-traces-*) into the real OpenSearch — then ask
-// both tracing backends the same queries and compare the answers field by
-// field.
+// both backends the same queries through readmodel.Traces and compare the
+// typed answers field by field.
 
 var (
 	st         *chdb.Store
@@ -191,16 +189,9 @@ func client(t *testing.T) *opensearch.Client {
 	return c
 }
 
-// render strips what legitimately differs (tookMs) and renders the answer
-// as JSON, the form clients see.
+// render renders an answer as JSON, for comparison and failure messages.
 func render(t *testing.T, v any) string {
 	t.Helper()
-	switch r := v.(type) {
-	case *tracingadapter.TracesListResponse:
-		r.TookMs = 0
-	case *tracingadapter.TraceSpansListResponse:
-		r.TookMs = 0
-	}
 	b, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
 		t.Fatal(err)
@@ -210,35 +201,39 @@ func render(t *testing.T, v any) string {
 
 func TestTracesParityWithClickHouse(t *testing.T) {
 	fx := load(t)
-	admin := auth.WithPrincipal(context.Background(), &auth.Principal{All: true})
-	tenant := auth.WithPrincipal(context.Background(), &auth.Principal{Subject: "u", Namespaces: []string{fx.ns}})
-	chb := &tracingadapter.ClickHouse{Store: st}
-	osb := &tracesbackend.Backend{Client: client(t)}
+	ctx := context.Background()
+	admin := readmodel.Tenancy{Subject: "admin", All: true}
+	tenant := readmodel.Tenancy{Subject: "u", Namespaces: []string{fx.ns}}
+	chr, err := clickhouse.New(st, "otel", clickhouse.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chb, osb readmodel.Traces = chr, &tracesbackend.Backend{Client: client(t)}
 
-	base := tracingadapter.TracesQuery{Start: fx.start, End: fx.end, Limit: 100, Desc: true, Namespace: fx.ns}
-	with := func(f func(*tracingadapter.TracesQuery)) tracingadapter.TracesQuery {
+	base := readmodel.TracesQuery{Start: fx.start, End: fx.end, Limit: 100, Desc: true, Selector: readmodel.Selector{Namespace: fx.ns}}
+	with := func(f func(*readmodel.TracesQuery)) readmodel.TracesQuery {
 		q := base
 		f(&q)
 		return q
 	}
-	traceQueries := map[string]tracingadapter.TracesQuery{
+	traceQueries := map[string]readmodel.TracesQuery{
 		"all, newest first":   base,
-		"oldest five":         with(func(q *tracingadapter.TracesQuery) { q.Desc, q.Limit = false, 5 }),
-		"newest seven":        with(func(q *tracingadapter.TracesQuery) { q.Limit = 7 }),
-		"component":           with(func(q *tracingadapter.TracesQuery) { q.Component = compB }),
-		"project and env":     with(func(q *tracingadapter.TracesQuery) { q.Project, q.Environment = projShop, envProd }),
-		"range cuts a root":   with(func(q *tracingadapter.TracesQuery) { q.Start = fx.cut }),
-		"range holds nothing": with(func(q *tracingadapter.TracesQuery) { q.Start, q.End = fx.end, fx.end.Add(time.Hour) }),
-		"unknown component":   with(func(q *tracingadapter.TracesQuery) { q.Component = "99999999-9999-4999-8999-999999999999" }),
+		"oldest five":         with(func(q *readmodel.TracesQuery) { q.Desc, q.Limit = false, 5 }),
+		"newest seven":        with(func(q *readmodel.TracesQuery) { q.Limit = 7 }),
+		"component":           with(func(q *readmodel.TracesQuery) { q.Component = compB }),
+		"project and env":     with(func(q *readmodel.TracesQuery) { q.Project, q.Environment = projShop, envProd }),
+		"range cuts a root":   with(func(q *readmodel.TracesQuery) { q.Start = fx.cut }),
+		"range holds nothing": with(func(q *readmodel.TracesQuery) { q.Start, q.End = fx.end, fx.end.Add(time.Hour) }),
+		"unknown component":   with(func(q *readmodel.TracesQuery) { q.Component = "99999999-9999-4999-8999-999999999999" }),
 	}
 	for name, q := range traceQueries {
-		for who, ctx := range map[string]context.Context{"admin": admin, "tenant": tenant} {
+		for who, ten := range map[string]readmodel.Tenancy{"admin": admin, "tenant": tenant} {
 			t.Run("traces/"+name+"/"+who, func(t *testing.T) {
-				a, err := chb.QueryTraces(ctx, q)
+				a, err := chb.QueryTraces(ctx, ten, q)
 				if err != nil {
 					t.Fatalf("clickhouse: %v", err)
 				}
-				b, err := osb.QueryTraces(ctx, q)
+				b, err := osb.QueryTraces(ctx, ten, q)
 				if err != nil {
 					t.Fatalf("opensearch: %v", err)
 				}
@@ -252,7 +247,7 @@ func TestTracesParityWithClickHouse(t *testing.T) {
 	// The listing itself is checked against the fixture, not only between
 	// the two stores: all 30 traces of ns, newest first; the rootless one
 	// is gone once the range cuts its root.
-	all, err := osb.QueryTraces(admin, base)
+	all, err := osb.QueryTraces(ctx, admin, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +260,7 @@ func TestTracesParityWithClickHouse(t *testing.T) {
 		}
 	}
 	if fx.rootless != "" {
-		cut, err := osb.QueryTraces(admin, traceQueries["range cuts a root"])
+		cut, err := osb.QueryTraces(ctx, admin, traceQueries["range cuts a root"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,17 +272,17 @@ func TestTracesParityWithClickHouse(t *testing.T) {
 	}
 
 	for i, id := range []string{fx.traceIDs[0], fx.traceIDs[7], fx.traceIDs[29]} {
-		for _, q := range []tracingadapter.TracesQuery{
-			with(func(q *tracingadapter.TracesQuery) { q.TraceID = id }),
-			with(func(q *tracingadapter.TracesQuery) { q.TraceID, q.Desc, q.Attrs = id, false, true }),
-			with(func(q *tracingadapter.TracesQuery) { q.TraceID, q.Limit, q.Attrs = id, 2, true }),
+		for _, q := range []readmodel.TracesQuery{
+			with(func(q *readmodel.TracesQuery) { q.TraceID = id }),
+			with(func(q *readmodel.TracesQuery) { q.TraceID, q.Desc, q.Attributes = id, false, true }),
+			with(func(q *readmodel.TracesQuery) { q.TraceID, q.Limit, q.Attributes = id, 2, true }),
 		} {
-			t.Run(fmt.Sprintf("spans/%d/desc=%v/attrs=%v/limit=%d", i, q.Desc, q.Attrs, q.Limit), func(t *testing.T) {
-				a, err := chb.QuerySpans(tenant, q)
+			t.Run(fmt.Sprintf("spans/%d/desc=%v/attrs=%v/limit=%d", i, q.Desc, q.Attributes, q.Limit), func(t *testing.T) {
+				a, err := chb.QuerySpans(ctx, tenant, q)
 				if err != nil {
 					t.Fatalf("clickhouse: %v", err)
 				}
-				b, err := osb.QuerySpans(tenant, q)
+				b, err := osb.QuerySpans(ctx, tenant, q)
 				if err != nil {
 					t.Fatalf("opensearch: %v", err)
 				}
@@ -302,45 +297,46 @@ func TestTracesParityWithClickHouse(t *testing.T) {
 	}
 
 	t.Run("span details", func(t *testing.T) {
-		spans, err := chb.QuerySpans(admin, with(func(q *tracingadapter.TracesQuery) { q.TraceID = fx.traceIDs[3] }))
+		spans, err := chb.QuerySpans(ctx, admin, with(func(q *readmodel.TracesQuery) { q.TraceID = fx.traceIDs[3] }))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range spans.Spans {
-			a, err := chb.SpanDetails(tenant, fx.traceIDs[3], s.SpanID)
+			ref := readmodel.SpanRef{TraceID: fx.traceIDs[3], SpanID: s.SpanID}
+			a, err := chb.GetSpan(ctx, tenant, ref)
 			if err != nil {
 				t.Fatalf("clickhouse: %v", err)
 			}
-			b, err := osb.SpanDetails(tenant, fx.traceIDs[3], s.SpanID)
+			b, err := osb.GetSpan(ctx, tenant, ref)
 			if err != nil {
 				t.Fatalf("opensearch: %v", err)
 			}
 			if ra, rb := render(t, a), render(t, b); ra != rb {
 				t.Errorf("answers differ\nclickhouse: %s\nopensearch: %s", ra, rb)
 			}
-			if len(b.Attributes) != 4 || b.Attributes["cache.hit"] == "" || b.ResourceAttributes["openchoreo.dev/namespace"] != fx.ns {
-				t.Errorf("span details attributes %v / %v: want the span's 4 and its resource's", b.Attributes, b.ResourceAttributes)
+			if len(b.Attributes) != 4 || b.Attributes["cache.hit"] == "" || b.Resource["openchoreo.dev/namespace"] != fx.ns {
+				t.Errorf("span details attributes %v / %v: want the span's 4 and its resource's", b.Attributes, b.Resource)
 			}
 		}
 	})
 
 	t.Run("span of another namespace is not found in either", func(t *testing.T) {
-		for name, b := range map[string]tracingadapter.Backend{"clickhouse": chb, "opensearch": osb} {
-			_, err := b.SpanDetails(tenant, fx.otherSpan[0], fx.otherSpan[1])
-			var he *httpx.Error
-			if !errors.As(err, &he) || he.Status != http.StatusNotFound {
-				t.Errorf("%s: err %v, want a 404", name, err)
+		ref := readmodel.SpanRef{TraceID: fx.otherSpan[0], SpanID: fx.otherSpan[1]}
+		for name, b := range map[string]readmodel.Traces{"clickhouse": chb, "opensearch": osb} {
+			_, err := b.GetSpan(ctx, tenant, ref)
+			if readmodel.KindOf(err) != readmodel.KindNotFound {
+				t.Errorf("%s: err %v, want NotFound", name, err)
 			}
-			if _, err := b.SpanDetails(admin, fx.otherSpan[0], fx.otherSpan[1]); err != nil {
+			if _, err := b.GetSpan(ctx, admin, ref); err != nil {
 				t.Errorf("%s: an admin should see it: %v", name, err)
 			}
 		}
 	})
 
 	t.Run("tenant cannot list another namespace", func(t *testing.T) {
-		q := with(func(q *tracingadapter.TracesQuery) { q.Namespace = fx.other })
-		for name, b := range map[string]tracingadapter.Backend{"opensearch": osb} {
-			if _, err := b.QueryTraces(tenant, q); err == nil {
+		q := with(func(q *readmodel.TracesQuery) { q.Namespace = fx.other })
+		for name, b := range map[string]readmodel.Traces{"clickhouse": chb, "opensearch": osb} {
+			if _, err := b.QueryTraces(ctx, tenant, q); readmodel.KindOf(err) != readmodel.KindForbidden {
 				t.Errorf("%s: a tenant of %s listed %s", name, fx.ns, fx.other)
 			}
 		}

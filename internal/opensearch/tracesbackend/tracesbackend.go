@@ -1,8 +1,9 @@
-// Package tracesbackend answers the tracing adapter's queries
-// (tracingadapter.Backend) from the otel-traces-* indices OpenChoreo's
-// OpenSearch tracing module reads today, with the response types the
-// ClickHouse backend returns, so the router can serve a read from either
-// store and compare the two answers.
+// Package tracesbackend is the read model's tracing adapter reads
+// (readmodel.Traces: traces, spans, span by id) on the otel-traces-* indices
+// OpenChoreo's OpenSearch tracing module reads today, with the typed results
+// the ClickHouse backend returns, so the router can serve a read from either
+// store and compare the two answers. Trace by id and trace search are
+// Unsupported (obsplane's own API reads them from ClickHouse).
 //
 // The queries are the module's (docs/OPENSEARCH.md): a span is in range
 // when startTime >= start and endTime <= end; the scope is term filters on
@@ -30,21 +31,20 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/openchoreo/obsplane/internal/api/auth"
-	"github.com/openchoreo/obsplane/internal/api/httpx"
-	"github.com/openchoreo/obsplane/internal/api/tracingadapter"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 )
 
-// Backend is the tracingadapter.Backend on OpenSearch.
+// Backend is readmodel.Traces on OpenSearch.
 type Backend struct {
+	readmodel.Unsupported
 	Client *opensearch.Client
 	// Search bounds the retries of searches OpenSearch rejects with 429 or
 	// 503.
 	Search opensearch.SearchOptions
 }
 
-var _ tracingadapter.Backend = (*Backend)(nil)
+var _ readmodel.Traces = (*Backend)(nil)
 
 // Field paths of the otel-traces template.
 const (
@@ -61,7 +61,7 @@ var indices = []string{opensearch.OtelTracesPrefix + "*"}
 
 type obj = map[string]any
 
-func (b *Backend) filters(q tracingadapter.TracesQuery) []any {
+func (b *Backend) filters(q readmodel.TracesQuery) []any {
 	f := []any{
 		obj{"range": obj{"startTime": obj{"gte": q.Start.UTC().Format(time.RFC3339Nano), "format": "strict_date_optional_time_nanos"}}},
 		obj{"range": obj{"endTime": obj{"lte": q.End.UTC().Format(time.RFC3339Nano), "format": "strict_date_optional_time_nanos"}}},
@@ -80,16 +80,15 @@ func (b *Backend) filters(q tracingadapter.TracesQuery) []any {
 	return f
 }
 
-// tenant restricts a search to the caller's namespaces.
-func tenant(ctx context.Context) (any, error) {
-	p := auth.FromContext(ctx)
-	if p.All {
+// tenant restricts a search to the tenancy's namespaces.
+func tenant(t readmodel.Tenancy) (any, error) {
+	if t.All {
 		return obj{"match_all": obj{}}, nil
 	}
-	if len(p.Namespaces) == 0 {
-		return nil, httpx.Forbidden("the caller may read no namespace (token has no %q claim)", auth.NamespacesClaim)
+	if err := t.Guard(); err != nil {
+		return nil, err
 	}
-	return obj{"terms": obj{fieldNamespace: p.Namespaces}}, nil
+	return obj{"terms": obj{fieldNamespace: t.Namespaces}}, nil
 }
 
 func (b *Backend) search(ctx context.Context, what string, body any) (*opensearch.SearchResult, error) {
@@ -140,8 +139,8 @@ type traceBucket struct {
 }
 
 // QueryTraces lists the traces with a root span in range.
-func (b *Backend) QueryTraces(ctx context.Context, q tracingadapter.TracesQuery) (*tracingadapter.TracesListResponse, error) {
-	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+func (b *Backend) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.TracesPage, error) {
+	if err := t.Require(q.Namespace); err != nil {
 		return nil, err
 	}
 	dir := order(q.Desc)
@@ -153,7 +152,7 @@ func (b *Backend) QueryTraces(ctx context.Context, q tracingadapter.TracesQuery)
 		"aggs": obj{
 			"trace_count": obj{"filter": isRoot, "aggs": obj{
 				// Exact below the threshold, which is above the cap.
-				"distinct_traces": obj{"cardinality": obj{"field": "traceId", "precision_threshold": 2 * tracingadapter.TotalCap}},
+				"distinct_traces": obj{"cardinality": obj{"field": "traceId", "precision_threshold": 2 * readmodel.TotalCap}},
 			}},
 			"traces": obj{
 				"terms": obj{
@@ -194,7 +193,7 @@ func (b *Backend) QueryTraces(ctx context.Context, q tracingadapter.TracesQuery)
 			return nil, fmt.Errorf("opensearch traces query: decode aggregations: %w", err)
 		}
 	}
-	out := &tracingadapter.TracesListResponse{Traces: []tracingadapter.TraceSummary{}, TookMs: int64(res.Took)}
+	out := &readmodel.TracesPage{Traces: []readmodel.TraceSummary{}}
 	for _, bk := range aggs.Traces.Buckets {
 		if bk.Root.DocCount == 0 {
 			continue
@@ -202,23 +201,21 @@ func (b *Backend) QueryTraces(ctx context.Context, q tracingadapter.TracesQuery)
 		if len(out.Traces) == q.Limit {
 			break
 		}
-		t := tracingadapter.TraceSummary{TraceID: bk.Key, SpanCount: bk.DocCount, HasErrors: bk.Errors.DocCount > 0}
+		ts := readmodel.TraceSummary{TraceID: bk.Key, SpanCount: bk.DocCount, HasErrors: bk.Errors.DocCount > 0}
 		if src, ok := bk.Earliest.source(); ok {
-			t.StartTime = docTime(src["startTime"])
+			ts.Start = docTime(src["startTime"])
 		}
 		if src, ok := bk.Latest.source(); ok {
-			t.EndTime = docTime(src["endTime"])
+			ts.End = docTime(src["endTime"])
 		}
 		if src, ok := bk.Root.Hit.source(); ok {
-			t.RootSpanID, _ = src["spanId"].(string)
-			t.RootSpanName, _ = src["name"].(string)
-			t.RootSpanKind, _ = src["kind"].(string)
-			t.TraceName = t.RootSpanName
+			ts.RootSpanID, _ = src["spanId"].(string)
+			ts.RootSpanName, _ = src["name"].(string)
+			ts.RootSpanKind, _ = src["kind"].(string)
 		}
-		t.DurationNs = t.EndTime.Sub(t.StartTime).Nanoseconds()
-		out.Traces = append(out.Traces, t)
+		out.Traces = append(out.Traces, ts)
 	}
-	out.Total = min(aggs.TraceCount.Distinct.Value, tracingadapter.TotalCap)
+	out.Total = min(aggs.TraceCount.Distinct.Value, readmodel.TotalCap)
 	return out, nil
 }
 
@@ -232,35 +229,36 @@ func docTime(v any) time.Time {
 }
 
 // QuerySpans lists one trace's spans in range.
-func (b *Backend) QuerySpans(ctx context.Context, q tracingadapter.TracesQuery) (*tracingadapter.TraceSpansListResponse, error) {
-	if err := httpx.RequireNamespace(auth.FromContext(ctx), q.Namespace); err != nil {
+func (b *Backend) QuerySpans(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.SpansPage, error) {
+	if err := t.Require(q.Namespace); err != nil {
 		return nil, err
 	}
 	dir := order(q.Desc)
 	res, err := b.search(ctx, "spans query", obj{
 		"size":             q.Limit,
 		"query":            obj{"bool": obj{"filter": b.filters(q)}},
-		"track_total_hits": tracingadapter.TotalCap,
+		"track_total_hits": readmodel.TotalCap,
 		"sort":             []any{obj{"startTime": obj{"order": dir}}, obj{"spanId": obj{"order": dir}}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := &tracingadapter.TraceSpansListResponse{Spans: []tracingadapter.Span{}, TookMs: int64(res.Took)}
+	out := &readmodel.SpansPage{Spans: []readmodel.Span{}}
 	for _, h := range res.Hits.Hits {
 		rec, err := opensearch.DecodeSpanDocument(h.Source)
 		if err != nil {
 			return nil, fmt.Errorf("opensearch spans query: document %s/%s: %w", h.Index, h.ID, err)
 		}
-		out.Spans = append(out.Spans, span(rec, q.Attrs))
+		out.Spans = append(out.Spans, span(rec, q.Attributes))
 	}
-	out.Total = min(res.Hits.Total.Value, tracingadapter.TotalCap)
+	out.Total = min(res.Hits.Total.Value, readmodel.TotalCap)
 	return out, nil
 }
 
-// SpanDetails reads one span within the caller's namespaces.
-func (b *Backend) SpanDetails(ctx context.Context, traceID, spanID string) (*tracingadapter.Span, error) {
-	scope, err := tenant(ctx)
+// GetSpan reads one span within the tenancy.
+func (b *Backend) GetSpan(ctx context.Context, t readmodel.Tenancy, ref readmodel.SpanRef) (*readmodel.Span, error) {
+	traceID, spanID := ref.TraceID, ref.SpanID
+	scope, err := tenant(t)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +272,7 @@ func (b *Backend) SpanDetails(ctx context.Context, traceID, spanID string) (*tra
 		return nil, err
 	}
 	if len(res.Hits.Hits) == 0 {
-		return nil, tracingadapter.SpanNotFound()
+		return nil, readmodel.NotFound("span not found")
 	}
 	h := res.Hits.Hits[0]
 	rec, err := opensearch.DecodeSpanDocument(h.Source)
@@ -288,20 +286,25 @@ func (b *Backend) SpanDetails(ctx context.Context, traceID, spanID string) (*tra
 // span is a document as the ClickHouse backend reports the row: a span that
 // ends before it starts has duration 0 there (the exporter's deviation from
 // a wrapped-around UInt64), so it has here.
-func span(rec opensearch.SpanRecord, attrs bool) tracingadapter.Span {
+func span(rec opensearch.SpanRecord, attrs bool) readmodel.Span {
 	start, end := rec.Start.UTC(), rec.End.UTC()
 	if end.Before(start) {
 		end = start
 	}
-	s := tracingadapter.Span{
-		SpanID: rec.SpanID, SpanName: rec.Name, SpanKind: rec.Kind,
-		StartTime: start, EndTime: end, DurationNs: end.Sub(start).Nanoseconds(),
-		ParentSpanID: rec.ParentSpanID,
-		Status:       tracingadapter.SpanStatus{Code: tracingadapter.StatusCode(rec.StatusCode), Message: rec.StatusMessage},
+	s := readmodel.Span{
+		TraceID: rec.TraceID, SpanID: rec.SpanID, ParentSpanID: rec.ParentSpanID, Name: rec.Name, Kind: rec.Kind,
+		Service: rec.ServiceName, Start: start, End: end,
+		Status: readmodel.SpanStatus(rec.StatusCode), StatusMessage: rec.StatusMessage,
 	}
 	if attrs {
-		s.Attributes = rec.Attributes
-		s.ResourceAttributes = rec.Resource
+		s.Attributes, s.Resource = nonNil(rec.Attributes), nonNil(rec.Resource)
 	}
 	return s
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

@@ -147,7 +147,7 @@ func TestSearchOnEngine(t *testing.T) {
 // nothing (or exactly themselves), and never see another tenant's rows.
 func TestHostileValuesOnEngine(t *testing.T) {
 	setupOnce(t)
-	for _, v := range []string{`' OR 1=1 --`, `\`, `\N`, "a\x00b", "tab\there", `') UNION SELECT * FROM system.users --`, "\u2019 OR 1=1", `{ns0:String}`} {
+	for _, v := range []string{`' OR 1=1 --`, `\`, `\N`, "a\x00b", "tab\there", `') UNION SELECT * FROM system.users --`, "\u2019 OR 1=1", `{scope_ns0:String}`} {
 		pplv := strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `'`, `\'`)
 		c, err := query.CompilePPL("source=logs | where service = '"+pplv+"' or component = '"+pplv+"'", acme, query.Options{})
 		if err != nil {

@@ -42,7 +42,8 @@ import (
 )
 
 // UseClickHouse is the flag that moves users' reads from OpenSearch to
-// ClickHouse during the gradual switch (whitepaper 3.3, 5.1 phase 5).
+// ClickHouse during the gradual switch (docs/DESIGN.md, Migration from
+// OpenSearch).
 const UseClickHouse = "use_clickhouse"
 
 // Buckets is the number of rollout buckets: one per percentage point.

@@ -59,7 +59,7 @@ func newService(t *testing.T, s store.Store, db string) *Service {
 
 func pct(n int) *int { return &n }
 
-// TestBucketShare buckets 100,000 users at the whitepaper's rollout steps:
+// TestBucketShare buckets 100,000 users at the plan's rollout steps (docs/DESIGN.md):
 // the share on the flag is within one point of the setting, and a user once
 // in stays in as the percentage rises.
 func TestBucketShare(t *testing.T) {

@@ -297,8 +297,8 @@ func (s *Store) QueryBytes(ctx context.Context, sql, format string, params store
 }
 
 // Insert implements store.Store: the batch is encoded in Native format and
-// handed to the engine inline with the INSERT (measured fastest; see
-// bench/README.md), on the write pool.
+// read by the engine from a spool file (the insert paths measured are in
+// docs/BENCHMARKS.md), on the write pool.
 func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 	data, err := b.EncodeNative()
 	if err != nil {

@@ -144,7 +144,7 @@ Embedded mode reaches the store pod through its ClickHouse HTTP interface
       name: {{ include "obsplane.clickhouseHTTPSecret" . }}
       key: password
 - name: OBSPLANE_CLICKHOUSE_DSN
-  value: {{ printf "http://$(CLICKHOUSE_USER):$(CLICKHOUSE_PASSWORD)@%s-store:%d/otel" (include "obsplane.fullname" .) (int .Values.store.embedded.clickhouseHTTP.port) | quote }}
+  value: {{ printf "http://$(CLICKHOUSE_USER):$(CLICKHOUSE_PASSWORD)@%s-store:%d/%s" (include "obsplane.fullname" .) (int .Values.store.embedded.clickhouseHTTP.port) .Values.store.database | quote }}
 {{- end }}
 {{- end }}
 
@@ -163,6 +163,8 @@ Embedded mode reaches the store pod through its ClickHouse HTTP interface
 
 {{/* Settings every obsplane process shares, as OBSPLANE_* variables. */}}
 {{- define "obsplane.commonEnv" -}}
+- name: OBSPLANE_DATABASE
+  value: {{ .Values.store.database | quote }}
 - name: OBSPLANE_LOG_LEVEL
   value: {{ .Values.log.level | quote }}
 - name: OBSPLANE_LOG_FORMAT

@@ -43,7 +43,8 @@ type Config struct {
 	RecoveryWindow time.Duration `mapstructure:"recovery_window"`
 
 	// Endpoint and AsyncInsert are accepted so a config written for the
-	// contrib clickhouse exporter (the whitepaper's, for one) loads with
+	// contrib clickhouse exporter (the reference config in
+	// internal/gateway/testdata, for one) loads with
 	// only the exporter's name changed. They have no effect: the connection
 	// is the process's store (--clickhouse-dsn), and big synchronous batches
 	// replace async inserts.

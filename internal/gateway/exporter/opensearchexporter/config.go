@@ -17,8 +17,8 @@ import (
 //
 // Enabled is migration.shadowWrite.enabled: off by default, and off means
 // the exporter accepts logs and writes nothing (no connection, no queue), so
-// a pipeline may list it in every phase and `obsplane migrate shadow-write
-// enable|disable` only flips this key.
+// a pipeline may list it in every phase of a migration and turning dual
+// write on or off flips only this key.
 type Config struct {
 	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
 	BackOffConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
@@ -29,7 +29,8 @@ type Config struct {
 
 	// Endpoints are OpenSearch URLs (http(s)://host:port, credentials in
 	// the user info allowed); the first is used. Endpoint is the one-URL
-	// spelling. The whitepaper's config uses endpoints.
+	// spelling. The reference config (internal/gateway/testdata) uses
+	// endpoints.
 	Endpoints []string `mapstructure:"endpoints"`
 	Endpoint  string   `mapstructure:"endpoint"`
 	// Username and Password, when set, win over the URL's user info.
@@ -85,7 +86,9 @@ func createDefaultConfigStruct() *Config {
 	q.NumConsumers = defaultNumConsumers
 	// Never block: the logs pipeline fans out to ClickHouse and to this
 	// exporter, and a blocked shadow would stall the primary path. A full
-	// queue drops into the shadow (counted; `migrate syncback` repairs it).
+	// queue drops what the shadow cannot take (counted in
+	// obsplane_gateway_dualwrite_records_total{outcome="dropped"}; those
+	// records are in ClickHouse only).
 	q.BlockOnOverflow = false
 	retry := configretry.NewDefaultBackOffConfig()
 	// Keep retrying an OpenSearch outage for as long as it lasts: the queue

@@ -238,7 +238,7 @@ func (t *trackedLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	if err := t.Logs.ConsumeLogs(ctx, ld); err != nil {
 		t.tr.cancel(entry)
 		t.tel.Docs.WithLabelValues("dropped").Add(float64(n))
-		t.logger.Error("dual-write queue refused log records; they are not written to OpenSearch (obsplane migrate syncback repairs the gap)",
+		t.logger.Error("dual-write queue refused log records; they are in ClickHouse only, not in OpenSearch",
 			zap.Int("records", n), zap.Error(err))
 	}
 	return nil

@@ -25,7 +25,8 @@ import (
 )
 
 // Type is the exporter's name in collector configs ("opensearch", as in the
-// whitepaper's config and gateway.TypeOpenSearch).
+// reference config internal/gateway/testdata/whitepaper-3.2.yaml and
+// gateway.TypeOpenSearch).
 var Type = component.MustNewType("opensearch")
 
 // Option configures the factory.

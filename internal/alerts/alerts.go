@@ -12,61 +12,38 @@
 // keeps holding, the webhook is called again at most once per Throttle
 // (60 minutes, as the OpenSearch monitors are set up).
 //
-// Rules live in otel.obsplane_alert_rules (one row per version; the newest
-// wins, deletes are tombstones) and the evaluation state in
-// otel.obsplane_alert_state, both created here if absent.
+// Rules live in <database>.obsplane_alert_rules (one row per version; the
+// newest wins, deletes are tombstones) and the evaluation state in
+// <database>.obsplane_alert_state, both created by EnsureTables if absent;
+// the statements are the embedded templates of sql/rules.sql. A rule's count
+// is a read of the read model (readmodel.Logs.CountLogs) scoped to the
+// rule's namespace. The HTTP endpoints are the logs adapter's
+// (internal/api/logsadapter).
 package alerts
 
 import (
 	"bytes"
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/openchoreo/obsplane/internal/api/httpx"
+	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/store"
 )
 
-// DDL creates the rule and state tables. ReplacingMergeTree keeps the newest
-// Version of each Name; reads use FINAL so they never see an old version.
-var DDL = []string{
-	`CREATE TABLE IF NOT EXISTS otel.obsplane_alert_rules (
-		Name String,
-		Namespace String,
-		ProjectUID String,
-		EnvironmentUID String,
-		ComponentUID String,
-		Query String,
-		Enabled UInt8,
-		Window String,
-		Interval String,
-		Operator LowCardinality(String),
-		Threshold Float64,
-		BackendID String,
-		UpdatedAt DateTime64(3, 'UTC'),
-		UpdatedBy String,
-		Version UInt64,
-		Deleted UInt8 DEFAULT 0
-	) ENGINE = ReplacingMergeTree(Version, Deleted) ORDER BY Name`,
-	`CREATE TABLE IF NOT EXISTS otel.obsplane_alert_state (
-		Name String,
-		State LowCardinality(String),
-		EvaluatedAt DateTime64(3, 'UTC'),
-		Value Float64,
-		LastFiredAt DateTime64(3, 'UTC'),
-		LastError String,
-		Version UInt64
-	) ENGINE = ReplacingMergeTree(Version) ORDER BY Name`,
-}
+//go:embed sql/*.sql
+var sqlFiles embed.FS
+
+var templates = store.MustTemplates(sqlFiles, "sql/*.sql", nil)
 
 // Operators of the contract, with their comparison.
 var Operators = map[string]func(v, t float64) bool{
@@ -119,39 +96,50 @@ const (
 // Validate checks a rule as the contract and the OpenSearch module do:
 // uids are UUIDs, window a positive whole number of minutes or hours (at
 // most a day), interval a positive whole number of minutes, operator one of
-// the enum.
+// the enum. Its errors are readmodel Invalid errors naming the field.
 func (r *Rule) Validate() error {
 	if r.Name == "" || len(r.Name) > MaxName {
-		return httpx.BadRequest("metadata.name must be 1 to %d characters", MaxName)
+		return readmodel.Invalid("metadata.name must be 1 to %d characters", MaxName)
 	}
 	if r.Namespace == "" || len(r.Namespace) > MaxName {
-		return httpx.BadRequest("metadata.namespace must be 1 to %d characters", MaxName)
+		return readmodel.Invalid("metadata.namespace must be 1 to %d characters", MaxName)
 	}
 	for n, v := range map[string]string{"projectUid": r.ProjectUID, "environmentUid": r.EnvironmentUID, "componentUid": r.ComponentUID} {
 		if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
-			return httpx.BadRequest("metadata.%s %q is not a UUID", n, httpx.Truncate(v, 64))
+			return readmodel.Invalid("metadata.%s %q is not a UUID", n, truncate(v, 64))
 		}
 	}
 	if len(r.Query) > MaxQuery {
-		return httpx.BadRequest("source.query is %d bytes long; the maximum is %d", len(r.Query), MaxQuery)
+		return readmodel.Invalid("source.query is %d bytes long; the maximum is %d", len(r.Query), MaxQuery)
 	}
 	w, err := time.ParseDuration(r.Window)
 	if err != nil || w <= 0 || (w%time.Minute != 0) || w > MaxWindow {
-		return httpx.BadRequest("condition.window %q must be a positive whole number of minutes or hours, at most %s (e.g. 5m, 1h)", httpx.Truncate(r.Window, 32), MaxWindow)
+		return readmodel.Invalid("condition.window %q must be a positive whole number of minutes or hours, at most %s (e.g. 5m, 1h)", truncate(r.Window, 32), MaxWindow)
 	}
 	iv, err := time.ParseDuration(r.Interval)
 	if err != nil || iv < MinInterval || iv%time.Minute != 0 || iv > MaxInterval {
-		return httpx.BadRequest("condition.interval %q must be a positive whole number of minutes, at most %s (e.g. 1m)", httpx.Truncate(r.Interval, 32), MaxInterval)
+		return readmodel.Invalid("condition.interval %q must be a positive whole number of minutes, at most %s (e.g. 1m)", truncate(r.Interval, 32), MaxInterval)
 	}
 	if _, ok := Operators[r.Operator]; !ok {
-		return httpx.BadRequest("condition.operator %q is not one of gt, gte, lt, lte, eq, neq", httpx.Truncate(r.Operator, 32))
+		return readmodel.Invalid("condition.operator %q is not one of gt, gte, lt, lte, eq, neq", truncate(r.Operator, 32))
 	}
 	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // Manager stores and evaluates rules.
 type Manager struct {
 	Store store.Store
+	// Database holds the rule and state tables; empty means otel.
+	Database string
+	// Reads counts a rule's lines.
+	Reads readmodel.Logs
 	Log   *slog.Logger
 	// WebhookURL receives fired alerts; empty disables delivery (the state
 	// still shows "firing").
@@ -159,9 +147,8 @@ type Manager struct {
 	Client     *http.Client
 	Throttle   time.Duration
 	// Tick is how often the scheduler looks for due rules.
-	Tick   time.Duration
-	Limits httpx.Limits
-	Now    func() time.Time
+	Tick time.Duration
+	Now  func() time.Time
 
 	mu      sync.Mutex // serializes writes, so create/update/delete see each other
 	version atomic.Uint64
@@ -174,16 +161,27 @@ func (m *Manager) now() time.Time {
 	return time.Now()
 }
 
-func (m *Manager) settings() []store.Setting {
-	l := m.Limits
-	if l == (httpx.Limits{}) {
-		l = httpx.DefaultLimits
+// stmt starts a statement on the manager's database.
+func (m *Manager) stmt(q any) *store.Stmt {
+	db := m.Database
+	if db == "" {
+		db = "otel"
 	}
-	s := l.Settings()
-	// readonly would refuse the state writes; reads here are ours, not
-	// users', so only the resource limits apply.
-	return s[:3]
+	return store.NewStmt(db, q)
 }
+
+// exec renders and runs a statement that returns no rows.
+func (m *Manager) exec(ctx context.Context, name string, q any) error {
+	s := m.stmt(q)
+	sql, err := templates.Render(name, s)
+	if err != nil {
+		return err
+	}
+	return m.Store.Exec(ctx, sql, s.Params)
+}
+
+// ms renders t for a DateTime64(3) parameter.
+func ms(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") }
 
 // nextVersion is strictly increasing within the process and follows the
 // clock across restarts.
@@ -202,12 +200,9 @@ func (m *Manager) nextVersion() uint64 {
 
 // EnsureTables creates the tables if they are missing.
 func (m *Manager) EnsureTables(ctx context.Context) error {
-	if err := m.Store.Exec(ctx, "CREATE DATABASE IF NOT EXISTS otel", nil); err != nil {
-		return fmt.Errorf("alerts: create database: %w", err)
-	}
-	for _, q := range DDL {
-		if err := m.Store.Exec(ctx, q, nil); err != nil {
-			return fmt.Errorf("alerts: create tables: %w", err)
+	for _, name := range []string{"create_database", "create_rules", "create_state"} {
+		if err := m.exec(ctx, name, nil); err != nil {
+			return fmt.Errorf("alerts: %s: %w", name, err)
 		}
 	}
 	return nil
@@ -238,34 +233,38 @@ type ruleRow struct {
 func (r ruleRow) rule() Rule {
 	return Rule{Name: r.Name, Namespace: r.Namespace, ProjectUID: r.ProjectUID, EnvironmentUID: r.EnvironmentUID,
 		ComponentUID: r.ComponentUID, Query: r.Query, Enabled: r.Enabled != 0, Window: r.Window, Interval: r.Interval,
-		Operator: r.Operator, Threshold: r.Threshold, BackendID: r.BackendID, UpdatedAt: httpx.ParseCHTime(r.UpdatedAt)}
+		Operator: r.Operator, Threshold: r.Threshold, BackendID: r.BackendID, UpdatedAt: store.ParseTime(r.UpdatedAt)}
 }
-
-const ruleCols = `Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Enabled, Window, Interval, Operator, Threshold, BackendID, toString(UpdatedAt) AS UpdatedAt`
 
 // list reads the live rules, all or the one called name.
 func (m *Manager) list(ctx context.Context, name *string) ([]Rule, error) {
-	q := "SELECT " + ruleCols + " FROM otel.obsplane_alert_rules FINAL WHERE Deleted = 0"
-	p := store.Params{}
+	one := "" // rule names are never empty: "" reads them all
 	if name != nil {
-		q += " AND Name = {name:String}"
-		p["name"] = *name
+		one = *name
 	}
-	q += " ORDER BY Name"
-	rows, err := m.Store.Query(ctx, q, p, m.settings()...)
+	rows, err := read[ruleRow](ctx, m, "rules", one)
 	if err != nil {
-		return nil, fmt.Errorf("alerts: read rules: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Rule
-	for rows.Next() {
-		var r ruleRow
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("alerts: decode rule: %w", err)
-		}
+	out := make([]Rule, 0, len(rows))
+	for _, r := range rows {
 		out = append(out, r.rule())
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// read renders the named statement and decodes its rows.
+func read[R any](ctx context.Context, m *Manager, name string, q any) ([]R, error) {
+	s := m.stmt(q)
+	sql, err := templates.Render(name, s)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := store.ScanAll[R](ctx, m.Store, sql, s.Params)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %s: %w", name, err)
+	}
+	return rows, nil
 }
 
 // List returns every live rule.
@@ -284,23 +283,13 @@ func (m *Manager) Get(ctx context.Context, name string) (*Rule, error) {
 }
 
 func (m *Manager) write(ctx context.Context, r *Rule, deleted bool, by string) error {
-	q := `INSERT INTO otel.obsplane_alert_rules (Name, Namespace, ProjectUID, EnvironmentUID, ComponentUID, Query, Enabled,
-		Window, Interval, Operator, Threshold, BackendID, UpdatedAt, UpdatedBy, Version, Deleted)
-		VALUES ({name:String}, {ns:String}, {p:String}, {e:String}, {c:String}, {q:String}, {en:UInt8},
-		{w:String}, {i:String}, {op:String}, {t:Float64}, {bid:String}, {at:DateTime64(3, 'UTC')}, {by:String}, {v:UInt64}, {d:UInt8})`
-	en, d := "0", "0"
-	if r.Enabled {
-		en = "1"
-	}
-	if deleted {
-		d = "1"
-	}
-	p := store.Params{"name": r.Name, "ns": r.Namespace, "p": r.ProjectUID, "e": r.EnvironmentUID, "c": r.ComponentUID,
-		"q": r.Query, "en": en, "w": r.Window, "i": r.Interval, "op": r.Operator,
-		"t": strconv.FormatFloat(r.Threshold, 'g', -1, 64), "bid": r.BackendID,
-		"at": r.UpdatedAt.UTC().Format("2006-01-02 15:04:05.000"), "by": by,
-		"v": strconv.FormatUint(m.nextVersion(), 10), "d": d}
-	if err := m.Store.Exec(ctx, q, p); err != nil {
+	q := struct {
+		Rule    *Rule
+		At, By  string
+		Version uint64
+		Deleted bool
+	}{r, ms(r.UpdatedAt), by, m.nextVersion(), deleted}
+	if err := m.exec(ctx, "write_rule", q); err != nil {
 		return fmt.Errorf("alerts: write rule %q: %w", r.Name, err)
 	}
 	return nil
@@ -367,28 +356,22 @@ func (m *Manager) Delete(ctx context.Context, name, by string) (*Rule, error) {
 
 // States returns the evaluation state of every rule that has one.
 func (m *Manager) States(ctx context.Context) (map[string]State, error) {
-	rows, err := m.Store.Query(ctx, `SELECT Name, State, toString(EvaluatedAt) AS EvaluatedAt, Value,
-		toString(LastFiredAt) AS LastFiredAt, LastError FROM otel.obsplane_alert_state FINAL`, nil, m.settings()...)
+	rows, err := read[struct {
+		Name, State, EvaluatedAt, LastFiredAt, LastError string
+		Value                                            float64
+	}](ctx, m, "states", nil)
 	if err != nil {
-		return nil, fmt.Errorf("alerts: read state: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := map[string]State{}
-	for rows.Next() {
-		var r struct {
-			Name, State, EvaluatedAt, LastFiredAt, LastError string
-			Value                                            float64
-		}
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("alerts: decode state: %w", err)
-		}
-		st := State{State: r.State, EvaluatedAt: httpx.ParseCHTime(r.EvaluatedAt), Value: r.Value, LastError: r.LastError}
-		if t := httpx.ParseCHTime(r.LastFiredAt); t.Unix() > 0 {
+	for _, r := range rows {
+		st := State{State: r.State, EvaluatedAt: store.ParseTime(r.EvaluatedAt), Value: r.Value, LastError: r.LastError}
+		if t := store.ParseTime(r.LastFiredAt); t.Unix() > 0 {
 			st.LastFiredAt = t
 		}
 		out[r.Name] = st
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StateOf is the state shown for rule r given the stored states.
@@ -407,45 +390,27 @@ func StateOf(r *Rule, states map[string]State) State {
 func (m *Manager) saveState(ctx context.Context, name string, st State) error {
 	fired := "1970-01-01 00:00:00.000"
 	if !st.LastFiredAt.IsZero() {
-		fired = st.LastFiredAt.UTC().Format("2006-01-02 15:04:05.000")
+		fired = ms(st.LastFiredAt)
 	}
-	return m.Store.Exec(ctx, `INSERT INTO otel.obsplane_alert_state (Name, State, EvaluatedAt, Value, LastFiredAt, LastError, Version)
-		VALUES ({n:String}, {s:String}, {at:DateTime64(3, 'UTC')}, {v:Float64}, {f:DateTime64(3, 'UTC')}, {e:String}, {ver:UInt64})`,
-		store.Params{"n": name, "s": st.State, "at": st.EvaluatedAt.UTC().Format("2006-01-02 15:04:05.000"),
-			"v": strconv.FormatFloat(st.Value, 'g', -1, 64), "f": fired, "e": st.LastError,
-			"ver": strconv.FormatUint(m.nextVersion(), 10)})
+	return m.exec(ctx, "write_state", struct {
+		Name      string
+		State     State
+		At, Fired string
+		Version   uint64
+	}{name, st, ms(st.EvaluatedAt), fired, m.nextVersion()})
 }
 
-// Count runs a rule's query: matching lines in (at-window, at].
+// Count runs a rule's query: its component's lines in (at-window, at]
+// containing the query text, read within the rule's namespace.
 func (m *Manager) Count(ctx context.Context, r *Rule, at time.Time) (float64, error) {
 	w, err := time.ParseDuration(r.Window)
 	if err != nil {
 		return 0, err
 	}
-	q := `SELECT count() AS n FROM otel.otel_logs
-		WHERE OpenChoreoNamespace = {ns:String} AND OpenChoreoProjectUID = {p:String}
-		AND OpenChoreoEnvironmentUID = {e:String} AND OpenChoreoComponentUID = {c:String}
-		AND Timestamp > {from:DateTime64(9, 'UTC')} AND Timestamp <= {to:DateTime64(9, 'UTC')}`
-	p := store.Params{"ns": r.Namespace, "p": r.ProjectUID, "e": r.EnvironmentUID, "c": r.ComponentUID,
-		"from": httpx.TimeParam(at.Add(-w)), "to": httpx.TimeParam(at)}
-	if r.Query != "" {
-		q += " AND positionCaseInsensitiveUTF8(Body, {q:String}) > 0"
-		p["q"] = r.Query
-	}
-	rows, err := m.Store.Query(ctx, q, p, m.settings()...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n struct {
-		N float64 `json:"n"`
-	}
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n.N, rows.Err()
+	n, err := m.Reads.CountLogs(ctx, readmodel.Tenancy{Subject: "alert-rule " + r.Name, Namespaces: []string{r.Namespace}},
+		readmodel.LogCount{Namespace: r.Namespace, ProjectUID: r.ProjectUID, EnvironmentUID: r.EnvironmentUID,
+			ComponentUID: r.ComponentUID, Phrase: r.Query, From: at.Add(-w), To: at})
+	return float64(n), err
 }
 
 // EvaluateDue evaluates every enabled rule whose interval has passed since

@@ -1,4 +1,4 @@
-package server
+package gateway
 
 import (
 	"context"
@@ -6,24 +6,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
-
-// AddGatherer adds g to what /metrics serves, beside the process registry.
-func (e *Env) AddGatherer(g prometheus.Gatherer) {
-	e.gatesMu.Lock()
-	defer e.gatesMu.Unlock()
-	e.gatherers = append(e.gatherers, g)
-}
-
-func (e *Env) allGatherers() prometheus.Gatherers {
-	e.gatesMu.Lock()
-	defer e.gatesMu.Unlock()
-	return append(prometheus.Gatherers{e.Registry}, e.gatherers...)
-}
 
 // ScrapeGatherer reads a Prometheus text endpoint on each gather. The
 // collector framework serves its own telemetry (otelcol_* queue sizes,

@@ -1,33 +1,122 @@
-package router
+package flagsapi
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/openchoreo/obsplane/internal/config"
+	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
-	"github.com/openchoreo/obsplane/internal/server"
+	"github.com/openchoreo/obsplane/internal/store/chdb"
+	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
 )
 
-// call sends one request to h as caller (nil: unauthenticated) and returns
-// the status and decoded JSON body.
-func call(t *testing.T, h http.Handler, caller Caller, method, path, body, ctype string) (int, map[string]any) {
+var st *chdb.Store
+
+func TestMain(m *testing.M) { chdbtest.Main(m, &st) }
+
+var dbSeq atomic.Int64
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// harness is the flag API over a router on a fresh database.
+type harness struct {
+	r   *router.Router
+	fl  *flags.Service
+	cfg router.Config
+	api http.Handler
+}
+
+func newHarness(t testing.TB, mod func(*router.Config)) *harness {
+	t.Helper()
+	cfg := router.DefaultConfig()
+	cfg.Database = fmt.Sprintf("flagsapi_test_%d", dbSeq.Add(1))
+	if _, err := schema.Apply(ctxT(t), st, schema.Options{Database: cfg.Database}); err != nil {
+		t.Fatal(err)
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	fl, err := router.NewFlags(st, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fl.Refresh(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := router.New(router.Options{Config: cfg, Flags: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Wait)
+	mux := http.NewServeMux()
+	(&API{Router: r, Auth: headerAuth{}}).Mount(mux)
+	return &harness{r: r, fl: fl, cfg: cfg, api: mux}
+}
+
+func (h *harness) setRollout(t *testing.T, p int) {
+	t.Helper()
+	if _, _, err := h.fl.Update(ctxT(t), flags.UseClickHouse, flags.Change{RolloutPercentage: &p}, "test", "setup"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) rollout() int {
+	f, _ := h.fl.Get(flags.UseClickHouse)
+	return f.RolloutPercentage
+}
+
+// headerAuth stands in for JWT validation (tested in package auth and
+// end to end in package server): X-Test-Subject names the caller, and
+// X-Test-Admin grants every namespace; no subject is unauthenticated.
+type headerAuth struct{}
+
+func (headerAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
+	sub := r.Header.Get("X-Test-Subject")
+	if sub == "" {
+		return nil, errors.New("missing bearer token")
+	}
+	return &auth.Principal{Subject: sub, All: r.Header.Get("X-Test-Admin") == "1", Namespaces: []string{"ns-a"}}, nil
+}
+
+// who is whom a test request comes from; nil is unauthenticated.
+type who struct {
+	sub   string
+	admin bool
+}
+
+var (
+	admin = &who{"alice", true}
+	dev   = &who{"dev", false}
+)
+
+// call sends one request to h as c and returns the status and decoded JSON
+// body.
+func call(t *testing.T, h http.Handler, c *who, method, path, body, ctype string) (int, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	if caller != nil {
-		req = req.WithContext(WithCaller(req.Context(), caller))
+	if c != nil {
+		req.Header.Set("X-Test-Subject", c.sub)
+		if c.admin {
+			req.Header.Set("X-Test-Admin", "1")
+		}
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -39,14 +128,14 @@ func call(t *testing.T, h http.Handler, caller Caller, method, path, body, ctype
 	return rec.Code, m
 }
 
-var (
-	admin = StaticCaller{Subject: "alice", Admin: true}
-	dev   = StaticCaller{Subject: "dev", Admin: false}
-)
+// backend is a Do function answering res (or err).
+func backend(res router.Result, err error) router.Func {
+	return func(context.Context) (any, router.Result, error) { return res, res, err }
+}
 
 func TestFlagAPI(t *testing.T) {
-	h := newHarness(t, nil, nil)
-	api := h.r.Handler()
+	h := newHarness(t, nil)
+	api := h.api
 
 	code, body := call(t, api, dev, "GET", "/api/v1/flags", "", "")
 	if code != 200 || len(body["flags"].([]any)) != 1 {
@@ -62,9 +151,6 @@ func TestFlagAPI(t *testing.T) {
 	}
 	if h.rollout() != 20 {
 		t.Fatalf("rollout = %d", h.rollout())
-	}
-	if g := h.metric(t, "obsplane_router_rollout_percentage", map[string]string{"flag": flags.UseClickHouse}); g != 20 {
-		t.Errorf("gauge = %v", g)
 	}
 	code, body = call(t, api, admin, "PATCH", "/api/v1/flags/use_clickhouse", `{"enabled":false}`, "")
 	if code != 200 || body["enabled"] != false || body["rolloutPercentage"] != 20.0 {
@@ -92,15 +178,15 @@ func TestFlagAPI(t *testing.T) {
 // TestFlagAPIBadInput: every bad request gets a 4xx error body naming the
 // problem, and leaves the flag and its audit trail as they were.
 func TestFlagAPIBadInput(t *testing.T) {
-	h := newHarness(t, nil, nil)
+	h := newHarness(t, nil)
 	h.setRollout(t, 10)
-	api := h.r.Handler()
+	api := h.api
 	before, _ := h.fl.Get(flags.UseClickHouse)
 	auditBefore, _ := h.fl.Audit(ctxT(t), flags.UseClickHouse, 100)
 
 	for _, c := range []struct {
 		name          string
-		caller        Caller
+		caller        *who
 		method, path  string
 		body, ctype   string
 		status        int
@@ -151,7 +237,7 @@ func TestFlagAPIBadInput(t *testing.T) {
 		t.Errorf("audit rows %d -> %d after bad input", len(auditBefore), len(auditAfter))
 	}
 	// And what is stored is unchanged too.
-	other, _ := NewFlags(st, h.r.cfg, nil, nil)
+	other, _ := router.NewFlags(st, h.cfg, nil, nil)
 	if err := other.Refresh(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +247,11 @@ func TestFlagAPIBadInput(t *testing.T) {
 }
 
 func TestMismatchesEndpoint(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.DualRead = true }, nil)
+	h := newHarness(t, func(c *router.Config) { c.DualRead = true })
 	ctx := ctxT(t)
-	_, _ = h.r.Do(ctx, "dev-7", "traces.search", backend("ch", Result{Total: 2, IDs: []string{"t1", "t2"}}, nil), backend("os", Result{Total: 3, IDs: []string{"t1", "t2", "t3"}}, nil))
+	_, _ = h.r.Do(ctx, "dev-7", "traces.search", backend(router.Result{Total: 2, IDs: []string{"t1", "t2"}}, nil), backend(router.Result{Total: 3, IDs: []string{"t1", "t2", "t3"}}, nil))
 	h.r.Wait()
-	code, body := call(t, h.r.Handler(), admin, "GET", "/api/v1/router/mismatches?op=traces.search&limit=10", "", "")
+	code, body := call(t, h.api, admin, "GET", "/api/v1/router/mismatches?op=traces.search&limit=10", "", "")
 	if code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
@@ -179,76 +265,10 @@ func TestMismatchesEndpoint(t *testing.T) {
 		m["primaryResult"].(map[string]any)["total"] != 3.0 || !strings.Contains(m["detail"].(string), "t3") {
 		t.Errorf("sample = %v", m)
 	}
-	code, body = call(t, h.r.Handler(), admin, "GET", "/api/v1/router/mismatches?op=logs.query", "", "")
+	code, body = call(t, h.api, admin, "GET", "/api/v1/router/mismatches?op=logs.query", "", "")
 	if code != 200 || len(body["mismatches"].([]any)) != 0 {
 		t.Errorf("other op: %d %v", code, body)
 	}
-}
-
-// TestHook runs serve's hook on a real Env: the routes answer on the shared
-// mux (as local admin with --auth=none), Current is the built router, and
-// its component stops with the context.
-func TestHook(t *testing.T) {
-	ctx := ctxT(t)
-	if _, err := schema.Apply(ctx, st, schema.Options{Database: "otel"}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	env := &server.Env{Config: cfg, Store: st, Logger: nil, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	env.Logger = newTestLogger(t)
-	comps, err := hook(ctx, env)
-	if err != nil || len(comps) != 1 {
-		t.Fatalf("hook: %v %v", comps, err)
-	}
-	t.Cleanup(func() { SetCurrent(nil) })
-	if Current() == nil {
-		t.Fatal("Current() is nil after the hook")
-	}
-	code, body := call(t, env.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":5,"reason":"hook test"}`, "")
-	if code != 200 || body["updatedBy"] != "local-admin" {
-		t.Fatalf("PATCH through the mux: %d %v", code, body)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(runCtx) }()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("component: %v", err)
-	}
-
-	// With --auth=jwt and no middleware installed: 401, fail closed.
-	cfg2 := config.Default()
-	cfg2.Auth = "jwt"
-	env2 := &server.Env{Config: cfg2, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	if _, err := hook(ctx, env2); err != nil {
-		t.Fatal(err)
-	}
-	if code, body := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 401 {
-		t.Fatalf("jwt without middleware: %d %v", code, body)
-	}
-	// The API's middleware decides the caller.
-	SetAuthMiddleware(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), StaticCaller{Subject: r.Header.Get("X-Test-User")})))
-		})
-	})
-	t.Cleanup(func() { SetAuthMiddleware(nil) })
-	if code, body := call(t, env2.Mux, nil, "PATCH", "/api/v1/flags/use_clickhouse", `{"rolloutPercentage":50}`, ""); code != 403 {
-		t.Fatalf("non-admin through middleware: %d %v", code, body)
-	}
-	if code, _ := call(t, env2.Mux, nil, "GET", "/api/v1/flags", "", ""); code != 200 {
-		t.Fatalf("GET through middleware: %d", code)
-	}
-	// Gateway-only processes have no router.
-	cfg3 := config.Default()
-	cfg3.Components = "gateway"
-	if comps, err := hook(ctx, &server.Env{Config: cfg3, Store: st, Logger: newTestLogger(t), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}); err != nil || comps != nil {
-		t.Fatalf("gateway-only: %v %v", comps, err)
-	}
-}
-
-func newTestLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // FuzzPatchFlag: no PATCH body, however malformed, gets a 5xx or a panic,
@@ -257,12 +277,13 @@ func FuzzPatchFlag(f *testing.F) {
 	for _, s := range []string{`{"rolloutPercentage":20}`, `{"enabled":true}`, `{"rolloutPercentage":101}`, `{`, `null`, `[]`, `{"reason":"x","enabled":false}`, `{"rolloutPercentage":1e2}`} {
 		f.Add(s)
 	}
-	h := newHarness(f, nil, nil)
-	api := h.r.Handler()
+	h := newHarness(f, nil)
+	api := h.api
 	f.Fuzz(func(t *testing.T, body string) {
 		before, _ := h.fl.Get(flags.UseClickHouse)
 		req := httptest.NewRequest("PATCH", "/api/v1/flags/use_clickhouse", strings.NewReader(body))
-		req = req.WithContext(WithCaller(req.Context(), admin))
+		req.Header.Set("X-Test-Subject", "alice")
+		req.Header.Set("X-Test-Admin", "1")
 		rec := httptest.NewRecorder()
 		api.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
