@@ -32,4 +32,3 @@ func healthCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
 	return cmd
 }
-
