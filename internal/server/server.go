@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api"
+	"github.com/openchoreo/obsplane/internal/api/backupapi"
 	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
 	"github.com/openchoreo/obsplane/internal/api/obsplaneapi"
@@ -48,13 +50,22 @@ func OpenStore(cfg *config.Config) (store.Store, error) {
 	if cfg.ClickHouseDSN != "" {
 		return remote.Open(remote.Config{DSN: cfg.ClickHouseDSN})
 	}
-	return chdb.Open(chdb.Config{LibPath: cfg.ChdbLib, DataDir: cfg.DataDir})
+	return chdb.Open(chdb.Config{LibPath: cfg.ChdbLib, DataDir: cfg.DataDir, BackupPath: BackupDir(cfg)})
 }
 
 // SchemaOptions are the schema settings of cfg: its database and retention.
 func SchemaOptions(cfg *config.Config) schema.Options {
 	r := cfg.Retention
 	return schema.Options{Database: cfg.Database, Hot: r.Hot, Warm: r.Warm, Cold: r.Cold, DeleteAfter: r.DeleteAfter}
+}
+
+// BackupDir is where the embedded store may write backups: --backup-dir, or
+// backups beside the engine under --data.
+func BackupDir(cfg *config.Config) string {
+	if cfg.BackupDir != "" {
+		return cfg.BackupDir
+	}
+	return filepath.Join(cfg.DataDir, "backups")
 }
 
 // NewLogger returns the process logger in the configured level and format.
@@ -188,6 +199,9 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 
 	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
 	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	if st.Kind() == "embedded" {
+		(&backupapi.API{Store: st, Database: cfg.Database, Dir: BackupDir(cfg), Auth: a, Log: log.With("component", "backup")}).Mount(mux)
+	}
 	logsH := &logsadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "logs-adapter"),
 		MaxRange: cfg.Query.MaxRange, Alerts: am}
 	tracesH := &tracingadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "tracing-adapter"),
