@@ -30,11 +30,11 @@ const Off = "off"
 
 // Config is the effective configuration of one obsplane process.
 type Config struct {
-	DataDir       string
-	ChdbLib       string
+	DataDir string
+	ChdbLib string
 	// BackupDir is where the running embedded store may write backups
 	// (obsplane backup --server); empty means DataDir/backups.
-	BackupDir string
+	BackupDir     string
 	ClickHouseDSN string
 	// Database holds every table obsplane writes and reads.
 	Database    string
