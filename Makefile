@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb promtool opensearch bench soak fuzz lint clean
+.PHONY: run test build deps chdb clients promtool opensearch bench soak fuzz lint clean
 
 build: bin/obsplane
 
@@ -22,7 +22,12 @@ bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '
 chdb:
 	@./scripts/install-chdb.sh >/dev/null
 
-# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus.
+## clients: the ClickHouse clients the HTTP interface's tests run (pinned, cached)
+clients:
+	@./scripts/install-clickhouse-clients.sh js >/dev/null
+	@./scripts/install-clickhouse-clients.sh python >/dev/null
+
+## promtool: Debian's prometheus package, which checks and unit-tests deploy/prometheus
 promtool:
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
@@ -35,7 +40,7 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps build
+test: deps clients build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \
@@ -47,7 +52,7 @@ test: deps build
 BENCH_OS_PORT ?= 19400
 bench: deps build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,chhttp -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
 	  -scales 1000000:100000,10000000:1000000 -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

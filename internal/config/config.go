@@ -127,6 +127,18 @@ type Config struct {
 		}
 	}
 
+	// ClickHouseHTTP configures ClickHouse's HTTP interface over the
+	// embedded store (its address is Listen.ClickHouseHTTP).
+	ClickHouseHTTP struct {
+		Users                                  string
+		MaxBody                                ByteSize
+		ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+		MaxQueries, MaxSessions                int
+		SessionTimeout, MaxSessionTimeout      time.Duration
+		CORS                                   bool
+		TLSCert, TLSKey                        string
+	}
+
 	Gateway struct {
 		// Config is a collector config file that replaces the built-in
 		// pipeline (obsplane gateway --config).
@@ -158,7 +170,19 @@ var keys = []key{
 	setting("otlp-grpc-addr", "listen.otlpGRPC", ":4317", func(c *Config) *string { return &c.Listen.OTLPGRPC }, "OTLP gRPC receiver (off to disable)", listens),
 	setting("otlp-http-addr", "listen.otlpHTTP", ":4318", func(c *Config) *string { return &c.Listen.OTLPHTTP }, "OTLP HTTP receiver (off to disable)", listens),
 	setting("forward-addr", "listen.forward", ":24224", func(c *Config) *string { return &c.Listen.Forward }, "Fluent forward receiver (off to disable)", listens),
-	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store (reserved, not served yet)", listens),
+	setting("clickhouse-http-addr", "listen.clickhouseHTTP", "127.0.0.1:8123", func(c *Config) *string { return &c.Listen.ClickHouseHTTP }, "ClickHouse HTTP interface over the embedded store, for Grafana, HyperDX and clickhouse-go (off to disable; not served with --clickhouse-dsn)", listens),
+	setting("clickhouse-http-users", "clickhouseHTTP.users", "", func(c *Config) *string { return &c.ClickHouseHTTP.Users }, "users of the ClickHouse HTTP interface: name:password[:readonly=1|2][:max_execution_time=S][:max_memory_usage=B][:max_result_rows=N],... (URL-escape ':' and ','); empty allows only user default without a password, on a loopback address", secret),
+	setting("clickhouse-http-max-body", "clickhouseHTTP.maxBody", ByteSize(1<<30), func(c *Config) *ByteSize { return &c.ClickHouseHTTP.MaxBody }, "largest request body of the ClickHouse HTTP interface, compressed and decompressed, e.g. 1GiB", positive),
+	setting("clickhouse-http-read-timeout", "clickhouseHTTP.readTimeout", 5*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.ReadTimeout }, "ClickHouse HTTP interface: time a client may stall while sending a request body", positive),
+	setting("clickhouse-http-write-timeout", "clickhouseHTTP.writeTimeout", time.Hour, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.WriteTimeout }, "ClickHouse HTTP interface: time to write a response", positive),
+	setting("clickhouse-http-idle-timeout", "clickhouseHTTP.idleTimeout", 2*time.Minute, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.IdleTimeout }, "ClickHouse HTTP interface: idle time of a kept-alive connection", positive),
+	setting("clickhouse-http-max-queries", "clickhouseHTTP.maxQueries", 64, func(c *Config) *int { return &c.ClickHouseHTTP.MaxQueries }, "ClickHouse HTTP interface: queries running at once", positive),
+	setting("clickhouse-http-max-sessions", "clickhouseHTTP.maxSessions", 256, func(c *Config) *int { return &c.ClickHouseHTTP.MaxSessions }, "ClickHouse HTTP interface: sessions (session_id) open at once", positive),
+	setting("clickhouse-http-session-timeout", "clickhouseHTTP.sessionTimeout", 60*time.Second, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.SessionTimeout }, "ClickHouse HTTP interface: idle time after which a session closes, unless its session_timeout says otherwise", positive),
+	setting("clickhouse-http-max-session-timeout", "clickhouseHTTP.maxSessionTimeout", time.Hour, func(c *Config) *time.Duration { return &c.ClickHouseHTTP.MaxSessionTimeout }, "ClickHouse HTTP interface: largest session_timeout a client may ask", positive),
+	setting("clickhouse-http-cors", "clickhouseHTTP.cors", false, func(c *Config) *bool { return &c.ClickHouseHTTP.CORS }, "ClickHouse HTTP interface: answer browsers' CORS preflight and allow any origin (as add_http_cors_header=1)"),
+	setting("clickhouse-http-tls-cert", "clickhouseHTTP.tlsCert", "", func(c *Config) *string { return &c.ClickHouseHTTP.TLSCert }, "ClickHouse HTTP interface: serve HTTPS with this certificate (PEM file)"),
+	setting("clickhouse-http-tls-key", "clickhouseHTTP.tlsKey", "", func(c *Config) *string { return &c.ClickHouseHTTP.TLSKey }, "ClickHouse HTTP interface: key of --clickhouse-http-tls-cert (PEM file)"),
 
 	setting("retention-hot", "retention.hot", 168*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Hot }, "age at which rows move TO VOLUME 'hot' (only with a storage policy)", positive),
 	setting("retention-warm", "retention.warm", 720*time.Hour, func(c *Config) *time.Duration { return &c.Retention.Warm }, "age at which rows move TO VOLUME 'warm' (only with a storage policy)", positive),

@@ -25,12 +25,24 @@ import (
 // TestAPIsAnswerGatewayIngestedData ingests through the real gateway — a
 // Fluent Bit forward frame from an OpenChoreo pod, OTLP logs and an OTLP
 // trace — and reads it back through the OpenChoreo logs and tracing adapter
-// contracts and the obsplane API, as the Observer and occ would.
+// contracts and the obsplane API, as the Observer and occ would: once on
+// the embedded store, once on the remote store (clickhouse-go over HTTP)
+// pointed at a second obsplane's ClickHouse HTTP interface, so every path
+// runs the same both ways.
 func TestAPIsAnswerGatewayIngestedData(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { apisAnswerGatewayIngestedData(t) })
+	t.Run("remote", func(t *testing.T) {
+		chAddr := freePort(t)
+		startServe(t, freePort(t), "--data", t.TempDir(), "--clickhouse-http-addr", chAddr)
+		apisAnswerGatewayIngestedData(t, "--clickhouse-dsn", "http://default@"+chAddr+"/otel")
+	})
+}
+
+func apisAnswerGatewayIngestedData(t *testing.T, storeArgs ...string) {
 	data := t.TempDir()
 	grpcAddr, fwdAddr, httpAddr, logsAddr, tracesAddr := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
-	startServe(t, httpAddr, "--data", data, "--otlp-grpc-addr", grpcAddr,
-		"--forward-addr", fwdAddr, "--logs-adapter-addr", logsAddr, "--tracing-adapter-addr", tracesAddr)
+	startServe(t, httpAddr, append([]string{"--data", data, "--otlp-grpc-addr", grpcAddr,
+		"--forward-addr", fwdAddr, "--logs-adapter-addr", logsAddr, "--tracing-adapter-addr", tracesAddr}, storeArgs...)...)
 
 	ns := fmt.Sprintf("org-%d", rand.Uint32())
 	now := time.Now().UTC().Truncate(time.Millisecond)

@@ -143,12 +143,16 @@ func Run(ctx context.Context, cfg *config.Config) error {
 			comps = append(comps, component{"gateway", func(ctx context.Context) error { return gateway.Run(ctx, s) }})
 		}
 	}
-
 	mux.HandleFunc("GET /healthz", health.healthz)
 	mux.HandleFunc("GET /readyz", health.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}))
 	if cfg.Listen.HTTP != config.Off {
 		listeners = append(listeners, listener("http", cfg.Listen.HTTP, mux, log))
+	}
+	if c, err := clickHouseHTTP(cfg, st, log, reg); err != nil {
+		return err
+	} else if c != nil {
+		listeners = append(listeners, *c)
 	}
 	return runGroup(ctx, append(comps, listeners...), log)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
@@ -70,6 +71,15 @@ func QuoteIdent(name string) string {
 	}
 	return string(append(out, '`'))
 }
+
+// QuoteString quotes v as a ClickHouse string literal, for the few places a
+// value must be SQL text (a SET statement's value); values of queries
+// travel as bound parameters instead.
+func QuoteString(v string) string {
+	return "'" + stringEscaper.Replace(v) + "'"
+}
+
+var stringEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // TableName returns the batch's fully qualified, quoted table name.
 func (b *Batch) TableName() string {

@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,42 @@ import (
 // (the engine converts it to Type), so "42" binds {n:UInt32} and
 // "2026-01-02 03:04:05.000000000" binds {t:DateTime64(9)}.
 type Params map[string]string
+
+// paramEscaper writes a scalar value in the escaped-text form ClickHouse
+// reads parameters with (the engine's API and the HTTP interface alike):
+// there a backslash starts an escape, a raw tab or newline ends the value,
+// and \N means NULL. Escaping them makes every byte of the value arrive as
+// written. This is a wire encoding for the value channel, not SQL quoting:
+// the value never becomes SQL text either way.
+//
+// Composite values (Array, Map, Tuple) are read as literals, whose quoted
+// strings carry their own escapes, so they pass unchanged.
+var paramEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, "\x00", `\0`)
+
+var placeholderRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*):\s*([A-Za-z]+)`)
+
+// WireParams returns p with each value in the form ClickHouse reads a
+// parameter's text in, given the placeholders' types in sql.
+func WireParams(sql string, p Params) Params {
+	if len(p) == 0 {
+		return p
+	}
+	composite := map[string]bool{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
+		switch m[2] {
+		case "Array", "Map", "Tuple":
+			composite[m[1]] = true
+		}
+	}
+	out := make(Params, len(p))
+	for k, v := range p {
+		if !composite[k] {
+			v = paramEscaper.Replace(v)
+		}
+		out[k] = v
+	}
+	return out
+}
 
 // Store is a ClickHouse connection pool.
 // Every method is safe for concurrent use.

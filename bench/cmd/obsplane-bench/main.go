@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
@@ -90,6 +90,16 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", rows, batch, osFlags, osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "insert", md); err != nil {
+				return err
+			}
+		case "chhttp":
+			r, err := bench.CHHTTP(ctx, st, rows, batch, progress)
+			if err != nil {
+				return fmt.Errorf("chhttp: %w", err)
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run chhttp -rows %d -batch %d", rows, batch))
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "chhttp", md); err != nil {
 				return err
 			}
 		case "gateway":

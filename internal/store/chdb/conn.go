@@ -52,44 +52,18 @@ type paramArrays struct {
 	n                     uintptr
 }
 
-// paramEscaper writes a scalar value in the escaped-text form the engine
-// reads parameters with: there a backslash starts an escape, a raw tab or
-// newline ends the value, and \N means NULL. Escaping them makes every byte
-// of the value arrive as written. This is a wire encoding for the value
-// channel, not SQL quoting: the value never becomes SQL text either way.
-//
-// Composite values (Array, Map, Tuple) are read as literals, whose quoted
-// strings carry their own escapes, so they pass unchanged.
-var paramEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, "\x00", `\0`)
-
-var placeholderRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*):\s*([A-Za-z]+)`)
-
-// compositeParams returns the names of the placeholders in sql whose type is
-// a literal-form composite.
-func compositeParams(sql string) map[string]bool {
-	var out map[string]bool
-	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
-		switch m[2] {
-		case "Array", "Map", "Tuple":
-			if out == nil {
-				out = map[string]bool{}
-			}
-			out[m[1]] = true
-		}
-	}
-	return out
-}
-
-func newParamArrays(sql string, p store.Params) *paramArrays {
+// newParamArrays lays out p for a call. Values are escaped for the engine
+// unless raw, which passes values already in the engine's text form (as the
+// ClickHouse HTTP interface receives them from its clients).
+func newParamArrays(sql string, p store.Params, raw bool) *paramArrays {
 	a := &paramArrays{n: uintptr(len(p))}
 	if len(p) == 0 {
 		return a
 	}
-	composite := compositeParams(sql)
+	if !raw {
+		p = store.WireParams(sql, p)
+	}
 	for k, v := range p {
-		if !composite[k] {
-			v = paramEscaper.Replace(v)
-		}
 		kb, vb := []byte(k), []byte(v)
 		a.nameBufs = append(a.nameBufs, kb)
 		a.valueBufs = append(a.valueBufs, vb)
@@ -106,24 +80,30 @@ func newParamArrays(sql string, p store.Params) *paramArrays {
 // query runs a statement and returns its whole output in format. It is for
 // statements with small or no output; large reads go through stream.
 func (c *conn) query(sql []byte, format string, params store.Params) ([]byte, error) {
+	r := c.run(sql, format, params, false)
+	defer r.free()
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	return r.bytes(), nil
+}
+
+// run is query returning the result itself (the caller frees it); raw
+// passes parameter values as they are (see newParamArrays).
+func (c *conn) run(sql []byte, format string, params store.Params, raw bool) result {
 	f := []byte(format)
 	var res uintptr
 	if len(params) == 0 {
 		res = c.l.queryN(c.raw(), bytesPtr(sql), uintptr(len(sql)), bytesPtr(f), uintptr(len(f)))
 	} else {
-		a := newParamArrays(string(sql), params)
+		a := newParamArrays(string(sql), params, raw)
 		res = c.l.queryWithParamsN(c.raw(), bytesPtr(sql), uintptr(len(sql)), bytesPtr(f), uintptr(len(f)),
 			a.namesPtr, a.nameLenPtr, a.valuesPtr, a.valLenPtr, a.n)
 		runtime.KeepAlive(a)
 	}
 	runtime.KeepAlive(sql)
 	runtime.KeepAlive(f)
-	r := result{c.l, res}
-	defer r.free()
-	if err := r.err(); err != nil {
-		return nil, err
-	}
-	return r.bytes(), nil
+	return result{c.l, res}
 }
 
 // stream starts a streaming query; the caller fetches chunks with next and
@@ -135,7 +115,7 @@ type stream struct {
 
 func (c *conn) stream(sql, format string, params store.Params) (*stream, error) {
 	q, f := []byte(sql), []byte(format)
-	a := newParamArrays(sql, params)
+	a := newParamArrays(sql, params, false)
 	res := c.l.streamWithParamsN(c.raw(), bytesPtr(q), uintptr(len(q)), bytesPtr(f), uintptr(len(f)),
 		a.namesPtr, a.nameLenPtr, a.valuesPtr, a.valLenPtr, a.n)
 	runtime.KeepAlive(a)

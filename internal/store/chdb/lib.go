@@ -32,6 +32,9 @@ type lib struct {
 	resultError          func(res uintptr) *byte
 	resultRowsRead       func(res uintptr) uint64
 	resultRowsWritten    func(res uintptr) uint64
+	resultBytesRead      func(res uintptr) uint64
+	resultBytesWritten   func(res uintptr) uint64
+	resultElapsed        func(res uintptr) float64
 	setSignalHandlersOff func(enabled bool)
 }
 
@@ -78,6 +81,9 @@ func loadLib(path string) (*lib, error) {
 		{"chdb_result_error", &l.resultError},
 		{"chdb_result_rows_read", &l.resultRowsRead},
 		{"chdb_result_rows_written", &l.resultRowsWritten},
+		{"chdb_result_bytes_read", &l.resultBytesRead},
+		{"chdb_result_bytes_written", &l.resultBytesWritten},
+		{"chdb_result_elapsed", &l.resultElapsed},
 		{"chdb_set_signal_handlers_enabled", &l.setSignalHandlersOff},
 	}
 	var missing []string

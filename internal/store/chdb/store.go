@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -55,16 +56,19 @@ func (c Config) Validate() error {
 
 // Store is the embedded implementation of store.Store.
 type Store struct {
-	l       *lib
-	dir     string
-	lock    *os.File
-	reads   chan *conn
-	writes  chan *conn
-	all     []*conn
-	spool   string       // where insert blocks wait for the engine to read them
-	mu      sync.RWMutex // held for reading by calls, for writing by Close
-	closed  bool
-	Version string // engine version, e.g. 26.5.1.1
+	l      *lib
+	dir    string
+	lock   *os.File
+	reads  chan *conn
+	writes chan *conn
+	all    []*conn
+	spool  string // where insert blocks wait for the engine to read them
+	// engineDir is the engine's --path; dedicated counts open Conns.
+	engineDir string
+	dedicated sync.WaitGroup
+	mu        sync.RWMutex // held for reading by calls, for writing by Close
+	closed    bool
+	Version   string // engine version, e.g. 26.5.1.1
 }
 
 var (
@@ -120,6 +124,7 @@ func Open(cfg Config) (*Store, error) {
 		writes: make(chan *conn, cfg.WriteConns),
 	}
 	engineDir := filepath.Join(dir, "clickhouse")
+	s.engineDir = engineDir
 	for i := 0; i < cfg.ReadConns+cfg.WriteConns; i++ {
 		// Integers in JSON stay numbers (the interface contract), whatever
 		// the engine's default for 64-bit ones.
@@ -241,15 +246,10 @@ func withSettings(sql string, settings []store.Setting) (string, error) {
 		if numericValue.MatchString(st.Value) {
 			b.WriteString(st.Value)
 		} else {
-			b.WriteString(quoteString(st.Value))
+			b.WriteString(store.QuoteString(st.Value))
 		}
 	}
 	return b.String(), nil
-}
-
-func quoteString(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-	return "'" + r.Replace(v) + "'"
 }
 
 // run executes fn on a connection in a goroutine so the caller can give up
@@ -460,12 +460,25 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.waitDedicated(10 * time.Second)
 	s.closeConns()
 	unlockDir(s.lock)
 	engineMu.Lock()
 	engineOpen = ""
 	engineMu.Unlock()
 	return nil
+}
+
+// waitDedicated gives the dedicated connections still open up to d to be
+// closed by their owners (the HTTP interface closes its sessions as it
+// stops), so the engine is not shut down under a running statement.
+func (s *Store) waitDedicated(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.dedicated.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 func (s *Store) closeConns() {

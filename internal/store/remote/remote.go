@@ -95,11 +95,14 @@ func Open(cfg Config) (*Store, error) {
 // Kind implements store.Store.
 func (s *Store) Kind() string { return "remote" }
 
-func (s *Store) context(ctx context.Context, params store.Params, settings []store.Setting) context.Context {
+func (s *Store) context(ctx context.Context, sql string, params store.Params, settings []store.Setting) context.Context {
 	var co []clickhouse.QueryOption
 	if len(params) > 0 {
+		// Values travel in ClickHouse's escaped text form, as the server
+		// reads them: a tab or a backslash in a value is escaped, not a
+		// delimiter (found running this store against the real engine).
 		p := clickhouse.Parameters{}
-		for k, v := range params {
+		for k, v := range store.WireParams(sql, params) {
 			p[k] = v
 		}
 		co = append(co, clickhouse.WithParameters(p))
@@ -119,14 +122,14 @@ func (s *Store) context(ctx context.Context, params store.Params, settings []sto
 
 // Exec implements store.Store.
 func (s *Store) Exec(ctx context.Context, sql string, params store.Params, settings ...store.Setting) error {
-	return wrap(s.conn.Exec(s.context(ctx, params, settings), sql))
+	return wrap(s.conn.Exec(s.context(ctx, sql, params, settings), sql))
 }
 
 // Query implements store.Store. Values are converted to the JSON forms the
 // engine's JSONEachRow uses, so callers decode the same shapes from both
 // stores.
 func (s *Store) Query(ctx context.Context, sql string, params store.Params, settings ...store.Setting) (store.Rows, error) {
-	rs, err := s.conn.Query(s.context(ctx, params, settings), sql)
+	rs, err := s.conn.Query(s.context(ctx, sql, params, settings), sql)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -150,7 +153,7 @@ func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 			store.Setting{Name: "insert_deduplicate", Value: "1"},
 			store.Setting{Name: "insert_deduplication_token", Value: b.DedupToken})
 	}
-	ctx = s.context(ctx, nil, settings)
+	ctx = s.context(ctx, "", nil, settings)
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+b.TableName()+" "+b.ColumnList())
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", b.TableName(), wrap(err))

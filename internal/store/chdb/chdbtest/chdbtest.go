@@ -23,11 +23,13 @@ import (
 
 // Main opens a store on a temporary directory, stores it in *st, runs the
 // tests, closes and removes everything, and exits with the tests' code.
-func Main(m *testing.M, st **chdb.Store) {
-	os.Exit(run(m, st))
+// Each start, when given, runs on the open store before the tests (a server
+// over it, say) and returns what stops it.
+func Main(m *testing.M, st **chdb.Store, start ...func(*chdb.Store) (stop func(), err error)) {
+	os.Exit(run(m, st, start))
 }
 
-func run(m *testing.M, st **chdb.Store) int {
+func run(m *testing.M, st **chdb.Store, start []func(*chdb.Store) (func(), error)) int {
 	dir, err := os.MkdirTemp("", "obsplane-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chdbtest:", err)
@@ -41,5 +43,13 @@ func run(m *testing.M, st **chdb.Store) int {
 	}
 	*st = s
 	defer s.Close()
+	for _, f := range start {
+		stop, err := f(s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chdbtest:", err)
+			return 1
+		}
+		defer stop()
+	}
 	return m.Run()
 }
