@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, sizing (after insert and gateway, it uses their rates)")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
@@ -28,6 +29,9 @@ func main() {
 	flag.IntVar(&gwLogs, "gateway-logs", 1_000_000, "logs for the gateway benchmark")
 	flag.StringVar(&osURL, "opensearch", os.Getenv("OBSPLANE_BENCH_OPENSEARCH"), "OpenSearch to compare with (e.g. the URL `scripts/opensearch.sh url` prints); empty: no OpenSearch figures. The benchmark deletes and recreates its own daily indices (container-logs-2026-01-01, otel-traces-2026-01-01) there, so point it at a node no test uses")
 	flag.IntVar(&osRows, "opensearch-rows", 200_000, "rows the insert benchmark bulk-indexes into OpenSearch (the first ones of -rows)")
+	flag.IntVar(&sizingLogs, "sizing-logs", 1_000_000, "logs the sizing benchmark stores and measures")
+	flag.IntVar(&sizingTraces, "sizing-traces", 100_000, "traces the sizing benchmark stores and measures")
+	flag.StringVar(&sizingOut, "sizing-out", "internal/sizing/measured.json", "where the sizing benchmark writes the figures obsplane sizing embeds")
 	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
 	flag.Parse()
 	queryScales = *scales
@@ -40,11 +44,13 @@ func main() {
 }
 
 var (
-	queryScales string
-	gwLogs      int
-	osURL       string
-	osRows      int
-	osMaxDocs   int
+	sizingLogs, sizingTraces int
+	sizingOut                string
+	queryScales              string
+	gwLogs                   int
+	osURL                    string
+	osRows                   int
+	osMaxDocs                int
 )
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
@@ -73,6 +79,8 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 		}
 		osFlags = " -opensearch $(scripts/opensearch.sh url)"
 	}
+	var insRes *bench.InsertResult
+	var gwRes *bench.GatewayResult
 	for _, name := range strings.Split(run, ",") {
 		switch name {
 		case "insert":
@@ -80,6 +88,7 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
+			insRes = r
 			if osc != nil {
 				if err := bench.InsertOpenSearch(ctx, osc, r, osRows, 2, progress); err != nil {
 					return fmt.Errorf("insert, opensearch side: %w", err)
@@ -107,6 +116,7 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			if err != nil {
 				return fmt.Errorf("gateway: %w", err)
 			}
+			gwRes = r
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run gateway -gateway-logs %d", gwLogs))
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "gateway", md); err != nil {
@@ -156,6 +166,21 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			}
 			fmt.Println(md.String())
 			if err := bench.WriteSection(out, "query", md.String()); err != nil {
+				return err
+			}
+		case "sizing":
+			cmd := fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run %s -rows %d -gateway-logs %d -sizing-logs %d -sizing-traces %d%s -opensearch-rows %d", run, rows, gwLogs, sizingLogs, sizingTraces, osFlags, osRows)
+			m, err := bench.Sizing(ctx, st, osc, sizingLogs, sizingTraces, gwRes, insRes, cmd, progress)
+			if err != nil {
+				return fmt.Errorf("sizing: %w", err)
+			}
+			b, _ := json.MarshalIndent(m, "", "  ")
+			if err := os.WriteFile(sizingOut, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+			md := bench.SizingMarkdown(m)
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "sizing", md); err != nil {
 				return err
 			}
 		default:
