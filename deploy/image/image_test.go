@@ -132,6 +132,39 @@ func execForm(t *testing.T, i instruction) []string {
 	return out
 }
 
+// runtime is what the final stage sets up.
+type runtime struct {
+	user, healthcheck  string
+	entry, cmd, health []string
+	env                map[string]string
+}
+
+func runtimeStage(t *testing.T, final []instruction) runtime {
+	t.Helper()
+	r := runtime{env: map[string]string{}}
+	for _, i := range final {
+		switch i.cmd {
+		case "USER":
+			r.user = i.args
+		case "HEALTHCHECK":
+			r.healthcheck = i.args
+			if at := strings.Index(i.args, "CMD "); at >= 0 {
+				r.health = execForm(t, instruction{cmd: "HEALTHCHECK", args: i.args[at+4:], line: i.line})
+			}
+		case "ENTRYPOINT":
+			r.entry = execForm(t, i)
+		case "CMD":
+			r.cmd = execForm(t, i)
+		case "ENV":
+			k, v, _ := strings.Cut(i.args, "=")
+			r.env[k] = v
+		case "RUN":
+			t.Errorf("line %d: RUN in the runtime stage (it has no shell)", i.line)
+		}
+	}
+	return r
+}
+
 func TestDockerfile(t *testing.T) {
 	ins := parseDockerfile(t)
 	global, st := stages(ins)
@@ -166,26 +199,8 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("no RUN fetches @chdb/lib-linux-x64-gnu@${CHDB_VERSION} and checks ${CHDB_TGZ_SHA256} with sha256sum -c before tar -x")
 	}
 	final := st[len(st)-1]
-	var user, healthcheck string
-	var entry, cmd []string
-	env := map[string]string{}
-	for _, i := range final {
-		switch i.cmd {
-		case "USER":
-			user = i.args
-		case "HEALTHCHECK":
-			healthcheck = i.args
-		case "ENTRYPOINT":
-			entry = execForm(t, i)
-		case "CMD":
-			cmd = execForm(t, i)
-		case "ENV":
-			k, v, _ := strings.Cut(i.args, "=")
-			env[k] = v
-		case "RUN":
-			t.Errorf("line %d: RUN in the runtime stage (it has no shell)", i.line)
-		}
-	}
+	rt := runtimeStage(t, final)
+	user, healthcheck, entry, cmd, env := rt.user, rt.healthcheck, rt.entry, rt.cmd, rt.env
 	uid, _, _ := strings.Cut(user, ":")
 	if n, err := strconv.Atoi(uid); err != nil || n == 0 {
 		t.Errorf("USER %q: want a numeric non-root uid (Kubernetes' runAsNonRoot checks numbers)", user)
@@ -261,25 +276,8 @@ func TestImageRuntime(t *testing.T) {
 	}
 	ins := parseDockerfile(t)
 	_, st := stages(ins)
-	final := st[len(st)-1]
-	var entry, cmd, health []string
-	env := map[string]string{}
-	var user string
-	for _, i := range final {
-		switch i.cmd {
-		case "ENTRYPOINT":
-			entry = execForm(t, i)
-		case "CMD":
-			cmd = execForm(t, i)
-		case "ENV":
-			k, v, _ := strings.Cut(i.args, "=")
-			env[k] = v
-		case "USER":
-			user = i.args
-		case "HEALTHCHECK":
-			health = execForm(t, instruction{cmd: "HEALTHCHECK", args: i.args[strings.Index(i.args, "CMD ")+4:], line: i.line})
-		}
-	}
+	rt := runtimeStage(t, st[len(st)-1])
+	user, entry, cmd, health, env := rt.user, rt.entry, rt.cmd, rt.health, rt.env
 	// A scratch root that stands for the image's file system.
 	img, err := os.MkdirTemp("", "obsplane-image-")
 	if err != nil {
