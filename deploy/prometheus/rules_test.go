@@ -241,7 +241,7 @@ func TestRuleMetricsExported(t *testing.T) {
 		t.Skip(osSkip)
 	}
 	srv := servetest.Start(t, servetest.Options{Args: []string{
-		"--auth", "none", "--opensearch-url", osURL, "--shadow-write", "true", "--dual-read", "true",
+		"--auth", "none", "--opensearch-url", osURL, "--shadow-write=true", "--dual-read=true",
 	}})
 	srv.Send(t, "logs", "--logs", "2000", "--body", "rules test line")
 	srv.Send(t, "traces", "--traces", "100", "--batch=false")
