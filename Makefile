@@ -52,8 +52,8 @@ test: deps clients build
 BENCH_OS_PORT ?= 19400
 bench: deps build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,chhttp,sizing -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
-	  -scales 1000000:100000,10000000:1000000 -out docs/BENCHMARKS.md; rc=$$?; \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,gateway,query,chhttp,backfill,sizing -opensearch http://127.0.0.1:$(BENCH_OS_PORT) \
+	  -scales 1000000:100000,10000000:1000000 -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 
 ## fuzz: run every fuzz target for a short while

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
@@ -168,35 +167,8 @@ func bulkLoad(ctx context.Context, c *opensearch.Client, docs []opensearch.BulkD
 	for _, d := range docs {
 		indices[d.Index] = true
 	}
-	// Chunks of a few thousand documents let the workers interleave; each
-	// Bulk call still cuts its requests at 8 MiB.
-	const chunk = 5000
-	next := make(chan []opensearch.BulkDoc)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for part := range next {
-				if _, err := c.Bulk(ctx, part, opensearch.BulkOptions{}); err != nil {
-					errs <- err
-					for range next {
-					}
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < len(docs); i += chunk {
-		next <- docs[i:min(i+chunk, len(docs))]
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if _, err := c.BulkParallel(ctx, docs, workers, opensearch.BulkOptions{}); err != nil {
 		return fmt.Errorf("bulk load: %w", err)
-	default:
 	}
 	names := make([]string, 0, len(indices))
 	for n := range indices {

@@ -99,6 +99,18 @@ type Config struct {
 		ShadowWrite struct {
 			Enabled bool
 		}
+		// Validation is the whitepaper's validation job
+		// (migration.validation.*): `obsplane migrate validate`.
+		Validation struct {
+			DurationSeconds        int
+			SampleIntervalSeconds  int
+			MaxDriftPercent        float64
+			MaxOverallDriftPercent float64
+			// Window is the rolling window whose counts are compared;
+			// Settle the newest time left out because ingestion has not
+			// settled there yet.
+			Window, Settle time.Duration
+		}
 	}
 
 	// Router holds the dual-read bounds and the automatic rollback
@@ -201,6 +213,13 @@ var keys = []key{
 	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),
 	setting("dual-read", "observer.telemetry.dualRead", false, func(c *Config) *bool { return &c.Observer.Telemetry.DualRead }, "also read the other backend and compare (observer.telemetry.dualRead)"),
 	setting("shadow-write", "migration.shadowWrite.enabled", false, func(c *Config) *bool { return &c.Migration.ShadowWrite.Enabled }, "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"),
+
+	setting("validation-duration-seconds", "migration.validation.durationSeconds", 3600, func(c *Config) *int { return &c.Migration.Validation.DurationSeconds }, "how long `migrate validate` samples (its --duration)", nonNegativeInt),
+	setting("validation-sample-interval-seconds", "migration.validation.sampleIntervalSeconds", 60, func(c *Config) *int { return &c.Migration.Validation.SampleIntervalSeconds }, "seconds between two validation samples (--sample-interval)", positive),
+	setting("validation-max-drift-percent", "migration.validation.maxDriftPercent", 1.0, func(c *Config) *float64 { return &c.Migration.Validation.MaxDriftPercent }, "a sample whose count drift exceeds this many percent counts against the validation (--max-drift-percent)", nonNegativeFloat),
+	setting("validation-max-overall-drift-percent", "migration.validation.maxOverallDriftPercent", 5.0, func(c *Config) *float64 { return &c.Migration.Validation.MaxOverallDriftPercent }, "the validation fails when more than this many percent of its samples exceed the drift (--max-overall-drift-percent)", nonNegativeFloat),
+	setting("validation-window", "migration.validation.window", 5*time.Minute, func(c *Config) *time.Duration { return &c.Migration.Validation.Window }, "rolling window whose counts a validation sample compares (--window)", positive),
+	setting("validation-settle", "migration.validation.settle", 30*time.Second, func(c *Config) *time.Duration { return &c.Migration.Validation.Settle }, "newest time a sample leaves out because ingestion has not settled there (--settle)", nonNegative),
 
 	setting("dual-read-concurrency", "router.dualReadConcurrency", 8, func(c *Config) *int { return &c.Router.DualReadConcurrency }, "most dual reads in flight; a read that finds them all busy is not compared", positive),
 	setting("dual-read-timeout", "router.dualReadTimeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Router.DualReadTimeout }, "longest one background dual read may run", positive),

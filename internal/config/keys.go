@@ -75,6 +75,24 @@ func nonNegative(k *key) {
 
 // setting declares one key: its flag name, YAML path, default, field and
 // help text.
+func nonNegativeInt(k *key) {
+	k.check = func(c *Config) error {
+		if v, ok := k.value(c).(*intValue); ok && *v < 0 {
+			return errors.New("want 0 or a positive integer")
+		}
+		return nil
+	}
+}
+
+func nonNegativeFloat(k *key) {
+	k.check = func(c *Config) error {
+		if v, ok := k.value(c).(*floatValue); ok && *v < 0 {
+			return errors.New("want 0 or a positive number")
+		}
+		return nil
+	}
+}
+
 func setting[T settable](name, path string, def T, field func(*Config) *T, usage string, opts ...option) key {
 	k := key{name: name, path: path, usage: usage,
 		setDefault: func(c *Config) { *field(c) = def },

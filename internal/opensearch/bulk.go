@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -362,4 +363,43 @@ func (c *Client) sendBulk(ctx context.Context, body []byte, refresh string) ([]b
 		}
 	}
 	return items, resp.StatusCode, nil
+}
+
+// BulkParallel is Bulk with workers requests in flight: docs are cut into
+// chunks of a few thousand that the workers take in turn (OpenSearch's
+// write pool has one thread per core, so one request at a time leaves it
+// idle). The results add up; the first error is returned.
+func (c *Client) BulkParallel(ctx context.Context, docs []BulkDoc, workers int, o BulkOptions) (BulkResult, error) {
+	const chunk = 5000
+	if workers < 1 {
+		workers = 1
+	}
+	next := make(chan []BulkDoc)
+	var mu sync.Mutex
+	var total BulkResult
+	var firstErr error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for part := range next {
+				res, err := c.Bulk(ctx, part, o)
+				mu.Lock()
+				total.Created += res.Created
+				total.Existing += res.Existing
+				total.Attempts += res.Attempts
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < len(docs); i += chunk {
+		next <- docs[i:min(i+chunk, len(docs))]
+	}
+	close(next)
+	wg.Wait()
+	return total, firstErr
 }

@@ -83,14 +83,14 @@ func DecodeEventDocument(source []byte) (LogRecord, error) {
 		Timestamp string `json:"@timestamp"`
 	}
 	if err := dec.Decode(&d); err != nil {
-		return LogRecord{}, fmt.Errorf("%w: %v", ErrEventDocument, err)
+		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonNotJSON, Msg: err.Error()}
 	}
 	ts, err := time.Parse(time.RFC3339Nano, d.Timestamp)
 	if err != nil {
-		return LogRecord{}, fmt.Errorf("%w: @timestamp %q: %v", ErrEventDocument, truncateStr(d.Timestamp, 64), err)
+		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonBadTimestamp, Msg: fmt.Sprintf("@timestamp %q: %v", truncateStr(d.Timestamp, 64), err)}
 	}
 	if ts.Before(minTime) || !ts.Before(maxTime) {
-		return LogRecord{}, fmt.Errorf("%w: @timestamp %s is outside what DateTime64(9) holds", ErrEventDocument, ts.Format(time.RFC3339))
+		return LogRecord{}, &DocError{Kind: ErrEventDocument, Reason: ReasonTimeOutOfRange, Msg: fmt.Sprintf("@timestamp %s is outside what DateTime64(9) holds", ts.Format(time.RFC3339))}
 	}
 	rec := LogRecord{Timestamp: ts.UTC(), Body: scalarText(d.Body), SeverityText: d.Severity.Text,
 		ResourceAttributes: map[string]string{}, LogAttributes: map[string]string{}}

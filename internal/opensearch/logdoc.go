@@ -118,8 +118,43 @@ const (
 // DecodeLogDocument returns wraps it.
 var ErrLogDocument = errors.New("opensearch: log document")
 
-func docErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrLogDocument, fmt.Sprintf(format, args...))
+func docErr(reason, format string, args ...any) error {
+	return &DocError{Kind: ErrLogDocument, Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+// DocError is the error of a document that cannot become a row. Kind is
+// ErrLogDocument, ErrSpanDocument or ErrEventDocument; Reason a short
+// category (Reason* constants) that migration reports count by.
+type DocError struct {
+	Kind   error
+	Reason string
+	Msg    string
+}
+
+func (e *DocError) Error() string { return e.Kind.Error() + ": " + e.Msg }
+func (e *DocError) Unwrap() error { return e.Kind }
+
+// The reasons a document is refused.
+const (
+	ReasonNotJSON        = "not-a-json-object"
+	ReasonFieldType      = "wrong-field-type"
+	ReasonNoTimestamp    = "no-timestamp"
+	ReasonBadTimestamp   = "bad-timestamp"
+	ReasonTimeOutOfRange = "timestamp-out-of-range"
+	ReasonTooManyFields  = "too-many-fields"
+	ReasonBadSeverity    = "bad-severity"
+	ReasonNoIDs          = "no-trace-or-span-id"
+	ReasonOther          = "other"
+)
+
+// RejectReason is the category of a decode error (ReasonOther when err is
+// not a DocError).
+func RejectReason(err error) string {
+	var de *DocError
+	if errors.As(err, &de) {
+		return de.Reason
+	}
+	return ReasonOther
 }
 
 // Limits on foreign documents: they bound the work one document can cause.
@@ -170,13 +205,13 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 	dec.UseNumber()
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
-		return rec, docErr("not a JSON object: %v", err)
+		return rec, docErr(ReasonNotJSON, "not a JSON object: %v", err)
 	}
 	if doc == nil {
-		return rec, docErr("not a JSON object: null")
+		return rec, docErr(ReasonNotJSON, "not a JSON object: null")
 	}
 	if dec.More() {
-		return rec, docErr("trailing data after the JSON object")
+		return rec, docErr(ReasonNotJSON, "trailing data after the JSON object")
 	}
 	rec.ResourceAttributes = map[string]string{}
 	rec.LogAttributes = map[string]string{}
@@ -195,7 +230,7 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 	if v, ok := doc[fieldKubernetes]; ok && v != nil {
 		k, ok := v.(map[string]any)
 		if !ok {
-			return rec, docErr("field %q is a %s, want an object", fieldKubernetes, jsonKind(v))
+			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldKubernetes, jsonKind(v))
 		}
 		if err := decodeKubernetes(k, rec.ResourceAttributes); err != nil {
 			return rec, err
@@ -204,7 +239,7 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 	if v, ok := doc[fieldOtel]; ok && v != nil {
 		o, ok := v.(map[string]any)
 		if !ok {
-			return rec, docErr("field %q is a %s, want an object", fieldOtel, jsonKind(v))
+			return rec, docErr(ReasonFieldType, "field %q is a %s, want an object", fieldOtel, jsonKind(v))
 		}
 		if err := decodeOtel(o, &rec); err != nil {
 			return rec, err
@@ -222,7 +257,7 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 		flatten(k, v, 0, rec.LogAttributes)
 	}
 	if len(rec.ResourceAttributes)+len(rec.LogAttributes) > maxAttrs {
-		return rec, docErr("more than %d fields", maxAttrs)
+		return rec, docErr(ReasonTooManyFields, "more than %d fields", maxAttrs)
 	}
 	if rec.ServiceName == "" {
 		rec.ServiceName = rec.ResourceAttributes["openchoreo.component"]
@@ -240,11 +275,11 @@ func DecodeLogDocument(source []byte) (LogRecord, error) {
 func docTimestamp(doc map[string]any) (ts time.Time, usedTime bool, err error) {
 	raw, ok := doc[fieldTimestamp]
 	if !ok || raw == nil {
-		return time.Time{}, false, docErr("no %q field", fieldTimestamp)
+		return time.Time{}, false, docErr(ReasonNoTimestamp, "no %q field", fieldTimestamp)
 	}
 	ts, err = parseDocTime(raw)
 	if err != nil {
-		return time.Time{}, false, docErr("field %q: %v", fieldTimestamp, err)
+		return time.Time{}, false, docErr(ReasonBadTimestamp, "field %q: %v", fieldTimestamp, err)
 	}
 	if rawTime, ok := doc[fieldTime]; ok {
 		if precise, err := parseDocTime(rawTime); err == nil && precise.Truncate(time.Millisecond).Equal(ts.Truncate(time.Millisecond)) {
@@ -252,7 +287,7 @@ func docTimestamp(doc map[string]any) (ts time.Time, usedTime bool, err error) {
 		}
 	}
 	if ts.Before(minTime) || !ts.Before(maxTime) {
-		return time.Time{}, false, docErr("field %q: %s is outside 1900..2262", fieldTimestamp, ts.Format(time.RFC3339Nano))
+		return time.Time{}, false, docErr(ReasonTimeOutOfRange, "field %q: %s is outside 1900..2262", fieldTimestamp, ts.Format(time.RFC3339Nano))
 	}
 	return ts, usedTime, nil
 }
@@ -310,7 +345,7 @@ func decodeKubernetes(k map[string]any, res map[string]string) error {
 		case "labels", "annotations":
 			m, ok := v.(map[string]any)
 			if !ok {
-				return docErr("field kubernetes.%s is a %s, want an object", name, jsonKind(v))
+				return docErr(ReasonFieldType, "field kubernetes.%s is a %s, want an object", name, jsonKind(v))
 			}
 			prefix := PodLabelPrefix
 			if name == "annotations" {
@@ -368,7 +403,7 @@ func decodeOtel(o map[string]any, rec *LogRecord) error {
 	if s := str("severity_number"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 8)
 		if err != nil || n > 24 {
-			return docErr("field otel.severity_number %q is not an OTel severity number (0..24)", truncateStr(s, 32))
+			return docErr(ReasonBadSeverity, "field otel.severity_number %q is not an OTel severity number (0..24)", truncateStr(s, 32))
 		}
 		rec.SeverityNumber = uint8(n)
 	}
@@ -386,19 +421,19 @@ func decodeOtel(o map[string]any, rec *LogRecord) error {
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return docErr("field otel.%s is a %s, want a list of {k, v}", p.name, jsonKind(v))
+			return docErr(ReasonFieldType, "field otel.%s is a %s, want a list of {k, v}", p.name, jsonKind(v))
 		}
 		if len(list) > maxAttrs {
-			return docErr("field otel.%s has more than %d entries", p.name, maxAttrs)
+			return docErr(ReasonFieldType, "field otel.%s has more than %d entries", p.name, maxAttrs)
 		}
 		for i, e := range list {
 			kv, ok := e.(map[string]any)
 			if !ok {
-				return docErr("field otel.%s[%d] is a %s, want {k, v}", p.name, i, jsonKind(e))
+				return docErr(ReasonFieldType, "field otel.%s[%d] is a %s, want {k, v}", p.name, i, jsonKind(e))
 			}
 			k, _ := kv["k"].(string)
 			if k == "" {
-				return docErr("field otel.%s[%d] has no string k", p.name, i)
+				return docErr(ReasonFieldType, "field otel.%s[%d] has no string k", p.name, i)
 			}
 			// Fluent Bit's own fields win over the copies in otel.*: they are
 			// what OpenSearch queries see.

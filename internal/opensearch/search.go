@@ -9,8 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -65,11 +63,7 @@ func (c *Client) Search(ctx context.Context, indices []string, body any, o Searc
 	if err != nil {
 		return nil, fmt.Errorf("opensearch search: encode: %w", err)
 	}
-	names := make([]string, len(indices))
-	for i, n := range indices {
-		names[i] = url.PathEscape(n)
-	}
-	path := "/" + strings.Join(names, ",") + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	path := indexPath(indices) + "/_search?ignore_unavailable=true&allow_no_indices=true"
 	attempts, backoff := o.MaxAttempts, o.Backoff
 	if attempts <= 0 {
 		attempts = 4

@@ -430,3 +430,57 @@ func SpanStatus(code string) string {
 	}
 	return "unset"
 }
+
+// Counts are the migration's reads: the counts the validation job compares
+// between the two stores (`obsplane migrate validate`).
+type Counts interface {
+	// CountWindow counts one signal's records with time in [q.From, q.To),
+	// in total and, when q.GroupBy is set, per OpenChoreo namespace or
+	// component (logs).
+	CountWindow(ctx context.Context, t Tenancy, q WindowCount) (*WindowCounts, error)
+}
+
+// The signals CountWindow counts.
+const (
+	SignalLogs   = "logs"
+	SignalTraces = "traces"
+	// SignalEvents are Kubernetes events: otel_logs rows with a
+	// k8s.event.reason attribute, k8s-events-* documents.
+	SignalEvents = "events"
+)
+
+// WindowCount is one window's count of one signal.
+type WindowCount struct {
+	Signal   string
+	From, To time.Time
+	// GroupBy is "", "namespace" or "component"; logs only.
+	GroupBy string
+}
+
+// Check refuses a count that names no known signal or grouping.
+func (q WindowCount) Check() error {
+	switch q.Signal {
+	case SignalLogs, SignalTraces, SignalEvents:
+	default:
+		return Invalid("unknown signal %q (want logs, traces or events)", q.Signal)
+	}
+	switch q.GroupBy {
+	case "":
+	case "namespace", "component":
+		if q.Signal != SignalLogs {
+			return Invalid("group by %s: only logs carry the OpenChoreo labels the same way in both stores", q.GroupBy)
+		}
+	default:
+		return Invalid("unknown grouping %q (want namespace or component)", q.GroupBy)
+	}
+	if !q.To.After(q.From) {
+		return Invalid("window end %s is not after its start %s", q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// WindowCounts is a window's count; Groups is empty unless grouped.
+type WindowCounts struct {
+	Total  int64
+	Groups map[string]int64
+}

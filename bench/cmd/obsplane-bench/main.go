@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, sizing (after insert and gateway, it uses their rates)")
+	run := flag.String("run", "insert", "comma-separated benchmarks: insert, gateway, query, chhttp, backfill, sizing (after insert and gateway, it uses their rates)")
 	out := flag.String("out", "docs/BENCHMARKS.md", "markdown file to update")
 	rows := flag.Int("rows", 1_000_000, "rows for the insert benchmark")
 	batch := flag.Int("batch", 100_000, "rows per insert batch")
@@ -33,6 +33,10 @@ func main() {
 	flag.IntVar(&sizingTraces, "sizing-traces", 100_000, "traces the sizing benchmark stores and measures")
 	flag.StringVar(&sizingOut, "sizing-out", "internal/sizing/measured.json", "where the sizing benchmark writes the figures obsplane sizing embeds")
 	flag.IntVar(&osMaxDocs, "opensearch-max-docs", 2_500_000, "query scales with more logs+spans than this are not loaded into OpenSearch")
+	flag.IntVar(&bfDocs, "backfill-docs", 1_000_000, "documents the backfill benchmark loads into OpenSearch and copies")
+	flag.IntVar(&bfSlices, "backfill-slices", 4, "slices of the backfill benchmark (its raw scan uses the same)")
+	flag.IntVar(&bfBatch, "backfill-batch", 10000, "page and batch size of the backfill benchmark")
+	flag.StringVar(&edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
 	flag.Parse()
 	queryScales = *scales
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -51,6 +55,10 @@ var (
 	osURL                    string
 	osRows                   int
 	osMaxDocs                int
+	bfDocs                   int
+	bfSlices                 int
+	bfBatch                  int
+	edBin                    string
 )
 
 func mainErr(ctx context.Context, run, out string, rows, batch int, data string) error {
@@ -181,6 +189,23 @@ func mainErr(ctx context.Context, run, out string, rows, batch int, data string)
 			md := bench.SizingMarkdown(m)
 			fmt.Println(md)
 			if err := bench.WriteSection(out, "sizing", md); err != nil {
+				return err
+			}
+		case "backfill":
+			if osc == nil {
+				return fmt.Errorf("backfill: needs -opensearch")
+			}
+			r, err := bench.Backfill(ctx, st, osc, bfDocs, bfSlices, bfBatch, edBin, progress)
+			if err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
+			edFlag := ""
+			if edBin != "" {
+				edFlag = " -elasticdump $(scripts/install-elasticdump.sh)"
+			}
+			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run backfill%s -backfill-docs %d -backfill-slices %d -backfill-batch %d%s", osFlags, bfDocs, bfSlices, bfBatch, edFlag))
+			fmt.Println(md)
+			if err := bench.WriteSection(out, "backfill", md); err != nil {
 				return err
 			}
 		default:
