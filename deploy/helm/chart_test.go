@@ -219,6 +219,7 @@ func valueSets(t *testing.T) []valueSet {
 		phase("cleanup", "migration: {cleanup: {enabled: true, confirmed: true, archiveIndices: true, deletePVCs: true, deleteSecrets: true}}"),
 		phase("rollback", "migration: {shadowWrite: {enabled: true}}", "observer: {telemetry: {backend: opensearch}}"),
 		{name: "clickhouse-cutover", files: []string{site, ch, writeTemp(t, "observer: {telemetry: {backend: clickstack, dualRead: true}}")}, upgrade: true},
+		{name: "clickhouse-backfill", files: []string{site, ch, writeTemp(t, "migration: {shadowWrite: {enabled: true}, backfill: {enabled: true}}")}, upgrade: true},
 		{name: "clickhouse-cleanup", files: []string{site, ch, writeTemp(t, "migration: {cleanup: {enabled: true, confirmed: true}}")}, upgrade: true},
 	}
 }

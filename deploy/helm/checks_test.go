@@ -268,6 +268,18 @@ func checkObjects(t *testing.T, objs []object) {
 			t.Errorf("ServiceMonitor/%s selects no Service", sm.Name)
 		}
 	}
+	for _, pm := range all[*monitoringv1.PodMonitor](objs) {
+		selected := checkSelectsSome(t, "PodMonitor/"+pm.Name, &pm.Spec.Selector, pods)
+		for _, ep := range pm.Spec.PodMetricsEndpoints {
+			found := false
+			for _, p := range selected {
+				found = found || (ep.Port != nil && namedPorts(p.spec)[*ep.Port])
+			}
+			if !found {
+				t.Errorf("PodMonitor/%s: no selected pod has the endpoint's port", pm.Name)
+			}
+		}
+	}
 	for _, j := range all[*batchv1.Job](objs) {
 		if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever && j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 			t.Errorf("Job/%s: restartPolicy %q", j.Name, j.Spec.Template.Spec.RestartPolicy)

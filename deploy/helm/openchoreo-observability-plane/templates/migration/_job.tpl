@@ -54,6 +54,10 @@ spec:
             {{- range .args }}
             - {{ . | quote }}
             {{- end }}
+          {{- with .metricsPort }}
+          ports:
+            - {name: metrics, containerPort: {{ . }}, protocol: TCP}
+          {{- end }}
           env:
             {{- include "obsplane.storeEnv" $ctx | nindent 12 }}
             {{- include "obsplane.opensearchEnv" $ctx | nindent 12 }}
