@@ -27,11 +27,11 @@ clients:
 	@./scripts/install-clickhouse-clients.sh js >/dev/null
 	@./scripts/install-clickhouse-clients.sh python >/dev/null
 
-## prometheus: Debian's prometheus binary, pinned, into the cache (metrics tests and benchmark)
+## prometheus: Debian's prometheus and promtool, pinned, into the cache (metrics tests, deploy/prometheus, benchmark)
 prometheus:
 	@./scripts/install-prometheus.sh >/dev/null
 
-deps: chdb
+deps: chdb prometheus
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
 run: deps build
@@ -60,7 +60,7 @@ BENCH_SCALES ?= 1000000:100000,10000000:1000000
 bench: deps prometheus build
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench OPENSEARCH_HEAP=2g ./scripts/opensearch.sh start
 	vl=$$(./scripts/install-victorialogs.sh) && \
-	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,backfill,metrics,variants,peer -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
+	$(GO) run ./bench/cmd/obsplane-bench -run insert,chhttp,backfill,metrics,variants,peer,sizing -opensearch http://127.0.0.1:$(BENCH_OS_PORT) -victorialogs "$$vl" \
 	  -scales $(BENCH_SCALES) -backfill-docs 1000000 -elasticdump "$$(./scripts/install-elasticdump.sh)" -out docs/BENCHMARKS.md; rc=$$?; \
 	OPENSEARCH_PORT=$(BENCH_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-bench ./scripts/opensearch.sh stop; exit $$rc
 

@@ -109,6 +109,6 @@ func rootCmd() *cobra.Command {
 			return nil
 		},
 	}))
-	root.AddCommand(configCmd, schemaCmd(), pplCmd(), migrateCmd())
+	root.AddCommand(configCmd, schemaCmd(), pplCmd(), migrateCmd(), healthCmd(), backupCmd(), restoreCmd(), sizingCmd())
 	return root
 }

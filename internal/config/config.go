@@ -30,8 +30,11 @@ const Off = "off"
 
 // Config is the effective configuration of one obsplane process.
 type Config struct {
-	DataDir       string
-	ChdbLib       string
+	DataDir string
+	ChdbLib string
+	// BackupDir is where the running embedded store may write backups
+	// (obsplane backup --server); empty means DataDir/backups.
+	BackupDir     string
 	ClickHouseDSN string
 	// Database holds every table obsplane writes and reads.
 	Database    string
@@ -203,6 +206,7 @@ type Config struct {
 // values keys, docs/DESIGN.md).
 var keys = []key{
 	setting("data", "data", "./data", func(c *Config) *string { return &c.DataDir }, "data directory: embedded store, queues, checkpoints"),
+	setting("backup-dir", "backupDir", "", func(c *Config) *string { return &c.BackupDir }, "where a running embedded store may write backups (obsplane backup --server); default <data>/backups"),
 	setting("chdb-lib", "chdbLib", DefaultChdbLib(), func(c *Config) *string { return &c.ChdbLib }, "path of libchdb.so (scripts/install-chdb.sh installs it)"),
 	setting("clickhouse-dsn", "clickhouseDSN", "", func(c *Config) *string { return &c.ClickHouseDSN }, "use a ClickHouse server instead of the embedded engine: clickhouse://user:pass@host:9000/otel or http://host:8123", secret),
 	setting("database", "database", "otel", func(c *Config) *string { return &c.Database }, "ClickHouse database of the telemetry and obsplane's own tables"),

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/alerts"
 	"github.com/openchoreo/obsplane/internal/api"
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/api/backupapi"
 	"github.com/openchoreo/obsplane/internal/api/flagsapi"
 	"github.com/openchoreo/obsplane/internal/api/httpx"
 	"github.com/openchoreo/obsplane/internal/api/logsadapter"
@@ -52,7 +54,7 @@ func OpenStore(cfg *config.Config) (store.Store, error) {
 	if cfg.ClickHouseDSN != "" {
 		return remote.Open(remote.Config{DSN: cfg.ClickHouseDSN})
 	}
-	return chdb.Open(chdb.Config{LibPath: cfg.ChdbLib, DataDir: cfg.DataDir})
+	return chdb.Open(chdb.Config{LibPath: cfg.ChdbLib, DataDir: cfg.DataDir, BackupPath: BackupDir(cfg)})
 }
 
 // SchemaOptions are the schema settings of cfg: its database and retention.
@@ -60,6 +62,15 @@ func SchemaOptions(cfg *config.Config) schema.Options {
 	r := cfg.Retention
 	return schema.Options{Database: cfg.Database, Hot: r.Hot, Warm: r.Warm, Cold: r.Cold, DeleteAfter: r.DeleteAfter,
 		StatementTimeout: cfg.SchemaStatementTimeout}
+}
+
+// BackupDir is where the embedded store may write backups: --backup-dir, or
+// backups beside the engine under --data.
+func BackupDir(cfg *config.Config) string {
+	if cfg.BackupDir != "" {
+		return cfg.BackupDir
+	}
+	return filepath.Join(cfg.DataDir, "backups")
 }
 
 // NewLogger returns the process logger in the configured level and format.
@@ -111,7 +122,8 @@ func Run(ctx context.Context, cfg *config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	health := newHealth(st, reg)
+	health := newHealth(st)
+	reg.MustRegister(newStoreCollector(st, cfg.DataDir, log))
 	gatherers := prometheus.Gatherers{reg}
 	mux := http.NewServeMux()
 	var comps, listeners []component
@@ -202,6 +214,9 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 
 	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
 	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	if st.Kind() == "embedded" {
+		(&backupapi.API{Store: st, Database: cfg.Database, Dir: BackupDir(cfg), Auth: a, Log: log.With("component", "backup")}).Mount(mux)
+	}
 	logsH := &logsadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "logs-adapter"),
 		MaxRange: cfg.Query.MaxRange, Alerts: am}
 	tracesH := &tracingadapter.Handler{Reads: reads, Health: st, Auth: adapterAuth, Log: alog.With("api", "tracing-adapter"),
@@ -351,19 +366,16 @@ func httpListener(name, addr string, h http.Handler, limits listener.Limits, log
 // every gated component has said it is up; alive means the process serves
 // HTTP at all.
 type health struct {
-	st    store.Store
-	ready prometheus.Gauge
+	st store.Store
 
 	mu    sync.Mutex
 	gates map[string]bool // component -> ready
 }
 
-func newHealth(st store.Store, reg prometheus.Registerer) *health {
-	h := &health{st: st, gates: map[string]bool{}, ready: prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "obsplane_store_up", Help: "1 when the last readiness probe reached the store.",
-	})}
-	reg.MustRegister(h.ready)
-	return h
+// newHealth returns the probes' handler; the store's reachability as a
+// metric is storeCollector's, measured at each scrape.
+func newHealth(st store.Store) *health {
+	return &health{st: st, gates: map[string]bool{}}
 }
 
 // gate marks component as not ready yet: /readyz answers 503 until the
@@ -402,12 +414,10 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := h.st.Ping(ctx); err != nil {
-		h.ready.Set(0)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("store not ready: " + strings.TrimSpace(err.Error()) + "\n"))
 		return
 	}
-	h.ready.Set(1)
 	if waiting := h.notReady(); len(waiting) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("starting: " + strings.Join(waiting, ", ") + "\n"))

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -25,7 +26,8 @@ import (
 
 type flags struct {
 	run, out, data, scales, osURL, vlBin, resultsDir, render, cpuProfile, only, edBin string
-	metricsSamples                                                                    string
+	metricsSamples, sizingOut                                                         string
+	sizingLogs, sizingTraces                                                          int
 	metricsRuns                                                                       int
 	bfDocs, bfSlices, bfBatch                                                         int
 	rows, batch, osRows, peerMaxLogs, clients, runs                                   int
@@ -58,6 +60,9 @@ func main() {
 	flag.StringVar(&f.metricsSamples, "metrics-samples", "1000000,10000000", "sample counts of the metrics benchmark, comma-separated")
 	flag.IntVar(&f.metricsRuns, "metrics-runs", 5, "timed runs per metrics query (the median is reported)")
 	flag.StringVar(&f.edBin, "elasticdump", "", "elasticdump executable for the backfill benchmark's comparison route (scripts/install-elasticdump.sh prints it); empty: not measured")
+	flag.IntVar(&f.sizingLogs, "sizing-logs", 1_000_000, "logs the sizing benchmark stores and measures")
+	flag.IntVar(&f.sizingTraces, "sizing-traces", 100_000, "traces the sizing benchmark stores and measures")
+	flag.StringVar(&f.sizingOut, "sizing-out", "internal/sizing/measured.json", "where the sizing benchmark writes the figures obsplane sizing embeds")
 	flag.StringVar(&f.only, "variants", "", "comma-separated variant names for -run variants (default: all)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the gateway and the embedded engine's Go side) to this file")
 	flag.Parse()
@@ -115,6 +120,10 @@ func mainErr(ctx context.Context, f flags) error {
 		}
 		osFlags = " -opensearch $(scripts/opensearch.sh url)"
 	}
+	// sizing takes the OpenSearch bulk rate from insert and the ingest rate
+	// from peer when they ran before it.
+	var insRes *bench.InsertResult
+	var peerRes *bench.Results
 	for _, name := range strings.Split(f.run, ",") {
 		switch name {
 		case "insert":
@@ -122,6 +131,7 @@ func mainErr(ctx context.Context, f flags) error {
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
+			insRes = r
 			if osc != nil {
 				if err := bench.InsertOpenSearch(ctx, osc, r, f.osRows, 2, progress); err != nil {
 					return fmt.Errorf("insert, opensearch side: %w", err)
@@ -129,6 +139,7 @@ func mainErr(ctx context.Context, f flags) error {
 			} else {
 				r.OpenSearchNote = "not measured in this run (no `-opensearch`)."
 			}
+			insRes = r
 			md := r.Markdown(fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run insert -rows %d -batch %d%s -opensearch-rows %d", f.rows, f.batch, osFlags, f.osRows))
 			fmt.Println(md)
 			if err := bench.WriteSection(f.out, "insert", md); err != nil {
@@ -199,7 +210,24 @@ func mainErr(ctx context.Context, f flags) error {
 				return err
 			}
 		case "peer":
-			if err := peer(ctx, st, data, osc, f, progress); err != nil {
+			r, err := peer(ctx, st, data, osc, f, progress)
+			if err != nil {
+				return err
+			}
+			peerRes = r
+		case "sizing":
+			cmd := fmt.Sprintf("go run ./bench/cmd/obsplane-bench -run %s -rows %d -sizing-logs %d -sizing-traces %d%s -opensearch-rows %d", f.run, f.rows, f.sizingLogs, f.sizingTraces, osFlags, f.osRows)
+			m, err := bench.Sizing(ctx, st, osc, f.sizingLogs, f.sizingTraces, peerRes, insRes, cmd, progress)
+			if err != nil {
+				return fmt.Errorf("sizing: %w", err)
+			}
+			b, _ := json.MarshalIndent(m, "", "  ")
+			if err := os.WriteFile(f.sizingOut, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+			md := bench.SizingMarkdown(m)
+			fmt.Println(md)
+			if err := bench.WriteSection(f.out, "sizing", md); err != nil {
 				return err
 			}
 		default:
@@ -209,7 +237,7 @@ func mainErr(ctx context.Context, f flags) error {
 	return nil
 }
 
-func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Client, f flags, progress func(string)) error {
+func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Client, f flags, progress func(string)) (*bench.Results, error) {
 	rec := &bench.Recorder{Store: st}
 	apiBase, stopAPI := bench.StartAPI(rec)
 	defer stopAPI()
@@ -224,7 +252,7 @@ func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Clie
 	if f.vlBin != "" {
 		var err error
 		if vl, err = bench.StartVictoriaLogs(ctx, f.vlBin, filepath.Join(data, "victorialogs")); err != nil {
-			return err
+			return nil, err
 		}
 		defer vl.Stop()
 		r.VictoriaLogs = vl.Version
@@ -233,7 +261,7 @@ func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Clie
 	for i, sc := range strings.Split(f.scales, ",") {
 		var o bench.PeerOptions
 		if _, err := fmt.Sscanf(sc, "%d:%d", &o.Logs, &o.Traces); err != nil {
-			return fmt.Errorf("-scales %q: want logs:traces", sc)
+			return nil, fmt.Errorf("-scales %q: want logs:traces", sc)
 		}
 		o.Clients, o.Runs, o.Recorder = f.clients, f.runs, rec
 		if o.Logs <= f.peerMaxLogs {
@@ -246,7 +274,7 @@ func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Clie
 					vl.Stop()
 					var err error
 					if vl, err = bench.StartVictoriaLogs(ctx, f.vlBin, filepath.Join(data, "victorialogs")); err != nil {
-						return err
+						return nil, err
 					}
 					o.VL = vl
 				}
@@ -256,23 +284,23 @@ func peer(ctx context.Context, st *chdb.Store, data string, osc *opensearch.Clie
 		progress(fmt.Sprintf("peer: %d logs, %d traces", o.Logs, o.Traces))
 		s, err := bench.Peer(ctx, st, data, apiBase, o, progress)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.Scales = append(r.Scales, s)
 	}
 	r.Check()
 	path := filepath.Join(f.resultsDir, r.Date+".json")
 	if err := r.Write(path); err != nil {
-		return err
+		return nil, err
 	}
 	progress("results: " + path)
 	if err := writePeer(r, f.out); err != nil {
-		return err
+		return nil, err
 	}
 	if len(r.Failures) > 0 {
-		return fmt.Errorf("%d wrong answers or errors (see %s):\n%s", len(r.Failures), path, strings.Join(r.Failures, "\n"))
+		return r, fmt.Errorf("%d wrong answers or errors (see %s):\n%s", len(r.Failures), path, strings.Join(r.Failures, "\n"))
 	}
-	return nil
+	return r, nil
 }
 
 // writePeer renders the peer section and the chart beside the markdown file.

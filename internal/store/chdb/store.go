@@ -33,6 +33,9 @@ type Config struct {
 	// DataDir holds the engine's data. It is created if missing and locked
 	// for the life of the Store.
 	DataDir string
+	// BackupPath is the directory under which the engine's BACKUP and
+	// RESTORE may use File(...) (its backups.allowed_path); empty allows none.
+	BackupPath string
 	// ReadConns and WriteConns size the two pools (defaults 4 and 2).
 	ReadConns  int
 	WriteConns int
@@ -126,7 +129,11 @@ func Open(cfg Config) (*Store, error) {
 	for i := 0; i < cfg.ReadConns+cfg.WriteConns; i++ {
 		// Integers in JSON stay numbers (the interface contract), whatever
 		// the engine's default for 64-bit ones.
-		c, err := openConn(l, []string{"clickhouse", "--path=" + engineDir, "--output_format_json_quote_64bit_integers=0"})
+		args := []string{"clickhouse", "--path=" + engineDir, "--output_format_json_quote_64bit_integers=0"}
+		if cfg.BackupPath != "" {
+			args = append(args, "--backups.allowed_path="+cfg.BackupPath)
+		}
+		c, err := openConn(l, args)
 		if err != nil {
 			s.closeConns()
 			unlockDir(lock)
