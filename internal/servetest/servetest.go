@@ -90,8 +90,9 @@ type Options struct {
 
 // Server is a running `obsplane serve`. Addresses are host:port.
 type Server struct {
-	HTTP, OTLPGRPC, OTLPHTTP, Forward, LogsAdapter, TracingAdapter, ClickHouseHTTP string
-	Data                                                                           string
+	HTTP, OTLPGRPC, OTLPHTTP, Forward, RemoteWrite              string
+	LogsAdapter, TracingAdapter, MetricsAdapter, ClickHouseHTTP string
+	Data                                                        string
 	// Log is the path of the process's combined output.
 	Log string
 
@@ -106,7 +107,8 @@ func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	s := &Server{
 		HTTP: FreePort(t), OTLPGRPC: FreePort(t), OTLPHTTP: FreePort(t), Forward: FreePort(t),
-		LogsAdapter: FreePort(t), TracingAdapter: FreePort(t), Data: o.Data,
+		RemoteWrite: FreePort(t), LogsAdapter: FreePort(t), TracingAdapter: FreePort(t), MetricsAdapter: FreePort(t),
+		Data: o.Data,
 	}
 	if s.Data == "" {
 		s.Data = filepath.Join(t.TempDir(), "data")
@@ -118,8 +120,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	args := append([]string{"serve", "--data", s.Data,
 		"--http-addr", s.HTTP, "--otlp-grpc-addr", s.OTLPGRPC, "--otlp-http-addr", s.OTLPHTTP,
-		"--forward-addr", s.Forward, "--logs-adapter-addr", s.LogsAdapter,
-		"--tracing-adapter-addr", s.TracingAdapter, "--clickhouse-http-addr", ch}, o.Args...)
+		"--forward-addr", s.Forward, "--remote-write-addr", s.RemoteWrite, "--logs-adapter-addr", s.LogsAdapter,
+		"--tracing-adapter-addr", s.TracingAdapter, "--metrics-adapter-addr", s.MetricsAdapter,
+		"--clickhouse-http-addr", ch}, o.Args...)
 	s.cmd = exec.Command(Binary(t), args...)
 	s.cmd.Env = append(os.Environ(), o.Env...)
 	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")

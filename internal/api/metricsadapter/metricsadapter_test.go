@@ -354,6 +354,25 @@ func TestContractEveryOperation(t *testing.T) {
 	}
 }
 
+// TestRuleAsTheObserverSendsIt: the Observer forwards the AlertRuleRequest
+// of its own API, whose source also carries "type" (found by the Observer
+// contract test, internal/observertest); the rule is stored as without it.
+func TestRuleAsTheObserverSendsIt(t *testing.T) {
+	f := setup(t)
+	rule := map[string]any{
+		"metadata":  map[string]any{"name": "api-memory", "namespace": "org", "projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID, "componentUid": promtest.APIUID},
+		"source":    map[string]any{"type": "metric", "metric": "memory_usage"},
+		"condition": map[string]any{"enabled": true, "window": "5m", "interval": "1m", "operator": "gte", "threshold": 80},
+	}
+	if a := f.call(t, "POST", "/api/v1alpha1/alerts/rules", rule); a.status != 201 {
+		t.Fatalf("create: %d %s", a.status, a.body)
+	}
+	t.Cleanup(func() { f.call(t, "DELETE", "/api/v1alpha1/alerts/rules/api-memory", nil) })
+	if a := f.call(t, "GET", "/api/v1alpha1/alerts/rules/api-memory", nil); a.status != 200 || !strings.Contains(string(a.body), `"metric":"memory_usage"`) {
+		t.Errorf("get: %d %s", a.status, a.body)
+	}
+}
+
 func TestBadInputIsRefusedNamingTheProblem(t *testing.T) {
 	f := setup(t)
 	from, to := start.Add(3*time.Minute), start.Add(12*time.Minute)
@@ -393,6 +412,10 @@ func TestBadInputIsRefusedNamingTheProblem(t *testing.T) {
 			"metadata":  map[string]any{"name": "b", "namespace": "org", "projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID, "componentUid": promtest.APIUID},
 			"source":    map[string]any{"metric": "budget"},
 			"condition": map[string]any{"enabled": true, "window": "1h", "interval": "5m", "operator": "gt", "threshold": 10}}, 400, "budget"},
+		{"rule of another source type", "/api/v1alpha1/alerts/rules", map[string]any{
+			"metadata":  map[string]any{"name": "l", "namespace": "org", "projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID, "componentUid": promtest.APIUID},
+			"source":    map[string]any{"type": "log", "metric": "cpu_usage"},
+			"condition": map[string]any{"enabled": true, "window": "5m", "interval": "1m", "operator": "gt", "threshold": 10}}, 400, "source.type"},
 		{"webhook alert without rule name", "/api/v1alpha1/alerts/webhook", map[string]any{"alerts": []any{map[string]any{"status": "firing", "annotations": map[string]any{"alert_value": "1"}}}}, 400, "rule_name"},
 	}
 	for _, c := range cases {

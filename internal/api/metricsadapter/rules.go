@@ -29,6 +29,10 @@ type AlertRuleRequest struct {
 	} `json:"metadata"`
 	Source *struct {
 		Metric *string `json:"metric"`
+		// Type is not in the contract, but the Observer forwards its own
+		// AlertRuleRequest, whose source carries the rule's type (metric
+		// or budget), unchanged.
+		Type *string `json:"type"`
 	} `json:"source"`
 	Condition *struct {
 		Enabled   *bool    `json:"enabled"`
@@ -76,6 +80,9 @@ func (req *AlertRuleRequest) Rule() (alerts.Rule, error) {
 	}
 	if r.Metric == "" {
 		return r, httpx.BadRequest("source.metric is empty: want cpu_usage or memory_usage")
+	}
+	if t := s.Type; t != nil && *t != "metric" && *t != "budget" {
+		return r, httpx.BadRequest("source.type %q is not a metrics adapter rule: want metric (or budget)", *t)
 	}
 	if err := r.Validate(); err != nil {
 		return r, err

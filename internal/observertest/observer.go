@@ -1,0 +1,240 @@
+// Package observertest runs OpenChoreo's Observer, the unmodified upstream
+// service built from openchoreo/openchoreo at a pinned commit
+// (scripts/install-observer.sh), for tests that call its public API as
+// Backstage and occ do while it calls obsplane's adapters.
+//
+// What the Observer needs besides the adapters cannot run here, so it gets
+// the smallest stand-ins that answer as the real services do: Identity for
+// the identity provider (a JWKS and real RS256 tokens, the OAuth2 client
+// credentials grant) and API for openchoreo-api (the resource lookups of the
+// Observer's UID resolver, and authorization decisions), which reads
+// Kubernetes custom resources in a real control plane.
+package observertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
+	"github.com/openchoreo/obsplane/internal/servetest"
+)
+
+var (
+	installOnce      sync.Once
+	binPath, srcPath string
+	installErr       error
+	unavailable      bool
+)
+
+// Binary returns the Observer binary and its source tree, building it once
+// into the cache when missing. When no repository with the pinned commit is
+// on the machine (the script's exit status 3) the test is skipped, saying
+// so.
+func Binary(t testing.TB) (bin, src string) {
+	t.Helper()
+	installOnce.Do(func() {
+		if p := os.Getenv("OBSERVER_BIN"); p != "" {
+			binPath = p
+			srcPath = os.Getenv("OBSERVER_SRC")
+			return
+		}
+		root, err := opensearchtest.RepoRoot()
+		if err != nil {
+			installErr = err
+			return
+		}
+		script := filepath.Join(root, "scripts", "install-observer.sh")
+		run := func(args ...string) (string, error) {
+			var stderr bytes.Buffer
+			cmd := exec.Command("bash", append([]string{script}, args...)...)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == 3 {
+				unavailable = true
+			}
+			if err != nil {
+				return "", fmt.Errorf("%s: %v\n%s", script, err, stderr.String())
+			}
+			return strings.TrimSpace(string(out)), nil
+		}
+		if binPath, installErr = run(); installErr == nil {
+			srcPath, installErr = run("src")
+		}
+	})
+	if unavailable {
+		t.Skipf("OpenChoreo's Observer cannot be built here: %v", installErr)
+	}
+	if installErr != nil {
+		t.Fatal(installErr)
+	}
+	return binPath, srcPath
+}
+
+// Options configure Start.
+type Options struct {
+	// The adapters' base URLs.
+	LogsAdapter, TracingAdapter, MetricsAdapter string
+	Identity                                    *Identity
+	API                                         *API
+	// Client and Secret are the OAuth2 client the UID resolver uses.
+	Client, Secret string
+	// Addr and InternalAddr are the loopback host:port of the public and
+	// internal API, free ones when empty (a test that must tell obsplane
+	// the webhook's address first picks them).
+	Addr, InternalAddr string
+	// Env is added last (it wins).
+	Env []string
+}
+
+// Observer is a running Observer. URL is its public API (Backstage, occ),
+// InternalURL the internal one (alert rule sync from the control plane,
+// the adapters' alert webhook).
+type Observer struct {
+	URL, InternalURL string
+	Log              string
+
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Start runs the Observer configured through its environment, as its Helm
+// chart configures it, and waits until GET /health answers. Nothing it
+// needs is switched off: JWT authentication against the Identity's JWKS
+// with the subject types of its own auth-config.yaml, authorization and UID
+// resolution against the API, alert entries in a SQLite file. It finds no
+// Kubernetes configuration, so the parts that read custom resources (alert
+// notifications) are disabled, as the Observer does without a cluster.
+func Start(t testing.TB, o Options) *Observer {
+	t.Helper()
+	bin, src := Binary(t)
+	dir := t.TempDir()
+	port, internal := o.Addr, o.InternalAddr
+	if port == "" {
+		port = servetest.FreePort(t)
+	}
+	if internal == "" {
+		internal = servetest.FreePort(t)
+	}
+	portNum := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+	ob := &Observer{URL: "http://" + port, InternalURL: "http://" + internal, Log: filepath.Join(dir, "observer.log")}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		// No Kubernetes configuration anywhere it looks.
+		"HOME=" + dir, "KUBECONFIG=" + filepath.Join(dir, "no-kubeconfig"),
+		"SERVER_PORT=" + portNum(port), "SERVER_INTERNAL_PORT=" + portNum(internal),
+		"LOG_LEVEL=debug",
+		"LOGS_ADAPTER_URL=" + o.LogsAdapter, "TRACING_ADAPTER_URL=" + o.TracingAdapter, "METRICS_ADAPTER_URL=" + o.MetricsAdapter,
+		"LOGS_ADAPTER_TIMEOUT=20s", "TRACING_ADAPTER_TIMEOUT=20s", "METRICS_ADAPTER_TIMEOUT=20s",
+		// No FinOps adapter here; the Observer requires a URL, never called
+		// by these tests.
+		"FINOPS_ADAPTER_URL=http://127.0.0.1:9",
+		"JWKS_URL=" + o.Identity.JWKSURL, "JWT_ISSUER=" + o.Identity.Issuer, "JWT_AUDIENCE=" + o.Identity.Audience,
+		"OBSERVER_AUTH_CONFIG_PATH=" + filepath.Join(src, "cmd", "observer", "auth-config.yaml"),
+		"AUTHZ_SERVICE_URL=" + o.API.URL, "AUTHZ_TIMEOUT=10s",
+		"UID_RESOLVER_OPENCHOREO_API_URL=" + o.API.URL, "UID_RESOLVER_OAUTH_TOKEN_URL=" + o.Identity.TokenURL,
+		"UID_RESOLVER_OAUTH_CLIENT_ID=" + o.Client, "UID_RESOLVER_OAUTH_CLIENT_SECRET=" + o.Secret,
+		"UID_RESOLVER_TIMEOUT=10s",
+		"ALERT_STORE_BACKEND=sqlite", "ALERT_STORE_DSN=file:" + filepath.Join(dir, "alerts.db") + "?_journal=WAL",
+		"OBSERVER_BASE_URL=" + ob.URL,
+	}
+	ob.cmd = exec.Command(bin)
+	ob.cmd.Dir = dir
+	ob.cmd.Env = append(env, o.Env...)
+	logf, err := os.Create(ob.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.cmd.Stdout, ob.cmd.Stderr = logf, logf
+	if err := ob.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ob.done = make(chan error, 1)
+	go func() { ob.done <- ob.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { ob.stop(t) })
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-ob.done:
+			ob.done <- err
+			t.Fatalf("observer exited while starting: %v\n%s", err, ob.Output())
+		default:
+		}
+		if resp, err := http.Get(ob.URL + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return ob
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("observer not healthy after 60 s\n%s", ob.Output())
+		}
+	}
+}
+
+// Output is what the Observer has logged so far.
+func (ob *Observer) Output() string {
+	b, _ := os.ReadFile(ob.Log)
+	return string(b)
+}
+
+func (ob *Observer) stop(t testing.TB) {
+	select {
+	case err := <-ob.done:
+		ob.done <- err
+		return
+	default:
+	}
+	_ = ob.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-ob.done:
+	case <-time.After(20 * time.Second):
+		_ = ob.cmd.Process.Kill()
+		t.Errorf("observer did not stop within 20 s of SIGTERM")
+	}
+}
+
+// Call sends method path with a JSON body (nil for none) and bearer token
+// (empty for none) to base, and returns the status and the raw answer.
+func Call(t testing.TB, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}

@@ -1,0 +1,471 @@
+package observertest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/openchoreo/obsplane/internal/metricsql/promtest"
+	"github.com/openchoreo/obsplane/internal/observertest"
+	"github.com/openchoreo/obsplane/internal/servetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	servetest.Cleanup()
+	os.Exit(code)
+}
+
+// The OpenChoreo resources of the example cluster (promtest.Example), which
+// the logs and traces below carry too.
+const (
+	ns, project, env = "org", "shop", "development"
+	namespaceUID     = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+	resolverClient   = "openchoreo-observer-resource-reader-client"
+	resolverSecret   = "observertest-secret"
+)
+
+// TestObserverAnswersFromObsplane runs OpenChoreo's Observer, built
+// unmodified from the upstream repository, with its logs, tracing and
+// metrics adapter URLs pointed at one `obsplane serve`, sends telemetry
+// through obsplane's gateway as a cluster would (Fluent Bit's forward
+// protocol, OTLP logs and traces, Prometheus remote write of the
+// kube-state-metrics, cAdvisor and Hubble series), and calls the Observer's
+// public API as Backstage and occ do, with a user's JWT: each answer must
+// carry what was sent. Alert rules take the control plane's path: the
+// Observer's internal API, which forwards them to the adapters.
+func TestObserverAnswersFromObsplane(t *testing.T) {
+	id := observertest.NewIdentity(t, map[string]string{resolverClient: resolverSecret})
+	api := observertest.NewAPI(t, id, []observertest.Resource{
+		{Kind: "Namespace", Namespace: ns, Name: ns, UID: namespaceUID},
+		{Kind: "Project", Namespace: ns, Name: project, UID: promtest.ProjectUID},
+		{Kind: "Component", Namespace: ns, Name: "api", UID: promtest.APIUID, Project: project},
+		{Kind: "Component", Namespace: ns, Name: "web", UID: promtest.WebUID, Project: project},
+		{Kind: "Environment", Namespace: ns, Name: env, UID: promtest.EnvironmentUID},
+	}, map[string][]string{"shop-developers": {ns}, "platform-admins": {"*"}})
+
+	// obsplane first: the Observer's addresses are picked now so that
+	// obsplane can post fired alerts to the Observer's webhook.
+	obAddr, obInternal := servetest.FreePort(t), servetest.FreePort(t)
+	srv := servetest.Start(t, servetest.Options{Args: []string{"--observer-url", "http://" + obInternal}})
+	ob := observertest.Start(t, observertest.Options{
+		LogsAdapter: "http://" + srv.LogsAdapter, TracingAdapter: "http://" + srv.TracingAdapter,
+		MetricsAdapter: "http://" + srv.MetricsAdapter, Identity: id, API: api,
+		Client: resolverClient, Secret: resolverSecret, Addr: obAddr, InternalAddr: obInternal,
+	})
+
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	traceID := sendTelemetry(t, srv, now)
+	// 40 scrapes 20 s apart: 13 virtual minutes ending a minute ago.
+	mstart := now.Add(-14 * time.Minute).Truncate(time.Second)
+	cluster := promtest.NewCluster(promtest.Example(mstart, 20*time.Second, 40))
+	if _, err := cluster.Push(context.Background(), []string{"http://" + srv.RemoteWrite + "/api/v1/write"}, 2000, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dev := id.Token(t, "alice@example.com", map[string]any{"groups": []string{"shop-developers"}})
+	outsider := id.Token(t, "mallory@example.com", map[string]any{"groups": []string{"another-team"}})
+	rng := map[string]any{"startTime": now.Add(-30 * time.Minute).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339)}
+	scope := map[string]any{"namespace": ns, "project": project, "component": "api", "environment": env}
+	with := func(m map[string]any) map[string]any {
+		for k, v := range rng {
+			m[k] = v
+		}
+		return m
+	}
+
+	t.Run("logs", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": scope, "sortOrder": "asc", "limit": 50})
+		var got struct {
+			Logs []struct {
+				Timestamp, Log, Level string
+				Metadata              map[string]string
+			}
+			Total int
+		}
+		eventually(t, "the Observer lists the component's 4 log lines", func() bool {
+			code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", dev, req)
+			if code != http.StatusOK {
+				t.Logf("logs: %d %s", code, body)
+				return false
+			}
+			decode(t, body, &got)
+			return got.Total == 4 && len(got.Logs) == 4
+		})
+		for i := range 3 {
+			if l := got.Logs[i]; l.Log != fmt.Sprintf("handled order %d", i) {
+				t.Errorf("OTLP line %d: %+v", i, l)
+			}
+		}
+		last := got.Logs[3]
+		if last.Log != "ERROR connection to db lost" || last.Level != "ERROR" {
+			t.Errorf("the forward line: %+v", last)
+		}
+		for k, want := range map[string]string{"componentName": "api", "projectName": project, "environmentName": env,
+			"namespaceName": ns, "componentUid": promtest.APIUID, "podName": "api-7d9c8b6f5-x2x7k", "containerName": "main"} {
+			if last.Metadata[k] != want {
+				t.Errorf("the forward line's metadata %s = %q, want %q (%v)", k, last.Metadata[k], want, last.Metadata)
+			}
+		}
+		// The level filter is the adapter's.
+		code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", dev,
+			with(map[string]any{"searchScope": scope, "logLevels": []string{"ERROR"}}))
+		decode(t, body, &got)
+		if code != http.StatusOK || got.Total != 1 || len(got.Logs) != 1 || got.Logs[0].Level != "ERROR" {
+			t.Errorf("logLevels [ERROR]: %d %s", code, body)
+		}
+	})
+
+	t.Run("traces", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": scope})
+		var traces struct {
+			Traces []map[string]any `json:"traces"`
+			Total  int              `json:"total"`
+		}
+		eventually(t, "the Observer lists the component's trace", func() bool {
+			code, body := observertest.Call(t, "POST", ob.URL+"/api/v1alpha1/traces/query", dev, req)
+			if code != http.StatusOK {
+				t.Logf("traces: %d %s", code, body)
+				return false
+			}
+			decode(t, body, &traces)
+			return traces.Total == 1 && len(traces.Traces) == 1
+		})
+		tr := traces.Traces[0]
+		if tr["traceId"] != traceID.String() || tr["spanCount"] != float64(2) || tr["hasErrors"] != true || tr["rootSpanName"] != "GET /orders" {
+			t.Errorf("trace: %v", tr)
+		}
+		code, body := observertest.Call(t, "POST", ob.URL+"/api/v1alpha1/traces/"+traceID.String()+"/spans/query", dev, req)
+		var spans struct {
+			Spans []map[string]any `json:"spans"`
+		}
+		decode(t, body, &spans)
+		if code != http.StatusOK || len(spans.Spans) != 2 {
+			t.Fatalf("spans: %d %s", code, body)
+		}
+		names := []string{spans.Spans[0]["spanName"].(string), spans.Spans[1]["spanName"].(string)}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"GET /orders", "SELECT orders"}) {
+			t.Errorf("span names %v", names)
+		}
+		code, body = observertest.Call(t, "GET", ob.URL+"/api/v1alpha1/traces/"+traceID.String()+"/spans/0807060504030201", dev, nil)
+		var span map[string]any
+		decode(t, body, &span)
+		if code != http.StatusOK || span["spanName"] != "SELECT orders" || span["parentSpanId"] != "0102030405060708" {
+			t.Errorf("span details: %d %s", code, body)
+		}
+		if st, _ := span["status"].(map[string]any); st["code"] != "error" {
+			t.Errorf("span status: %v", span["status"])
+		}
+		if attrs, _ := span["attributes"].(map[string]any); attrs["db.system"] != "postgresql" {
+			t.Errorf("span attributes: %v", span["attributes"])
+		}
+		code, _ = observertest.Call(t, "GET", ob.URL+"/api/v1alpha1/traces/"+traceID.String()+"/spans/1111111111111111", dev, nil)
+		if code != http.StatusNotFound {
+			t.Errorf("an unknown span: %d, want 404", code)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		for _, metric := range []string{"resource", "http"} {
+			req := with(map[string]any{"metric": metric, "step": "1m", "searchScope": scope})
+			adapterReq := with(map[string]any{"metric": metric, "step": "1m", "searchScope": map[string]any{
+				"namespace": ns, "projectUid": promtest.ProjectUID, "componentUid": promtest.APIUID, "environmentUid": promtest.EnvironmentUID}})
+			// The samples are all sent; once obsplane's own adapter answers
+			// the same twice they are all stored.
+			var direct map[string][]point
+			var last string
+			eventually(t, metric+" metrics stored", func() bool {
+				_, body := observertest.Call(t, "POST", "http://"+srv.MetricsAdapter+"/api/v1/metrics/query", "", adapterReq)
+				same := string(body) == last
+				last = string(body)
+				decode(t, body, &direct)
+				return same && len(direct) > 0
+			})
+			code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/metrics/query", dev, req)
+			if code != http.StatusOK {
+				t.Fatalf("%s metrics: %d %s", metric, code, body)
+			}
+			var got map[string][]point
+			decode(t, body, &got)
+			if !reflect.DeepEqual(got, direct) {
+				t.Errorf("%s metrics through the Observer differ from the adapter's:\n%s\n%s", metric, body, last)
+			}
+			want := map[string][]string{
+				"resource": {"cpuUsage", "cpuRequests", "cpuLimits", "memoryUsage", "memoryRequests", "memoryLimits"},
+				"http":     {"requestCount", "successfulRequestCount", "unsuccessfulRequestCount", "meanLatency", "latencyP50", "latencyP90", "latencyP99"},
+			}[metric]
+			for _, k := range want {
+				if nonZero(got[k]) == 0 {
+					t.Errorf("%s metrics: %s has no non-zero point: %v", metric, k, got[k])
+				}
+			}
+		}
+	})
+
+	t.Run("runtime topology", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": map[string]any{"namespace": ns, "project": project, "environment": env}})
+		code, body := observertest.Call(t, "POST", ob.URL+"/api/v1alpha1/metrics/runtime-topology", dev, req)
+		if code != http.StatusOK {
+			t.Fatalf("runtime topology: %d %s", code, body)
+		}
+		type topology struct {
+			// Nodes stay empty: the Prometheus module lists none either.
+			Nodes []map[string]any `json:"nodes"`
+			Edges []struct {
+				ID             string `json:"id"`
+				Source, Target struct {
+					Component, ComponentUID string
+				}
+				Protocol string
+				Metrics  map[string]float64
+			} `json:"edges"`
+		}
+		var got, direct topology
+		decode(t, body, &got)
+		_, dbody := observertest.Call(t, "POST", "http://"+srv.MetricsAdapter+"/api/v1alpha1/metrics/runtime-topology", "",
+			with(map[string]any{"searchScope": map[string]any{"namespace": ns, "projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID}}))
+		decode(t, dbody, &direct)
+		if !reflect.DeepEqual(got, direct) {
+			t.Errorf("topology through the Observer differs from the adapter's:\n%s\n%s", body, dbody)
+		}
+		edges := map[string]float64{}
+		for _, e := range got.Edges {
+			edges[e.Source.Component+"->"+e.Target.Component] = e.Metrics["requestCount"]
+			if e.Protocol != "http" || e.Metrics["latencyP99"] <= 0 {
+				t.Errorf("edge %s: %+v", e.ID, e)
+			}
+		}
+		if len(edges) != 2 || edges["api->web"] <= 0 || edges["web->api"] <= 0 {
+			t.Errorf("topology edges %v: %s", edges, body)
+		}
+	})
+
+	t.Run("authorization", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": scope})
+		if code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", "", req); code != http.StatusUnauthorized {
+			t.Errorf("no token: %d %s", code, body)
+		}
+		if code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", outsider, req); code != http.StatusForbidden {
+			t.Errorf("a user of another team: %d %s", code, body)
+		}
+		var asked []string
+		for _, e := range api.Evaluations() {
+			asked = append(asked, e.Action+" "+e.Resource.Type+" "+e.Resource.Hierarchy.Namespace+"/"+e.Resource.Hierarchy.Project+"/"+e.Resource.Hierarchy.Component)
+		}
+		for _, want := range []string{"logs:view component org/shop/api", "traces:view component org/shop/api", "metrics:view component org/shop/api"} {
+			if !slices.Contains(asked, want) {
+				t.Errorf("the Observer never asked openchoreo-api %q; it asked %v", want, asked)
+			}
+		}
+		if id.Grants() == 0 || !slices.Contains(api.Lookups(), "/api/v1/namespaces/org/components/api") {
+			t.Errorf("UID resolution: %d grants, lookups %v", id.Grants(), api.Lookups())
+		}
+	})
+
+	t.Run("alert rules", func(t *testing.T) {
+		rule := func(name, typ string, source map[string]any, threshold float64) map[string]any {
+			source["type"] = typ
+			return map[string]any{
+				"metadata": map[string]any{"name": name, "namespace": ns, "componentUid": promtest.APIUID,
+					"projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID},
+				"source":    source,
+				"condition": map[string]any{"enabled": true, "window": "5m", "interval": "1m", "operator": "gt", "threshold": threshold},
+			}
+		}
+		for _, c := range []struct {
+			typ, name string
+			source    map[string]any
+			adapter   string
+		}{
+			{"log", "api-db-errors", map[string]any{"query": "connection to db lost"}, srv.LogsAdapter},
+			{"metric", "api-cpu-high", map[string]any{"metric": "cpu_usage"}, srv.MetricsAdapter},
+		} {
+			base := ob.InternalURL + "/api/v1alpha1/alerts/sources/" + c.typ + "/rules"
+			code, body := observertest.Call(t, "POST", base, "", rule(c.name, c.typ, c.source, 5))
+			var sync map[string]any
+			decode(t, body, &sync)
+			if code != http.StatusCreated && code != http.StatusOK || sync["ruleLogicalId"] != c.name || sync["status"] != "synced" {
+				t.Fatalf("create %s rule through the Observer: %d %s", c.typ, code, body)
+			}
+			// obsplane stored it.
+			code, body = observertest.Call(t, "GET", "http://"+c.adapter+"/api/v1alpha1/alerts/rules/"+c.name, "", nil)
+			if code != http.StatusOK || !strings.Contains(string(body), promtest.APIUID) {
+				t.Fatalf("the %s rule in obsplane: %d %s", c.typ, code, body)
+			}
+			code, body = observertest.Call(t, "GET", base+"/"+c.name, "", nil)
+			var got struct {
+				Metadata  map[string]any `json:"metadata"`
+				Condition map[string]any `json:"condition"`
+			}
+			decode(t, body, &got)
+			if code != http.StatusOK || got.Metadata["name"] != c.name || got.Condition["threshold"] != float64(5) {
+				t.Errorf("get %s rule through the Observer: %d %s", c.typ, code, body)
+			}
+			code, body = observertest.Call(t, "PUT", base+"/"+c.name, "", rule(c.name, c.typ, c.source, 7))
+			if code != http.StatusOK {
+				t.Errorf("update %s rule through the Observer: %d %s", c.typ, code, body)
+			}
+			_, body = observertest.Call(t, "GET", base+"/"+c.name, "", nil)
+			decode(t, body, &got)
+			if got.Condition["threshold"] != float64(7) {
+				t.Errorf("%s rule after the update: %s", c.typ, body)
+			}
+			if code, body = observertest.Call(t, "DELETE", base+"/"+c.name, "", nil); code != http.StatusOK {
+				t.Errorf("delete %s rule through the Observer: %d %s", c.typ, code, body)
+			}
+			if code, body = observertest.Call(t, "GET", base+"/"+c.name, "", nil); code != http.StatusNotFound {
+				t.Errorf("%s rule after delete: %d %s", c.typ, code, body)
+			}
+		}
+	})
+	if t.Failed() {
+		t.Logf("observer log:\n%s", tail(ob.Output(), 60))
+		t.Logf("obsplane log:\n%s", tail(srv.Output(), 40))
+	}
+}
+
+type point struct {
+	Timestamp time.Time `json:"timestamp"`
+	Value     float64   `json:"value"`
+}
+
+func nonZero(ps []point) int {
+	n := 0
+	for _, p := range ps {
+		if p.Value != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// sendTelemetry sends, through the gateway, what a cluster's collectors
+// send for component api: a Fluent Bit forward record of its pod, and an
+// OTLP trace (two spans, the child failed) with three OTLP log lines.
+func sendTelemetry(t *testing.T, srv *servetest.Server, now time.Time) pcommon.TraceID {
+	t.Helper()
+	traceID := pcommon.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	root, child := pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, pcommon.SpanID{8, 7, 6, 5, 4, 3, 2, 1}
+	// OpenChoreo's collectors copy the pod's labels onto the resource.
+	res := map[string]string{"service.name": "api", "k8s.namespace.name": "dp-org-shop-development-3b7a1c2e",
+		"k8s.pod.name": "api-7d9c8b6f5-x2x7k", "openchoreo.dev/namespace": ns, "openchoreo.dev/project": project,
+		"openchoreo.dev/project-uid": promtest.ProjectUID, "openchoreo.dev/component": "api",
+		"openchoreo.dev/component-uid": promtest.APIUID, "openchoreo.dev/environment": env,
+		"openchoreo.dev/environment-uid": promtest.EnvironmentUID}
+	conn, err := grpc.NewClient(srv.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	for k, v := range res {
+		rs.Resource().Attributes().PutStr(k, v)
+	}
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i, sid := range []pcommon.SpanID{root, child} {
+		s := spans.AppendEmpty()
+		s.SetTraceID(traceID)
+		s.SetSpanID(sid)
+		s.SetName([]string{"GET /orders", "SELECT orders"}[i])
+		s.SetKind([]ptrace.SpanKind{ptrace.SpanKindServer, ptrace.SpanKindClient}[i])
+		if i == 1 {
+			s.SetParentSpanID(root)
+			s.Status().SetCode(ptrace.StatusCodeError)
+			s.Status().SetMessage("connection reset")
+			s.Attributes().PutStr("db.system", "postgresql")
+		}
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(i)*time.Millisecond)))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(50-i*20)*time.Millisecond)))
+	}
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
+		t.Fatal(err)
+	}
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	for k, v := range res {
+		rl.Resource().Attributes().PutStr(k, v)
+	}
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	for i := range 3 {
+		lr := lrs.AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(i)*time.Millisecond)))
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr.SetSeverityText("INFO")
+		lr.SetTraceID(traceID)
+		lr.SetSpanID(root)
+		lr.Body().SetStr(fmt.Sprintf("handled order %d", i))
+	}
+	if _, err := plogotlp.NewGRPCClient(conn).Export(context.Background(), plogotlp.NewExportRequestFromLogs(ld)); err != nil {
+		t.Fatal(err)
+	}
+	// Fluent Bit's forward output (Message mode) with the kubernetes
+	// filter's record and OpenChoreo's pod labels.
+	frame, err := msgpack.Marshal([]any{"kube.var.log.containers.api-7d9c8b6f5-x2x7k.log", now.Add(-time.Minute).Unix(), map[string]any{
+		"log": "ERROR connection to db lost", "stream": "stderr",
+		"kubernetes": map[string]any{"pod_name": "api-7d9c8b6f5-x2x7k", "namespace_name": "dp-org-shop-development-3b7a1c2e",
+			"container_name": "main", "host": "node-1", "labels": map[string]any{
+				"openchoreo.dev/namespace": ns, "openchoreo.dev/project": project, "openchoreo.dev/project-uid": promtest.ProjectUID,
+				"openchoreo.dev/component": "api", "openchoreo.dev/component-uid": promtest.APIUID,
+				"openchoreo.dev/environment": env, "openchoreo.dev/environment-uid": promtest.EnvironmentUID}},
+	}, map[string]any{"chunk": "observer-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := net.Dial("tcp", srv.Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	if _, err := fc.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var ack map[string]string
+	_ = fc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if err := msgpack.NewDecoder(fc).Decode(&ack); err != nil || ack["ack"] != "observer-1" {
+		t.Fatalf("forward ack: %v %v", ack, err)
+	}
+	return traceID
+}
+
+func decode(t *testing.T, body []byte, out any) {
+	t.Helper()
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("%v: %.500s", err, body)
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(45 * time.Second); !ok(); time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
