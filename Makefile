@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb clients prometheus opensearch bench soak fuzz schemathesis lint clean
+.PHONY: run test build deps chdb clients prometheus observer opensearch bench soak fuzz schemathesis lint clean
 
 build: bin/obsplane
 
@@ -31,6 +31,13 @@ clients:
 prometheus:
 	@./scripts/install-prometheus.sh >/dev/null
 
+## observer: OpenChoreo's Observer built from the upstream source at a pinned
+## commit into the cache (the Observer contract test runs it). Exit 3 from the
+## script means no repository with the commit is on this machine: the test
+## then skips and says so, and make goes on.
+observer:
+	@./scripts/install-observer.sh >/dev/null || { rc=$$?; [ $$rc = 3 ] || exit $$rc; }
+
 deps: chdb prometheus
 
 ## run: install what is missing, build, serve on the embedded store with data in ./data
@@ -40,7 +47,7 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps clients prometheus build
+test: deps clients prometheus observer build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \

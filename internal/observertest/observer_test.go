@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"reflect"
@@ -13,14 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/openchoreo/obsplane/internal/metricsql/promtest"
 	"github.com/openchoreo/obsplane/internal/observertest"
@@ -52,6 +45,7 @@ const (
 // carry what was sent. Alert rules take the control plane's path: the
 // Observer's internal API, which forwards them to the adapters.
 func TestObserverAnswersFromObsplane(t *testing.T) {
+	observertest.Binary(t) // skips before anything starts when it cannot be built
 	id := observertest.NewIdentity(t, map[string]string{resolverClient: resolverSecret})
 	api := observertest.NewAPI(t, id, []observertest.Resource{
 		{Kind: "Namespace", Namespace: ns, Name: ns, UID: namespaceUID},
@@ -64,10 +58,11 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 	// obsplane first: the Observer's addresses are picked now so that
 	// obsplane can post fired alerts to the Observer's webhook.
 	obAddr, obInternal := servetest.FreePort(t), servetest.FreePort(t)
-	srv := servetest.Start(t, servetest.Options{Args: []string{"--observer-url", "http://" + obInternal}})
+	srv := servetest.Start(t, servetest.Options{Args: []string{"--observer-url", "http://" + obInternal, "--alert-tick", "1s"}})
+	kube := observertest.NewKube(t)
 	ob := observertest.Start(t, observertest.Options{
 		LogsAdapter: "http://" + srv.LogsAdapter, TracingAdapter: "http://" + srv.TracingAdapter,
-		MetricsAdapter: "http://" + srv.MetricsAdapter, Identity: id, API: api,
+		MetricsAdapter: "http://" + srv.MetricsAdapter, Identity: id, API: api, Kube: kube,
 		Client: resolverClient, Secret: resolverSecret, Addr: obAddr, InternalAddr: obInternal,
 	})
 
@@ -100,15 +95,7 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 			}
 			Total int
 		}
-		eventually(t, "the Observer lists the component's 4 log lines", func() bool {
-			code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", dev, req)
-			if code != http.StatusOK {
-				t.Logf("logs: %d %s", code, body)
-				return false
-			}
-			decode(t, body, &got)
-			return got.Total == 4 && len(got.Logs) == 4
-		})
+		postUntil(t, "the Observer lists the component's 4 log lines", ob.URL+"/api/v1/logs/query", dev, req, &got, func() bool { return got.Total == 4 && len(got.Logs) == 4 })
 		for i := range 3 {
 			if l := got.Logs[i]; l.Log != fmt.Sprintf("handled order %d", i) {
 				t.Errorf("OTLP line %d: %+v", i, l)
@@ -133,21 +120,30 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 		}
 	})
 
+	t.Run("events", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": scope})
+		var got struct {
+			Events []struct {
+				Timestamp, Message, Type, Reason string
+				Metadata                         map[string]string
+			}
+			Total int
+		}
+		postUntil(t, "the Observer lists the component's event", ob.URL+"/api/v1/events/query", dev, req, &got, func() bool { return got.Total == 1 && len(got.Events) == 1 })
+		e := got.Events[0]
+		if e.Reason != "BackOff" || e.Type != "Warning" || e.Message != "Back-off restarting failed container main" ||
+			e.Metadata["objectKind"] != "Pod" || e.Metadata["objectName"] != "api-7d9c8b6f5-x2x7k" || e.Metadata["componentUid"] != promtest.APIUID {
+			t.Errorf("event: %+v", e)
+		}
+	})
+
 	t.Run("traces", func(t *testing.T) {
 		req := with(map[string]any{"searchScope": scope})
 		var traces struct {
 			Traces []map[string]any `json:"traces"`
 			Total  int              `json:"total"`
 		}
-		eventually(t, "the Observer lists the component's trace", func() bool {
-			code, body := observertest.Call(t, "POST", ob.URL+"/api/v1alpha1/traces/query", dev, req)
-			if code != http.StatusOK {
-				t.Logf("traces: %d %s", code, body)
-				return false
-			}
-			decode(t, body, &traces)
-			return traces.Total == 1 && len(traces.Traces) == 1
-		})
+		postUntil(t, "the Observer lists the component's trace", ob.URL+"/api/v1alpha1/traces/query", dev, req, &traces, func() bool { return traces.Total == 1 && len(traces.Traces) == 1 })
 		tr := traces.Traces[0]
 		if tr["traceId"] != traceID.String() || tr["spanCount"] != float64(2) || tr["hasErrors"] != true || tr["rootSpanName"] != "GET /orders" {
 			t.Errorf("trace: %v", tr)
@@ -336,8 +332,54 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 			}
 		}
 	})
+	t.Run("fired alert", func(t *testing.T) {
+		// The control plane's path: the ObservabilityAlertRule resource
+		// (read by the Observer when the alert fires), synced to the logs
+		// adapter through the Observer's internal API. obsplane evaluates
+		// it and posts the firing to the Observer's webhook; the Observer
+		// stores the alert, which the user then lists.
+		const name = "api-db-lost"
+		kube.PutAlertRule(observertest.AlertRule{Namespace: ns, Name: name, DisplayName: "api lost its database",
+			Severity: "critical", Summary: "the api component cannot reach its database",
+			Labels: map[string]string{"openchoreo.dev/namespace": ns, "openchoreo.dev/project": project, "openchoreo.dev/component": "api",
+				"openchoreo.dev/environment": env, "openchoreo.dev/project-uid": promtest.ProjectUID,
+				"openchoreo.dev/component-uid": promtest.APIUID, "openchoreo.dev/environment-uid": promtest.EnvironmentUID},
+			Source: "log", Query: "connection to db lost", Window: "10m", Interval: "1m", Operator: "gte", Threshold: 1})
+		code, body := observertest.Call(t, "POST", ob.InternalURL+"/api/v1alpha1/alerts/sources/log/rules", "", map[string]any{
+			"metadata": map[string]any{"name": name, "namespace": ns, "componentUid": promtest.APIUID,
+				"projectUid": promtest.ProjectUID, "environmentUid": promtest.EnvironmentUID},
+			"source":    map[string]any{"type": "log", "query": "connection to db lost"},
+			"condition": map[string]any{"enabled": true, "window": "10m", "interval": "1m", "operator": "gte", "threshold": 1},
+		})
+		if code != http.StatusCreated {
+			t.Fatalf("create the rule through the Observer: %d %s", code, body)
+		}
+		req := map[string]any{"searchScope": scope, "startTime": now.Add(-time.Hour).Format(time.RFC3339),
+			"endTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+		var got struct {
+			Alerts []map[string]any `json:"alerts"`
+			Total  int              `json:"total"`
+		}
+		postUntil(t, "the Observer lists the alert obsplane fired", ob.URL+"/api/v1alpha1/alerts/query", dev, req, &got, func() bool { return len(got.Alerts) > 0 })
+		a := got.Alerts[0]
+		if a["alertValue"] != "1" {
+			t.Errorf("alert value %v, want the 1 matching line: %v", a["alertValue"], a)
+		}
+		if !slices.Contains(kube.Gets(), ns+"/"+name) {
+			t.Errorf("the Observer never read the rule resource: %v", kube.Gets())
+		}
+		raw, _ := json.Marshal(a)
+		for _, want := range []string{"api lost its database", "critical", promtest.APIUID} {
+			if !strings.Contains(string(raw), want) {
+				t.Errorf("the alert lacks %q: %s", want, raw)
+			}
+		}
+		if code, body := observertest.Call(t, "DELETE", ob.InternalURL+"/api/v1alpha1/alerts/sources/log/rules/"+name, "", nil); code != http.StatusOK {
+			t.Errorf("delete: %d %s", code, body)
+		}
+	})
 	if t.Failed() {
-		t.Logf("observer log:\n%s", tail(ob.Output(), 60))
+		t.Logf("observer log:\n%s", tail(ob.Output(), 200))
 		t.Logf("obsplane log:\n%s", tail(srv.Output(), 40))
 	}
 }
@@ -358,91 +400,46 @@ func nonZero(ps []point) int {
 }
 
 // sendTelemetry sends, through the gateway, what a cluster's collectors
-// send for component api: a Fluent Bit forward record of its pod, and an
-// OTLP trace (two spans, the child failed) with three OTLP log lines.
+// send for component api: an OTLP trace (two spans, the child failed) with
+// three OTLP log lines, a Kubernetes event about its pod, and a Fluent Bit
+// forward record of its pod.
 func sendTelemetry(t *testing.T, srv *servetest.Server, now time.Time) pcommon.TraceID {
 	t.Helper()
 	traceID := pcommon.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
-	root, child := pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, pcommon.SpanID{8, 7, 6, 5, 4, 3, 2, 1}
 	// OpenChoreo's collectors copy the pod's labels onto the resource.
 	res := map[string]string{"service.name": "api", "k8s.namespace.name": "dp-org-shop-development-3b7a1c2e",
 		"k8s.pod.name": "api-7d9c8b6f5-x2x7k", "openchoreo.dev/namespace": ns, "openchoreo.dev/project": project,
 		"openchoreo.dev/project-uid": promtest.ProjectUID, "openchoreo.dev/component": "api",
 		"openchoreo.dev/component-uid": promtest.APIUID, "openchoreo.dev/environment": env,
 		"openchoreo.dev/environment-uid": promtest.EnvironmentUID}
-	conn, err := grpc.NewClient(srv.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
+	// The event as the collector's k8s events receiver and OpenChoreo's
+	// enrich processor shape it: the involved object's labels on the
+	// resource, the reason an attribute.
+	ev := plog.NewResourceLogs()
+	for k, v := range map[string]string{"k8s.object.kind": "Pod", "k8s.object.name": "api-7d9c8b6f5-x2x7k",
+		"k8s.object.label.openchoreo.dev/namespace": ns, "k8s.object.label.openchoreo.dev/project-uid": promtest.ProjectUID,
+		"k8s.object.label.openchoreo.dev/component-uid": promtest.APIUID, "k8s.object.label.openchoreo.dev/environment-uid": promtest.EnvironmentUID,
+		"k8s.object.label.openchoreo.dev/component": "api", "k8s.object.label.openchoreo.dev/project": project,
+		"k8s.object.label.openchoreo.dev/environment": env} {
+		ev.Resource().Attributes().PutStr(k, v)
 	}
-	defer conn.Close()
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	for k, v := range res {
-		rs.Resource().Attributes().PutStr(k, v)
-	}
-	spans := rs.ScopeSpans().AppendEmpty().Spans()
-	for i, sid := range []pcommon.SpanID{root, child} {
-		s := spans.AppendEmpty()
-		s.SetTraceID(traceID)
-		s.SetSpanID(sid)
-		s.SetName([]string{"GET /orders", "SELECT orders"}[i])
-		s.SetKind([]ptrace.SpanKind{ptrace.SpanKindServer, ptrace.SpanKindClient}[i])
-		if i == 1 {
-			s.SetParentSpanID(root)
-			s.Status().SetCode(ptrace.StatusCodeError)
-			s.Status().SetMessage("connection reset")
-			s.Attributes().PutStr("db.system", "postgresql")
-		}
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(i)*time.Millisecond)))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(50-i*20)*time.Millisecond)))
-	}
-	if _, err := ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
-		t.Fatal(err)
-	}
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	for k, v := range res {
-		rl.Resource().Attributes().PutStr(k, v)
-	}
-	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
-	for i := range 3 {
-		lr := lrs.AppendEmpty()
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-2*time.Minute + time.Duration(i)*time.Millisecond)))
-		lr.SetSeverityNumber(plog.SeverityNumberInfo)
-		lr.SetSeverityText("INFO")
-		lr.SetTraceID(traceID)
-		lr.SetSpanID(root)
-		lr.Body().SetStr(fmt.Sprintf("handled order %d", i))
-	}
-	if _, err := plogotlp.NewGRPCClient(conn).Export(context.Background(), plogotlp.NewExportRequestFromLogs(ld)); err != nil {
-		t.Fatal(err)
-	}
-	// Fluent Bit's forward output (Message mode) with the kubernetes
-	// filter's record and OpenChoreo's pod labels.
-	frame, err := msgpack.Marshal([]any{"kube.var.log.containers.api-7d9c8b6f5-x2x7k.log", now.Add(-time.Minute).Unix(), map[string]any{
+	er := ev.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	er.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-90 * time.Second)))
+	er.SetSeverityText("Warning")
+	er.Body().SetStr("Back-off restarting failed container main")
+	er.Attributes().PutStr("k8s.event.reason", "BackOff")
+	er.Attributes().PutStr("k8s.namespace.name", "dp-org-shop-development-3b7a1c2e")
+	servetest.SendOrderTrace(t, srv.OTLPGRPC, res, traceID, now.Add(-2*time.Minute), 3, ev)
+	// Fluent Bit's forward output with the kubernetes filter's record and
+	// OpenChoreo's pod labels.
+	servetest.SendForward(t, srv.Forward, "kube.var.log.containers.api-7d9c8b6f5-x2x7k.log", now.Add(-time.Minute), map[string]any{
 		"log": "ERROR connection to db lost", "stream": "stderr",
 		"kubernetes": map[string]any{"pod_name": "api-7d9c8b6f5-x2x7k", "namespace_name": "dp-org-shop-development-3b7a1c2e",
 			"container_name": "main", "host": "node-1", "labels": map[string]any{
 				"openchoreo.dev/namespace": ns, "openchoreo.dev/project": project, "openchoreo.dev/project-uid": promtest.ProjectUID,
 				"openchoreo.dev/component": "api", "openchoreo.dev/component-uid": promtest.APIUID,
 				"openchoreo.dev/environment": env, "openchoreo.dev/environment-uid": promtest.EnvironmentUID}},
-	}, map[string]any{"chunk": "observer-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := net.Dial("tcp", srv.Forward)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fc.Close()
-	if _, err := fc.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	var ack map[string]string
-	_ = fc.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if err := msgpack.NewDecoder(fc).Decode(&ack); err != nil || ack["ack"] != "observer-1" {
-		t.Fatalf("forward ack: %v %v", ack, err)
-	}
+	}, "observer-1")
 	return traceID
 }
 
@@ -451,6 +448,21 @@ func decode(t *testing.T, body []byte, out any) {
 	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatalf("%v: %.500s", err, body)
 	}
+}
+
+// postUntil posts body to url with token until it answers 200 with an
+// answer (decoded into out) for which done holds.
+func postUntil(t *testing.T, what, url, token string, body, out any, done func() bool) {
+	t.Helper()
+	eventually(t, what, func() bool {
+		code, b := observertest.Call(t, "POST", url, token, body)
+		if code != http.StatusOK {
+			t.Logf("%s: %d %s", url, code, b)
+			return false
+		}
+		decode(t, b, out)
+		return done()
+	})
 }
 
 func eventually(t *testing.T, what string, ok func() bool) {

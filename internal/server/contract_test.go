@@ -2,24 +2,17 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/openchoreo/obsplane/internal/servetest"
 )
 
 // TestAPIsAnswerGatewayIngestedData ingests through the real gateway — a
@@ -47,76 +40,17 @@ func apisAnswerGatewayIngestedData(t *testing.T, storeArgs ...string) {
 	ns := fmt.Sprintf("org-%d", rand.Uint32())
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	traceID := pcommon.TraceID{0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, byte(rand.Uint32())}
-	root, child := pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, pcommon.SpanID{8, 7, 6, 5, 4, 3, 2, 1}
 	res := map[string]string{"service.name": "api", "openchoreo.namespace": ns, "openchoreo.project": "shop",
 		"openchoreo.component": "api", "openchoreo.environment": "development", "k8s.namespace.name": "dp-" + ns, "k8s.pod.name": "api-0"}
-
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	for k, v := range res {
-		rs.Resource().Attributes().PutStr(k, v)
-	}
-	spans := rs.ScopeSpans().AppendEmpty().Spans()
-	for i, id := range []pcommon.SpanID{root, child} {
-		s := spans.AppendEmpty()
-		s.SetTraceID(traceID)
-		s.SetSpanID(id)
-		s.SetName([]string{"GET /orders", "SELECT orders"}[i])
-		s.SetKind([]ptrace.SpanKind{ptrace.SpanKindServer, ptrace.SpanKindClient}[i])
-		if i == 1 {
-			s.SetParentSpanID(root)
-			s.Status().SetCode(ptrace.StatusCodeError)
-		}
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute)))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute + time.Duration(50-i*20)*time.Millisecond)))
-	}
-	if _, err := ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
-		t.Fatal(err)
-	}
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	for k, v := range res {
-		rl.Resource().Attributes().PutStr(k, v)
-	}
-	for i := range 3 {
-		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute + time.Duration(i)*time.Millisecond)))
-		lr.SetTraceID(traceID)
-		lr.SetSpanID(root)
-		lr.Body().SetStr(fmt.Sprintf("handled order %d", i))
-	}
-	if _, err := plogotlp.NewGRPCClient(conn).Export(context.Background(), plogotlp.NewExportRequestFromLogs(ld)); err != nil {
-		t.Fatal(err)
-	}
+	servetest.SendOrderTrace(t, grpcAddr, res, traceID, now.Add(-time.Minute), 3)
 	// Fluent Bit's forward output: Message mode, the kubernetes filter's
 	// record, OpenChoreo's pod labels.
-	frame, err := msgpack.Marshal([]any{"kube.var.log.containers.api-0.log", now.Add(-30 * time.Second).Unix(), map[string]any{
+	servetest.SendForward(t, fwdAddr, "kube.var.log.containers.api-0.log", now.Add(-30*time.Second), map[string]any{
 		"log": "ERROR connection to db lost", "stream": "stderr",
 		"kubernetes": map[string]any{"pod_name": "api-0", "namespace_name": "dp-" + ns, "container_name": "main", "host": "node-1",
 			"labels": map[string]any{"openchoreo.dev/namespace": ns, "openchoreo.dev/component": "api", "openchoreo.dev/project": "shop",
 				"openchoreo.dev/environment": "development"}},
-	}, map[string]any{"chunk": "c1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := net.Dial("tcp", fwdAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fc.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	var ack map[string]string
-	_ = fc.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if err := msgpack.NewDecoder(fc).Decode(&ack); err != nil || ack["ack"] != "c1" {
-		t.Fatalf("forward ack: %v %v", ack, err)
-	}
-	fc.Close()
+	}, "c1")
 
 	rng := map[string]any{"startTime": now.Add(-time.Hour).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339)}
 	logsReq := map[string]any{"searchScope": map[string]any{"namespace": ns}, "sortOrder": "asc"}

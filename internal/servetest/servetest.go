@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -93,11 +92,8 @@ type Server struct {
 	HTTP, OTLPGRPC, OTLPHTTP, Forward, RemoteWrite              string
 	LogsAdapter, TracingAdapter, MetricsAdapter, ClickHouseHTTP string
 	Data                                                        string
-	// Log is the path of the process's combined output.
-	Log string
 
-	cmd  *exec.Cmd
-	done chan error
+	*Process
 }
 
 // Start runs `obsplane serve` with every listener on a free loopback port
@@ -123,36 +119,14 @@ func Start(t testing.TB, o Options) *Server {
 		"--forward-addr", s.Forward, "--remote-write-addr", s.RemoteWrite, "--logs-adapter-addr", s.LogsAdapter,
 		"--tracing-adapter-addr", s.TracingAdapter, "--metrics-adapter-addr", s.MetricsAdapter,
 		"--clickhouse-http-addr", ch}, o.Args...)
-	s.cmd = exec.Command(Binary(t), args...)
-	s.cmd.Env = append(os.Environ(), o.Env...)
-	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Log = logf.Name()
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait(); logf.Close() }()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = append(os.Environ(), o.Env...)
+	s.Process = StartProcess(t, "serve", cmd, 2*time.Minute, func() bool {
+		code, _ := s.get("/readyz")
+		return code == http.StatusOK
+	})
 	t.Cleanup(func() { s.Stop(t) })
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("obsplane serve exited while starting: %v\n%s", err, s.Output())
-		default:
-		}
-		if code, _ := s.get("/readyz"); code == http.StatusOK {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("obsplane serve not ready after 2 minutes\n%s", s.Output())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return s
 }
 
 func (s *Server) get(path string) (int, string) {
@@ -179,35 +153,12 @@ func (s *Server) Get(t testing.TB, path string) (int, string) {
 	return code, body
 }
 
-// Output is what the process has printed so far.
-func (s *Server) Output() string {
-	b, _ := os.ReadFile(s.Log)
-	return string(b)
-}
-
 // Stop sends SIGTERM and waits for a clean exit (the gateway flushes its
 // queues into the store first). Stopping twice is a no-op.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Errorf("obsplane serve exited with %v after SIGTERM\n%s", err, tail(s.Output(), 40))
-		}
-	case <-time.After(90 * time.Second):
-		_ = s.cmd.Process.Kill()
-		t.Errorf("obsplane serve did not stop within 90 s of SIGTERM")
+	if err := s.Process.Stop(90 * time.Second); err != nil {
+		t.Errorf("obsplane serve: %v after SIGTERM\n%s", err, tail(s.Output(), 40))
 	}
 }
 
