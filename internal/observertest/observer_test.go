@@ -111,12 +111,34 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 				t.Errorf("the forward line's metadata %s = %q, want %q (%v)", k, last.Metadata[k], want, last.Metadata)
 			}
 		}
-		// The level filter is the adapter's.
+		// The search phrase and the level filter are the adapter's.
 		code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", dev,
+			with(map[string]any{"searchScope": scope, "searchPhrase": "order 1"}))
+		decode(t, body, &got)
+		if code != http.StatusOK || got.Total != 1 || len(got.Logs) != 1 || got.Logs[0].Log != "handled order 1" {
+			t.Errorf("searchPhrase: %d %s", code, body)
+		}
+		code, body = observertest.Call(t, "POST", ob.URL+"/api/v1/logs/query", dev,
 			with(map[string]any{"searchScope": scope, "logLevels": []string{"ERROR"}}))
 		decode(t, body, &got)
 		if code != http.StatusOK || got.Total != 1 || len(got.Logs) != 1 || got.Logs[0].Level != "ERROR" {
 			t.Errorf("logLevels [ERROR]: %d %s", code, body)
+		}
+	})
+
+	t.Run("workflow logs", func(t *testing.T) {
+		req := with(map[string]any{"searchScope": map[string]any{"namespace": ns, "workflowRunName": "build-42"}})
+		var got struct {
+			Logs []struct {
+				Timestamp, Log string
+				Metadata       map[string]any
+			}
+			Total int
+		}
+		postUntil(t, "the Observer lists the workflow run's line", ob.URL+"/api/v1/logs/query", dev, req, &got,
+			func() bool { return got.Total == 1 && len(got.Logs) == 1 })
+		if got.Logs[0].Log != "go build ./... ok" {
+			t.Errorf("workflow line: %+v", got.Logs[0])
 		}
 	})
 
@@ -213,6 +235,18 @@ func TestObserverAnswersFromObsplane(t *testing.T) {
 					t.Errorf("%s metrics: %s has no non-zero point: %v", metric, k, got[k])
 				}
 			}
+		}
+	})
+
+	t.Run("metrics of a project, default step", func(t *testing.T) {
+		// Without step the adapter picks one; a project scope sums its
+		// components.
+		req := with(map[string]any{"metric": "http", "searchScope": map[string]any{"namespace": ns, "project": project}})
+		code, body := observertest.Call(t, "POST", ob.URL+"/api/v1/metrics/query", dev, req)
+		var got map[string][]point
+		decode(t, body, &got)
+		if code != http.StatusOK || nonZero(got["requestCount"]) == 0 {
+			t.Errorf("project http metrics without step: %d %s", code, body)
 		}
 	})
 
@@ -440,6 +474,13 @@ func sendTelemetry(t *testing.T, srv *servetest.Server, now time.Time) pcommon.T
 				"openchoreo.dev/component": "api", "openchoreo.dev/component-uid": promtest.APIUID,
 				"openchoreo.dev/environment": env, "openchoreo.dev/environment-uid": promtest.EnvironmentUID}},
 	}, "observer-1")
+	// A workflow run's step: Argo runs it in workflows-<namespace>, the
+	// pod named after the run.
+	servetest.SendForward(t, srv.Forward, "kube.var.log.containers.build-42-compile-2718281828.log", now.Add(-3*time.Minute), map[string]any{
+		"log": "go build ./... ok", "stream": "stdout",
+		"kubernetes": map[string]any{"pod_name": "build-42-compile-2718281828", "namespace_name": "workflows-" + ns, "container_name": "main",
+			"annotations": map[string]any{"workflows.argoproj.io/node-name": "build-42.compile"}},
+	}, "observer-2")
 	return traceID
 }
 
