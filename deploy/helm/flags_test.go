@@ -29,7 +29,6 @@ var pendingCLI = map[string]string{
 	"migrate cutover":        "the migration process (issue 11)",
 	"migrate rollback":       "the migration process (issue 11)",
 	"migrate cleanup":        "the migration process (issue 11)",
-	"--metrics-adapter-addr": "the metrics adapter (issue 16)",
 }
 
 // commandKey names a command line's command: its first two words.
