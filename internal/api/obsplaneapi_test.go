@@ -70,7 +70,6 @@ func validated(t *testing.T, s *servers, tok, path string, hdr ...string) resp {
 	return r
 }
 
-
 func TestAPILogsWhitepaperExample(t *testing.T) {
 	s := start(t, false, "")
 	r := validated(t, s, "", "/api/logs?component=gateway&tail=10&since=2h")
