@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/golang-jwt/jwt/v5"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -39,7 +40,12 @@ import (
 
 var testStore *chdb.Store
 
-func TestMain(m *testing.M) { chdbtest.Main(m, &testStore) }
+func TestMain(m *testing.M) {
+	// The response validator reads each NDJSON line as one JSON value of
+	// the declared item schema.
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.JSONBodyDecoder)
+	chdbtest.Main(m, &testStore)
+}
 
 // The fixture: two tenants (namespaces ns-a and ns-b), logs and traces in
 // both, all within the hour before base.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -69,13 +68,6 @@ func validated(t *testing.T, s *servers, tok, path string, hdr ...string) resp {
 		t.Fatalf("%s: answer does not match openapi.json: %v\n%s", path, err, body)
 	}
 	return r
-}
-
-var _ = io.EOF
-
-// Each NDJSON line is one JSON value of the declared item schema.
-func init() {
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.JSONBodyDecoder)
 }
 
 func TestAPILogsWhitepaperExample(t *testing.T) {

@@ -105,9 +105,9 @@ func TestPPLCompile(t *testing.T) {
 		// Bounds on whole minutes compare the minute (same rows; the count
 		// projection can answer); others, and <=, >, stay as written.
 		{"source=logs | where @timestamp >= '2026-01-02 03:04:00' and @timestamp < '2026-01-02T04:00:00Z' and @timestamp <= '2026-01-02 05:00:00' | stats count()",
-			"SELECT count() AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " AND (((toStartOfMinute(Timestamp) >= {p0:DateTime64(9, 'UTC')}) AND (toStartOfMinute(Timestamp) < {p1:DateTime64(9, 'UTC')})) AND (Timestamp <= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
+			"SELECT count() AS c0 FROM otel.otel_logs WHERE " + scopeSQL + " AND ((toStartOfMinute(Timestamp) >= {p0:DateTime64(9, 'UTC')}) AND (toStartOfMinute(Timestamp) < {p1:DateTime64(9, 'UTC')}) AND (Timestamp <= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
 		{"source=logs | where '2026-01-02 03:04:00' <= @timestamp and '2026-01-02 03:05:00' > @timestamp and @timestamp >= '2026-01-02 03:04:00.5'",
-			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((({p0:DateTime64(9, 'UTC')} <= toStartOfMinute(Timestamp)) AND ({p1:DateTime64(9, 'UTC')} > toStartOfMinute(Timestamp))) AND (Timestamp >= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
+			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND (({p0:DateTime64(9, 'UTC')} <= toStartOfMinute(Timestamp)) AND ({p1:DateTime64(9, 'UTC')} > toStartOfMinute(Timestamp)) AND (Timestamp >= {p2:DateTime64(9, 'UTC')})) LIMIT 10000"},
 		{"source=logs | where (severityNumber + 1) * 2 > 10 - (3 - 1)",
 			"SELECT * FROM otel.otel_logs WHERE " + scopeSQL + " AND ((SeverityNumber + {p0:Int64}) * {p1:Int64} > {p2:Int64} - ({p3:Int64} - {p4:Int64})) LIMIT 10000"},
 	}

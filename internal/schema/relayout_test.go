@@ -108,7 +108,7 @@ func TestRelayoutKeepsRowsAcrossCrashes(t *testing.T) {
 			if got := count(t, db+".otel_logs WHERE OpenChoreoNamespace = 'ns1' AND OpenChoreoComponent = 'c3'"); got != "238" {
 				t.Errorf("ns1/c3: %s rows, want 238 (materialized columns computed again)", got)
 			}
-			for _, left := range []string{"otel_logs_v9", "otel_traces_v10"} {
+			for _, left := range []string{"otel_logs_v10", "otel_traces_v11"} {
 				if rows := query(t, engine(t), "SELECT name FROM system.tables WHERE database = {db:String} AND name = {t:String}", map[string]string{"db": db, "t": left}); len(rows) != 0 {
 					t.Errorf("%s left behind", left)
 				}

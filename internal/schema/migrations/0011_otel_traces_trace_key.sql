@@ -13,23 +13,23 @@
 -- otel_traces_trace_id_ts and otel_traces_edges follow the name, so they
 -- fire on the new table; the copy goes to the new table under its own
 -- name, which no view watches, so those tables get no second copy.
-{{if on_cluster}}DROP TABLE IF EXISTS {{public "otel_traces_v10"}} {{on_cluster}} SYNC;{{end}}
+{{if on_cluster}}DROP TABLE IF EXISTS {{public "otel_traces_v11"}} {{on_cluster}} SYNC;{{end}}
 
-DROP TABLE IF EXISTS {{local "otel_traces_v10"}} {{on_cluster}}{{if on_cluster}} SYNC{{end}};
+DROP TABLE IF EXISTS {{local "otel_traces_v11"}} {{on_cluster}}{{if on_cluster}} SYNC{{end}};
 
-CREATE TABLE {{local "otel_traces_v10"}} {{on_cluster}} AS {{local "otel_traces"}}
+CREATE TABLE {{local "otel_traces_v11"}} {{on_cluster}} AS {{local "otel_traces"}}
 ENGINE = {{engine "MergeTree"}}
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfHour(Timestamp), TraceId, Timestamp)
 {{ttl "toDateTime(Timestamp)"}}
 {{settings}};
 
-{{distributed "otel_traces_v10"}};
+{{distributed "otel_traces_v11"}};
 
-INSERT INTO {{public "otel_traces_v10"}} SELECT * FROM {{public "otel_traces"}}{{if on_cluster}} SETTINGS distributed_foreground_insert = 1{{end}};
+INSERT INTO {{public "otel_traces_v11"}} SELECT * FROM {{public "otel_traces"}}{{if on_cluster}} SETTINGS distributed_foreground_insert = 1{{end}};
 
-EXCHANGE TABLES {{local "otel_traces"}} AND {{local "otel_traces_v10"}} {{on_cluster}};
+EXCHANGE TABLES {{local "otel_traces"}} AND {{local "otel_traces_v11"}} {{on_cluster}};
 
-{{if on_cluster}}DROP TABLE IF EXISTS {{public "otel_traces_v10"}} {{on_cluster}} SYNC;{{end}}
+{{if on_cluster}}DROP TABLE IF EXISTS {{public "otel_traces_v11"}} {{on_cluster}} SYNC;{{end}}
 
-DROP TABLE IF EXISTS {{local "otel_traces_v10"}} {{on_cluster}}{{if on_cluster}} SYNC{{end}};
+DROP TABLE IF EXISTS {{local "otel_traces_v11"}} {{on_cluster}}{{if on_cluster}} SYNC{{end}};
