@@ -50,7 +50,7 @@ func NewIdentity(t testing.TB, clients map[string]string) *Identity {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	id.URL = srv.URL
-	id.Issuer = srv.URL + "/oauth2/token"
+	id.Issuer = srv.URL
 	id.JWKSURL = srv.URL + "/oauth2/jwks"
 	id.TokenURL = srv.URL + "/oauth2/token"
 	return id

@@ -111,8 +111,8 @@ type Observer struct {
 	*servetest.Process
 }
 
-// Start runs the Observer configured through its environment, as its Helm
-// chart configures it, and waits until GET /health answers. Nothing it
+// Start runs the Observer configured through the environment variables its
+// configuration reads (internal/observer/config upstream), and waits until GET /health answers. Nothing it
 // needs is switched off: JWT authentication against the Identity's JWKS
 // with the subject types of its own auth-config.yaml, authorization and UID
 // resolution against the API, alert entries in a SQLite file, and the
