@@ -172,6 +172,15 @@ type Config struct {
 			InconsistencyWindow time.Duration
 			MinComparisons      int
 		}
+		// Hybrid is the whitepaper's hybrid mode (section 2.3): the store
+		// primary, OpenSearch answering the listed reads over its last
+		// OpenSearchDays days.
+		Hybrid struct {
+			Enabled        bool
+			OpenSearchDays int
+			// Ops is comma-separated (logs.query,traces.query,...).
+			Ops string
+		}
 	}
 
 	// ClickHouseHTTP configures ClickHouse's HTTP interface over the
@@ -305,6 +314,10 @@ var keys = []key{
 	setting("rollback-inconsistency-window", "router.rollback.inconsistencyWindow", 15*time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.InconsistencyWindow }, "trailing window the inconsistency share is measured over", positive),
 	setting("rollback-min-comparisons", "router.rollback.minComparisons", 100, func(c *Config) *int { return &c.Router.Rollback.MinComparisons }, "fewest dual-read comparisons in the window that make an inconsistency share worth judging", positive),
 
+	setting("hybrid", "router.hybrid.enabled", false, func(c *Config) *bool { return &c.Router.Hybrid.Enabled }, "hybrid mode: the store is the primary and OpenSearch answers the --hybrid-ops reads whose time range lies within its last --hybrid-opensearch-days days; needs --opensearch-url"),
+	setting("hybrid-opensearch-days", "router.hybrid.openSearchDays", 7, func(c *Config) *int { return &c.Router.Hybrid.OpenSearchDays }, "hybrid mode: days OpenSearch keeps (reads starting earlier go to the store)", positive),
+	setting("hybrid-ops", "router.hybrid.ops", "logs.query,events.query,api.logs,traces.query,spans.query", func(c *Config) *string { return &c.Router.Hybrid.Ops }, "hybrid mode: comma-separated reads OpenSearch may answer: logs.query, events.query, api.logs, traces.query, spans.query, span.get"),
+
 	setting("gateway-config", "gateway.config", "", func(c *Config) *string { return &c.Gateway.Config }, "collector config file replacing the built-in pipeline"),
 	setting("otlp-bearer-token-file", "gateway.otlpBearerTokenFile", "", func(c *Config) *string { return &c.Gateway.OTLPBearerTokenFile }, "OTLP receivers require \"Authorization: Bearer <token>\" with the token in this file (reread when it changes)"),
 	setting("otlp-tls-cert-file", "gateway.otlpTLSCertFile", "", func(c *Config) *string { return &c.Gateway.OTLPTLSCertFile }, "OTLP receivers serve TLS with this certificate (PEM); needs --otlp-tls-key-file"),
@@ -418,9 +431,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--backend=%q: want clickstack or opensearch", c.Observer.Telemetry.Backend)
 	}
-	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead || c.Migration.ShadowWrite.Enabled
+	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead || c.Migration.ShadowWrite.Enabled || c.Router.Hybrid.Enabled
 	if needOS && c.OpenSearch.URL == "" {
-		return errors.New("--backend=opensearch, --dual-read and --shadow-write need --opensearch-url")
+		return errors.New("--backend=opensearch, --dual-read, --shadow-write and --hybrid need --opensearch-url")
 	}
 	for _, comp := range strings.Split(c.Components, ",") {
 		switch strings.TrimSpace(comp) {
