@@ -87,20 +87,23 @@ func TestE2EShadowWriteGate(t *testing.T) {
 	gate := func() bool { f, _ := fl.Get(flags.ShadowWrite); return f.Enabled }
 
 	ns := fmt.Sprintf("shadow-%d", rand.Uint32())
-	const requests, perRequest, spansPerRequest, flips = 150, 20, 2, 8
+	const requests, perRequest, spansPerRequest, maxFlips = 150, 20, 2, 100
 	var logReqs, spanReqs []sent
 
-	// The operator flips the flag a bounded number of times while the
-	// sender sends.
+	// The operator flips the flag every 150ms while the sender sends (at
+	// most maxFlips times).
 	var wg sync.WaitGroup
-	sending := make(chan struct{})
+	done := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		<-sending
 		on := true
-		for range flips {
-			time.Sleep(150 * time.Millisecond)
+		for range maxFlips {
+			select {
+			case <-done:
+				return
+			case <-time.After(150 * time.Millisecond):
+			}
 			on = !on
 			if _, _, err := cli.Update(ctx, flags.ShadowWrite, flags.Change{Enabled: &on}, "test", "flip while sending"); err != nil {
 				t.Error(err)
@@ -108,7 +111,6 @@ func TestE2EShadowWriteGate(t *testing.T) {
 			}
 		}
 	}()
-	close(sending)
 	for i := range requests {
 		ld, ids := gateLogs(ns, i, perRequest)
 		s := sent{ids: ids, before: gate()}
@@ -127,6 +129,7 @@ func TestE2EShadowWriteGate(t *testing.T) {
 		spanReqs = append(spanReqs, s)
 		time.Sleep(10 * time.Millisecond)
 	}
+	close(done)
 	wg.Wait()
 
 	var onReqs, offReqs int
