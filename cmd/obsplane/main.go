@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,6 +23,13 @@ func main() {
 	defer stop()
 	if err := rootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "obsplane:", err)
+		// A refused migration step exits 2 (it changed nothing); any
+		// other failure 1.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			stop()
+			os.Exit(coded.ExitCode())
+		}
 		os.Exit(1)
 	}
 }
