@@ -285,7 +285,13 @@ func TestWhitepaperCommands(t *testing.T) {
 			c.must(cmd, 0)
 		}
 		s := c.must(p5, 0)
-		s.expectJobs(t, "cleanup")
+		// Dual write off first (the flag persists across releases), then
+		// the cleanup.
+		s.expectJobs(t, "cleanup", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "disable")
+		if w := s.jobs["shadow-write"].obj.(interface{ GetAnnotations() map[string]string }).GetAnnotations()["helm.sh/hook-weight"]; w != "-10" {
+			t.Errorf("shadow-write disable hook weight %q, want -10 (before the cleanup's 0)", w)
+		}
 		s.expectArgs(t, "cleanup", "post-upgrade", "cleanup", "--confirmed=true", "--archive-indices=true",
 			"--require-explicit-flag=true", "--delete-statefulset=true", "--delete-pvcs=false",
 			"--delete-services=true", "--delete-configmaps=true", "--delete-secrets=false")
@@ -307,7 +313,8 @@ func TestWhitepaperCommands(t *testing.T) {
 		c.must(p1, 0)
 		c.must(p2, 0)
 		s := c.must(rbShadow, 0)
-		s.expectJobs(t, "rollback")
+		s.expectJobs(t, "rollback", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "disable")
 		s.expectArgs(t, "rollback", "", "rollback")
 		s.expect(t, "false", "opensearch", "opensearch")
 	})
@@ -318,6 +325,7 @@ func TestWhitepaperCommands(t *testing.T) {
 		}
 		s := c.must(rbCutover, 0)
 		s.expectJobs(t, "rollback", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "enable")
 		s.expectArgs(t, "rollback", "", "rollback", "--syncback=true")
 		s.expect(t, "true", "opensearch", "forward")
 	})
