@@ -209,3 +209,42 @@ func TestMigrateShadowWriteCommand(t *testing.T) {
 		t.Fatalf("serve restarted or stopped:\n%s", logs.String())
 	}
 }
+
+// TestHybridModeRoutesByAge runs serve in hybrid mode (the store primary,
+// OpenSearch keeping 7 days for logs.query) with dual write on: the logs
+// adapter's query over the last hour is answered by OpenSearch, one reaching
+// 20 days back by ClickHouse, both with every line.
+func TestHybridModeRoutesByAge(t *testing.T) {
+	osURL := openSearchURL(t)
+	httpAddr, grpcAddr, adapterAddr := freePort(t), freePort(t), freePort(t)
+	startServe(t, httpAddr, "--data", t.TempDir(), "--otlp-grpc-addr", grpcAddr, "--logs-adapter-addr", adapterAddr,
+		"--opensearch-url", osURL, "--shadow-write", "--hybrid", "--hybrid-opensearch-days", "7", "--hybrid-ops", "logs.query")
+	ns := fmt.Sprintf("hybrid-%d", rand.Uint32())
+	const n = 40
+	sendNamespaceLogs(t, grpcAddr, ns, n)
+	now := time.Now().UTC()
+	query := func(since time.Duration) int {
+		body := map[string]any{"startTime": now.Add(-since).Format(time.RFC3339), "endTime": now.Add(time.Minute).Format(time.RFC3339),
+			"searchScope": map[string]any{"namespace": ns}, "limit": 1000}
+		var out struct {
+			Total int `json:"total"`
+		}
+		if code := post(t, "http://"+adapterAddr+"/api/v1/logs/query", body, &out); code != 200 {
+			t.Fatalf("logs query: %d", code)
+		}
+		return out.Total
+	}
+	series := func(backend string) string {
+		return `obsplane_router_requests_total{backend="` + backend + `",op="logs.query",outcome="ok",role="primary"}`
+	}
+	// Recent: OpenSearch, once the dual write landed.
+	eventually(t, "the last hour answered by OpenSearch with every line", func() bool { return query(time.Hour) == n })
+	if !metric(t, httpAddr, series("opensearch")) || metric(t, httpAddr, series("clickhouse")) {
+		t.Fatal("a read of the last hour was not answered by OpenSearch alone")
+	}
+	// Reaching past the 7 days: ClickHouse.
+	eventually(t, "20 days back answered by ClickHouse with every line", func() bool { return query(20*24*time.Hour) == n })
+	if !metric(t, httpAddr, series("clickhouse")) {
+		t.Fatal("a read reaching 20 days back was not answered by ClickHouse")
+	}
+}
