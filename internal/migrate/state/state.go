@@ -88,9 +88,9 @@ func Allowed(from, to Phase) bool {
 // error says why, and nothing was changed.
 var ErrRefused = errors.New("migration step refused")
 
-// Refusef returns an error wrapping ErrRefused with the reason.
+// Refusef returns a RefusedError (it matches ErrRefused) with the reason.
 func Refusef(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // Transition statuses.
@@ -415,7 +415,7 @@ func (m *Machine) Move(ctx context.Context, to Phase, actor, reason string, act 
 // Run is Move with a check under the lock and details.
 func (m *Machine) Run(ctx context.Context, step Step) error {
 	if _, err := ParsePhase(string(step.To)); err != nil {
-		return fmt.Errorf("%w: %v", ErrRefused, err)
+		return &RefusedError{Reason: err.Error()}
 	}
 	if step.Actor == "" {
 		step.Actor = DefaultActor()
