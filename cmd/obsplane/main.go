@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,15 +21,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "obsplane:", err)
-		// A refused migration step exits 2 (it changed nothing); any
-		// other failure 1.
-		var coded interface{ ExitCode() int }
-		if errors.As(err, &coded) {
-			stop()
-			os.Exit(coded.ExitCode())
-		}
-		os.Exit(1)
+		// A refused migration step exits 2, naming the reason; anything
+		// else 1.
+		fmt.Fprintln(os.Stderr, errorText(err))
+		os.Exit(exitCode(err))
 	}
 }
 
