@@ -134,6 +134,9 @@ type Config struct {
 		ShadowWrite struct {
 			Enabled bool
 		}
+		// MetricsTimeout bounds the read of the migration's state at each
+		// scrape of /metrics (obsplane_migration_*).
+		MetricsTimeout time.Duration
 		// Validation is the whitepaper's validation job
 		// (migration.validation.*): `obsplane migrate validate`.
 		Validation struct {
@@ -286,6 +289,8 @@ var keys = []key{
 	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),
 	setting("dual-read", "observer.telemetry.dualRead", false, func(c *Config) *bool { return &c.Observer.Telemetry.DualRead }, "also read the other backend and compare (observer.telemetry.dualRead)"),
 	setting("shadow-write", "migration.shadowWrite.enabled", false, func(c *Config) *bool { return &c.Migration.ShadowWrite.Enabled }, "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"),
+
+	setting("migration-metrics-timeout", "migration.metricsTimeout", 10*time.Second, func(c *Config) *time.Duration { return &c.Migration.MetricsTimeout }, "time limit of reading the migration's state from the store at each /metrics scrape (obsplane_migration_*)", positive),
 
 	setting("validation-duration-seconds", "migration.validation.durationSeconds", 3600, func(c *Config) *int { return &c.Migration.Validation.DurationSeconds }, "how long `migrate validate` samples (its --duration)", nonNegativeInt),
 	setting("validation-sample-interval-seconds", "migration.validation.sampleIntervalSeconds", 60, func(c *Config) *int { return &c.Migration.Validation.SampleIntervalSeconds }, "seconds between two validation samples (--sample-interval)", positive),

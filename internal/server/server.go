@@ -36,6 +36,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/gateway"
 	"github.com/openchoreo/obsplane/internal/listener"
 	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
@@ -139,6 +140,13 @@ func Run(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 	}
+	// The migration's phase, validations and transitions as metrics, read
+	// from the store at each scrape, so every process reports the same.
+	mig, err := state.New(st, cfg.Database, fl, state.Options{Log: log.With("component", "migration")})
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(state.NewCollector(mig, cfg.Migration.MetricsTimeout))
 	if cfg.Has("query") {
 		services, ls, err := buildQuery(ctx, cfg, st, fl, reg, log, mux)
 		if err != nil {

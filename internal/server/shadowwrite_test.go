@@ -159,6 +159,9 @@ func TestMigrateShadowWriteCommand(t *testing.T) {
 	if n := chCount(t, chAddr, "SELECT count() FROM otel.obsplane_flags WHERE Name = 'shadow_write'"); n != 0 {
 		t.Fatalf("a refused enable stored %d flag row(s)", n)
 	}
+	if n := chCount(t, chAddr, "SELECT count() FROM otel.obsplane_migration_transitions"); n != 0 || !metric(t, httpAddr, `obsplane_migration_phase{phase="Off"} 1`) {
+		t.Fatalf("a refused enable wrote %d transition row(s) or left phase Off", n)
+	}
 	// Bad input: not enable or disable.
 	if code, out := obsplane(t, "migrate", "shadow-write", "on", "--clickhouse-dsn", dsn); code == 0 || !strings.Contains(out, "want enable or disable") {
 		t.Fatalf("shadow-write on: exit %d\n%s", code, out)
@@ -174,6 +177,10 @@ func TestMigrateShadowWriteCommand(t *testing.T) {
 		t.Fatalf("enable: exit %d\n%s", code, out)
 	}
 	eventually(t, "serve sees shadow_write on", func() bool { return shadowFlag(t, httpAddr) })
+	if !metric(t, httpAddr, `obsplane_migration_phase{phase="DualWrite"} 1`) ||
+		!metric(t, httpAddr, `obsplane_migration_transitions_total{from="Off",status="done",to="DualWrite"} 1`) {
+		t.Fatal("enable did not move the migration Off -> DualWrite (obsplane_migration_* on serve's /metrics)")
+	}
 	var a struct {
 		Audit []struct {
 			Actor, Reason, NewValue string
@@ -190,6 +197,9 @@ func TestMigrateShadowWriteCommand(t *testing.T) {
 		t.Fatalf("disable: exit %d\n%s", code, out)
 	}
 	eventually(t, "serve sees shadow_write off", func() bool { return !shadowFlag(t, httpAddr) })
+	if !metric(t, httpAddr, `obsplane_migration_phase{phase="Off"} 1`) {
+		t.Fatal("disable did not move the migration back to Off")
+	}
 	sendNamespaceLogs(t, grpcAddr, after, n)
 	for _, ns := range []string{before, during, after} {
 		eventually(t, "ClickHouse has "+ns, func() bool {
