@@ -273,7 +273,8 @@ func TestWhitepaperCommands(t *testing.T) {
 		c.must(p2, 0)
 		s := c.must(p3, 0)
 		s.expectJobs(t, "cutover")
-		s.expectArgs(t, "cutover", "pre-upgrade", "cutover")
+		s.expectArgs(t, "cutover", "pre-upgrade", "cutover", "--max-validation-age=604800s", "--ramp=5,20,50,100",
+			"--require-backfill-range=2025-01-01:2025-02-01")
 		s.expect(t, "true", "clickstack", "forward")
 		if s.dualRead != "false" {
 			t.Errorf("dual read %q, want false", s.dualRead)
