@@ -258,3 +258,34 @@ func TestHybridModeRoutesByAge(t *testing.T) {
 		t.Fatal("a read reaching 20 days back was not answered by ClickHouse")
 	}
 }
+
+// TestGatewayOnlyFollowsShadowWrite: a gateway without the query side
+// (--components=gateway) refreshes the flags itself, so `migrate
+// shadow-write enable` reaches it too, without a restart.
+func TestGatewayOnlyFollowsShadowWrite(t *testing.T) {
+	osURL := openSearchURL(t)
+	httpAddr, grpcAddr, chAddr := freePort(t), freePort(t), freePort(t)
+	startServe(t, httpAddr, "--data", t.TempDir(), "--components", "gateway", "--otlp-grpc-addr", grpcAddr,
+		"--clickhouse-http-addr", chAddr, "--opensearch-url", osURL, "--flag-refresh", "300ms")
+	osc, err := opensearch.New(osURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := fmt.Sprint(rand.Uint32())
+	off, on := "gw-off-"+run, "gw-on-"+run
+	const n = 30
+	sendNamespaceLogs(t, grpcAddr, off, n)
+	if code, out := obsplane(t, "migrate", "shadow-write", "enable", "--clickhouse-dsn", "http://"+chAddr+"/", "--opensearch-url", osURL); code != 0 {
+		t.Fatalf("enable: exit %d\n%s", code, out)
+	}
+	// No API to ask the gateway's view: wait two refreshes.
+	time.Sleep(time.Second)
+	sendNamespaceLogs(t, grpcAddr, on, n)
+	eventually(t, "the lines sent after enable reach OpenSearch", func() bool { return osCount(t, osc, on) == n })
+	eventually(t, "ClickHouse has both batches", func() bool {
+		return chCount(t, chAddr, "SELECT count() FROM otel.otel_logs WHERE OpenChoreoNamespace IN ('"+off+"', '"+on+"')") == 2*n
+	})
+	if got := osCount(t, osc, off); got != 0 {
+		t.Errorf("OpenSearch holds %d lines sent before enable", got)
+	}
+}
