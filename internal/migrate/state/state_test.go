@@ -17,6 +17,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/state"
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -24,9 +25,15 @@ import (
 	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
 )
 
-var st *chdb.Store
+var (
+	st            *chdb.Store
+	osURL, osSkip string // the real OpenSearch node, for the rollback's syncback
+)
 
-func TestMain(m *testing.M) { chdbtest.Main(m, &st) }
+func TestMain(m *testing.M) {
+	osURL, osSkip = opensearchtest.ForMain("internal/migrate/state")
+	chdbtest.Main(m, &st)
+}
 
 var dbSeq atomic.Int64
 
