@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/migrate/state"
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 )
 
 func TestExitCodeOfRefusal(t *testing.T) {
@@ -108,5 +109,26 @@ func TestProcessCommands(t *testing.T) {
 	}
 	if _, errs, code := run("migrate", "cutover", "--ramp", "5,50"); code != 1 || !strings.Contains(errs, "the last step must be 100") {
 		t.Errorf("bad --ramp: exit %d, %q", code, errs)
+	}
+
+	// validate records its run in the migration state (in Off it moves
+	// nothing), per namespace.
+	url, skip, err := opensearchtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skip != "" {
+		t.Log(skip)
+		return
+	}
+	from := time.Now().UTC().Add(-48 * time.Hour).Format(time.RFC3339)
+	out, errs, code = run("migrate", "validate", "--opensearch", url, "--start", from, "--duration", "2m", "--sample-interval", "1m",
+		"--group-by", "namespace", "--report-file", "", "--actor", "tester")
+	if code != 0 || !strings.Contains(out, "migration phase: Off") {
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errs)
+	}
+	s := statusJSON()
+	if len(s.Validations) != 1 || !s.Validations[0].Passed || s.Validations[0].Samples != 2 || s.Phase != state.Off || len(s.Transitions) != 0 {
+		t.Errorf("after validate: %+v", s)
 	}
 }
