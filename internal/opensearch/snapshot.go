@@ -288,7 +288,9 @@ func (c *Client) IndexExists(ctx context.Context, index string) (bool, error) {
 	if err := ExactIndexName(index); err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, "/"+url.PathEscape(index)+"?expand_wildcards=none", nil)
+	// No expand_wildcards=none here: on HEAD OpenSearch 2.19 answers 200
+	// with it for any name. The name check keeps the name exact.
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, "/"+url.PathEscape(index), nil)
 	if err != nil {
 		return false, err
 	}
