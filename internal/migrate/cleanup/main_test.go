@@ -261,8 +261,8 @@ func kubeOptions(kc *fake.Clientset) *cleanup.Kube {
 	return &cleanup.Kube{
 		Client: kc, Namespace: kubeNS, Release: "opensearch",
 		StatefulSet: "opensearch-master", DeleteStatefulSet: true,
-		DeletePVCs:  true, // the StatefulSet's own claims
-		Services:    []string{"opensearch", "opensearch-master-headless"}, DeleteServices: true,
+		DeletePVCs: true, // the StatefulSet's own claims
+		Services:   []string{"opensearch", "opensearch-master-headless"}, DeleteServices: true,
 		ConfigMaps: []string{"opensearch-master-config"}, DeleteConfigMaps: true,
 		Secrets: []string{"opensearch-admin-credentials"}, DeleteSecrets: true,
 		Timeout: 10 * time.Second, PollInterval: 50 * time.Millisecond,
