@@ -21,13 +21,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCmd().ExecuteContext(ctx); err != nil {
-		if code := exitCode(err); code != 1 {
-			// A refusal's text is its own: "refused: <reason>".
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(code)
-		}
-		fmt.Fprintln(os.Stderr, "obsplane:", err)
-		os.Exit(1)
+		// A refused migration step exits 2, naming the reason; anything
+		// else 1.
+		fmt.Fprintln(os.Stderr, errorText(err))
+		os.Exit(exitCode(err))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/cleanup"
 )
 
@@ -51,11 +52,21 @@ changes nothing.`,
 				return err
 			}
 			defer env.close()
-			src, err := phaseSource(env)
+			src, err := phaseSource(env, common.lockLease)
 			if err != nil {
 				return err
 			}
 			o.State = src
+			if !o.DryRun && o.RequireExplicitFlag && o.Confirmed {
+				// The migration lock, held for the whole cleanup: no
+				// rollback (Complete -> DualWrite) can start while the
+				// OpenSearch it would go back to is being removed.
+				lk, err := migrate.AcquireLock(cmd.Context(), env.st, env.cfg.Database, "migration", common.lockLease)
+				if err != nil {
+					return err
+				}
+				defer lk.Release()
+			}
 			o.OpenSearch, o.Retry = env.osc, common.retry()
 			o.Out, o.Log, o.Progress = cmd.OutOrStdout(), env.log, env.progress
 			if k.Namespace != "" {
@@ -135,14 +146,4 @@ func kubeClient(path string) (kubernetes.Interface, error) {
 	}
 	cfg.UserAgent = "obsplane-migrate-cleanup"
 	return kubernetes.NewForConfig(cfg)
-}
-
-// exitCode is the process exit code for err: a refusal says its own (2),
-// anything else is 1.
-func exitCode(err error) int {
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) && errors.Is(err, cleanup.ErrRefused) {
-		return coded.ExitCode()
-	}
-	return 1
 }

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"errors"
+	"time"
 
 	"github.com/openchoreo/obsplane/internal/migrate/cleanup"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 )
 
-// phaseSource reads the migration's phase for the cleanup from the state
-// machine in the store.
-func phaseSource(env *migrateEnvironment) (cleanup.PhaseSource, error) {
-	_ = env
-	return nil, errors.New("the migration state machine (internal/migrate/state) is not in this build yet")
+// phaseSource is the state machine the cleanup reads the phase from (the
+// rollout flags are not needed for that).
+func phaseSource(env *migrateEnvironment, lease time.Duration) (cleanup.PhaseSource, error) {
+	return state.New(env.st, env.cfg.Database, nil, state.Options{LockLease: lease, Log: env.log})
 }

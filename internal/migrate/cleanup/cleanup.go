@@ -20,46 +20,21 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/migrate"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 )
 
 // ErrRefused is matched (errors.Is) by every refusal: a guard failed and
-// nothing was deleted.
-var ErrRefused = errors.New("cleanup refused")
+// nothing was deleted. It is the migration's own (state.ErrRefused), so the
+// CLI prints "refused: <reason>" and exits 2 as for every refused step.
+var ErrRefused = state.ErrRefused
 
-// Refusal is the error of a refused cleanup. Its text is "refused: <reason>";
-// the command exits with ExitCode.
-type Refusal struct{ Reason string }
+func refuse(format string, args ...any) error { return state.Refusef(format, args...) }
 
-func (r *Refusal) Error() string { return "refused: " + r.Reason }
-
-// Is makes errors.Is(err, ErrRefused) true for a Refusal.
-func (r *Refusal) Is(target error) bool { return target == ErrRefused }
-
-// ExitCode is the process exit code of a refusal.
-func (r *Refusal) ExitCode() int { return 2 }
-
-func refuse(format string, args ...any) error {
-	return &Refusal{Reason: fmt.Sprintf(format, args...)}
-}
-
-// Phase is where the migration stands, as the state machine reports it.
-type Phase struct {
-	Name  string    // Off, DualWrite, ..., Complete
-	Since time.Time // when the migration entered it
-	// Pending names a transition started and neither done nor aborted
-	// (a crash mid-transition), e.g. "Complete -> DualWrite"; empty if none.
-	Pending string
-}
-
-// PhaseSource reads the migration's phase (the state machine of
-// internal/migrate/state).
+// PhaseSource reads where the migration stands: *state.Machine.
 type PhaseSource interface {
-	Phase(ctx context.Context) (Phase, error)
+	Status(ctx context.Context) (state.Status, error)
 }
-
-// Complete is the phase the cleanup requires.
-const Complete = "Complete"
 
 // DefaultIndices are the index patterns OpenChoreo writes (docs/OPENSEARCH.md).
 var DefaultIndices = []string{
@@ -201,7 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Plan: plan}
 	plan.Write(o.Out, o.DryRun)
 	if r := plan.Refusal(); r != nil {
-		o.Log.Warn("cleanup refused", "reason", r.(*Refusal).Reason, "dry_run", o.DryRun)
+		o.Log.Warn("cleanup refused", "reason", r.Error(), "dry_run", o.DryRun)
 		return rep, r
 	}
 	if o.DryRun {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/migrate/cleanup"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 )
 
@@ -36,15 +37,19 @@ func TestCleanupRefusals(t *testing.T) {
 		{name: "both switches missing", want: "--require-explicit-flag is not set",
 			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) { o.RequireExplicitFlag, o.Confirmed = false, false }},
 		{name: "state not Complete", want: "the migration is Cutover, not Complete",
-			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) {
-				o.State = phase{Name: "Cutover", Since: now.Add(-30 * 24 * time.Hour)}
+			set: func(t *testing.T, _ *fixture, o *cleanup.Options) {
+				o.State, _ = machineAt(t, state.Cutover, 30*24*time.Hour)
 			}},
-		{name: "transition pending", want: "a migration transition is pending (Complete -> DualWrite)",
-			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) {
-				o.State = phase{Name: cleanup.Complete, Since: now.Add(-30 * 24 * time.Hour), Pending: "Complete -> DualWrite"}
+		{name: "transition pending", want: "a migration transition is pending (Complete -> DualWrite",
+			set: func(t *testing.T, _ *fixture, o *cleanup.Options) {
+				m, db := machineAt(t, state.Complete, 30*24*time.Hour)
+				pendingFrom(t, m, db)
+				o.State = m
 			}},
 		{name: "Complete for too short", want: "has been Complete for 167h0m0s",
-			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) { o.State = completeFor(167 * time.Hour) }},
+			set: func(t *testing.T, _ *fixture, o *cleanup.Options) {
+				o.State, _ = machineAt(t, state.Complete, 167*time.Hour)
+			}},
 		{name: "Complete shorter than a longer min age", want: "less than --min-complete-age 720h0m0s",
 			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) { o.MinCompleteAge = 720 * time.Hour }},
 		{name: "snapshot repository unregistered", want: `snapshot repository "no-such-repository" is not registered`,
@@ -77,7 +82,7 @@ func TestCleanupRefusals(t *testing.T) {
 			f := newFixture(t)
 			kc := newKube()
 			var out bytes.Buffer
-			o := f.options(&out)
+			o := f.options(t, &out)
 			o.Kube = kubeOptions(kc)
 			tc.set(t, f, &o)
 			_, err := cleanup.Run(ctxT(t), o)
@@ -88,9 +93,8 @@ func TestCleanupRefusals(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "refused: ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %q, want \"refused: ...%s...\"", err, tc.want)
 			}
-			var coded interface{ ExitCode() int }
-			if !errors.As(err, &coded) || coded.ExitCode() != 2 {
-				t.Errorf("a refusal's exit code is not 2: %v", err)
+			if !errors.Is(err, state.ErrRefused) {
+				t.Errorf("a refusal that is not the migration's (state.ErrRefused, exit 2): %v", err)
 			}
 			if !strings.Contains(out.String(), "REFUSED: ") && !tc.snapshotted {
 				t.Errorf("the plan does not show the refusal:\n%s", out.String())
@@ -135,7 +139,7 @@ func TestCleanupDryRun(t *testing.T) {
 	f := newFixture(t)
 	kc := newKube()
 	var out bytes.Buffer
-	o := f.options(&out)
+	o := f.options(t, &out)
 	o.Kube = kubeOptions(kc)
 	o.DryRun = true
 	rep, err := cleanup.Run(ctxT(t), o)
@@ -191,7 +195,7 @@ func TestCleanupArchivesVerifiesDeletes(t *testing.T) {
 	f := newFixture(t)
 	kc := newKube()
 	var out bytes.Buffer
-	o := f.options(&out)
+	o := f.options(t, &out)
 	o.Kube = kubeOptions(kc)
 	ctx := ctxT(t)
 	rep, err := cleanup.Run(ctx, o)
@@ -266,7 +270,7 @@ func TestCleanupArchivesVerifiesDeletes(t *testing.T) {
 func TestCleanupRerunAfterDeletion(t *testing.T) {
 	f := newFixture(t)
 	var out bytes.Buffer
-	o := f.options(&out)
+	o := f.options(t, &out)
 	if _, err := cleanup.Run(ctxT(t), o); err != nil {
 		t.Fatal(err)
 	}

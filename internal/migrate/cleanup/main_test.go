@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,15 +23,23 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/openchoreo/obsplane/internal/migrate/cleanup"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
+	"github.com/openchoreo/obsplane/internal/schema"
+	"github.com/openchoreo/obsplane/internal/store"
+	"github.com/openchoreo/obsplane/internal/store/chdb"
+	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
 )
 
-var osURL, osSkip string
+var (
+	osURL, osSkip string
+	st            *chdb.Store // the migration state's store: the real embedded engine
+)
 
 func TestMain(m *testing.M) {
 	osURL, osSkip = opensearchtest.ForMain("internal/migrate/cleanup")
-	os.Exit(m.Run())
+	chdbtest.Main(m, &st)
 }
 
 func client(t *testing.T) *opensearch.Client {
@@ -191,23 +201,78 @@ func (f *fixture) assertUntouched(t *testing.T, kc *fake.Clientset) {
 	}
 }
 
-// phase is the migration's phase for a test. Until internal/migrate/state
-// is in this branch it is read from a value; the state machine replaces it.
-type phase cleanup.Phase
-
-func (p phase) Phase(context.Context) (cleanup.Phase, error) { return cleanup.Phase(p), nil }
-
 var now = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 
-func completeFor(d time.Duration) cleanup.PhaseSource {
-	return phase{Name: cleanup.Complete, Since: now.Add(-d)}
+var dbSeq atomic.Int64
+
+// clock is the state machine's clock: it starts where the test says and
+// moves a millisecond per reading (rows of one transition need increasing
+// times).
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+// machineAt is the real migration state machine on a database of the
+// test's own, moved along the forward path to phase p, its transitions
+// audited ago before now (the cleanup's clock).
+func machineAt(t *testing.T, p state.Phase, ago time.Duration) (*state.Machine, string) {
+	t.Helper()
+	db := fmt.Sprintf("cleanup_test_%d", dbSeq.Add(1))
+	if _, err := schema.Apply(ctxT(t), st, schema.Options{Database: db}); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: now.Add(-ago)}
+	m, err := state.New(st, db, nil, state.Options{Now: c.Now, LockLease: 10 * time.Second,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range state.Phases[1 : slices.Index(state.Phases, p)+1] {
+		if err := m.Move(ctxT(t), step, "cleanup-test", "reach "+string(p), nil); err != nil {
+			t.Fatalf("move to %s: %v", step, err)
+		}
+	}
+	s, err := m.Status(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Phase != p {
+		t.Fatalf("phase %s, want %s", s.Phase, p)
+	}
+	return m, db
+}
+
+// pendingFrom leaves on m's database a transition from Complete to
+// DualWrite started and never finished: what a rollback killed mid-way
+// leaves.
+func pendingFrom(t *testing.T, m *state.Machine, db string) {
+	t.Helper()
+	s, err := m.Status(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Exec(ctxT(t), "INSERT INTO "+store.QuoteIdent(db)+".obsplane_migration_transitions (Seq, Status, FromPhase, ToPhase, Actor, Reason, At) "+
+		"SELECT {seq:UInt64}, 'started', 'Complete', 'DualWrite', 'killed', 'rollback killed mid-way', now64(3)",
+		store.Params{"seq": fmt.Sprint(s.Transitions[0].Seq + 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // options are the settings of a cleanup every guard lets through.
-func (f *fixture) options(out *bytes.Buffer) cleanup.Options {
+func (f *fixture) options(t *testing.T, out *bytes.Buffer) cleanup.Options {
+	m, _ := machineAt(t, state.Complete, 8*24*time.Hour)
 	return cleanup.Options{
 		RequireExplicitFlag: true, Confirmed: true, MinCompleteAge: 168 * time.Hour,
-		State:      completeFor(8 * 24 * time.Hour),
+		State:      m,
 		OpenSearch: f.c, Indices: f.patterns,
 		ArchiveIndices: true, Repository: f.repo,
 		SnapshotTimeout: time.Minute, RestoreTimeout: time.Minute, DeleteTimeout: 30 * time.Second,

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 )
 
@@ -44,7 +45,7 @@ type Plan struct {
 func (p *Plan) Refusal() error {
 	for _, g := range p.Guards {
 		if !g.OK {
-			return &Refusal{Reason: g.Detail}
+			return refuse("%s", g.Detail)
 		}
 	}
 	return nil
@@ -75,21 +76,22 @@ func buildPlan(ctx context.Context, o *Options) (*Plan, error) {
 		return p, nil
 	}
 
-	ph, err := o.State.Phase(ctx)
+	ph, err := o.State.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cleanup: read the migration state: %w", err)
 	}
 	now := o.Now()
 	switch {
-	case ph.Pending != "":
-		p.guard("migration phase", false, "a migration transition is pending (%s); finish or roll it back first", ph.Pending)
-	case ph.Name != Complete:
-		p.guard("migration phase", false, "the migration is %s, not %s", orNone(ph.Name), Complete)
+	case ph.Pending != nil:
+		p.guard("migration phase", false, "a migration transition is pending (%s -> %s, started %s by %s); finish or roll it back first",
+			ph.Pending.From, ph.Pending.To, ph.Pending.At.UTC().Format(time.RFC3339), ph.Pending.Actor)
+	case ph.Phase != state.Complete:
+		p.guard("migration phase", false, "the migration is %s, not %s", orNone(string(ph.Phase)), state.Complete)
 	case now.Sub(ph.Since) < o.MinCompleteAge:
 		p.guard("migration phase", false, "the migration has been %s for %s (since %s), less than --min-complete-age %s",
-			Complete, now.Sub(ph.Since).Round(time.Second), ph.Since.UTC().Format(time.RFC3339), o.MinCompleteAge)
+			state.Complete, now.Sub(ph.Since).Round(time.Second), ph.Since.UTC().Format(time.RFC3339), o.MinCompleteAge)
 	default:
-		p.guard("migration phase", true, "%s since %s (%s, at least %s)", Complete, ph.Since.UTC().Format(time.RFC3339),
+		p.guard("migration phase", true, "%s since %s (%s, at least %s)", state.Complete, ph.Since.UTC().Format(time.RFC3339),
 			now.Sub(ph.Since).Round(time.Second), o.MinCompleteAge)
 	}
 	if stop(p.Guards[len(p.Guards)-1].OK) {
