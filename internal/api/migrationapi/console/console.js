@@ -94,7 +94,12 @@
     showError("");
     $("auth").hidden = true;
     $("content").hidden = false;
-    render(body);
+    try {
+      render(body);
+    } catch (e) {
+      // A rendering bug must show, not leave a half-updated page.
+      showError("The page could not show the answer: " + e.message);
+    }
     if (!forcedMs && body.pollSeconds > 0 && body.pollSeconds * 1000 !== pollMs) {
       pollMs = body.pollSeconds * 1000;
       $("poll").textContent = String(pollMs / 1000);
