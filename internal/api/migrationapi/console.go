@@ -69,7 +69,7 @@ func (a *API) serveFile(w http.ResponseWriter, r *http.Request, name string) {
 	b, err := fs.ReadFile(consoleFS, "console/"+clean)
 	if err != nil {
 		msg := "no console file %q"
-		if strings.HasPrefix(clean, "vendor/") {
+		if strings.HasPrefix(clean, "vendor/") && !ChartsEmbedded() {
 			msg += " (the charting library is not embedded in this build: run make build)"
 		}
 		httpx.WriteError(w, httpx.NotFound(msg, httpx.Truncate(name, 64)), false)
