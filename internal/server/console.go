@@ -10,6 +10,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/api/migrationapi"
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -21,10 +22,16 @@ func migrationAPI(cfg *config.Config, st store.Store, rt *router.Router, a auth.
 	return &migrationapi.API{Status: migrationStatus(cfg, st, rt, log), Router: rt, Lag: dualWriteLag(cfg, reg), Auth: a, Log: log}
 }
 
-// migrationStatus reads the migration's state machine. Until the state
-// package is wired in, nil: the API answers 503 saying so.
-func migrationStatus(_ *config.Config, _ store.Store, _ *router.Router, _ *slog.Logger) migrationapi.StatusFunc {
-	return nil
+// migrationStatus reads the migration's state machine over the store, with
+// the router's flags; nil when it cannot be built (the API then answers 503
+// saying so).
+func migrationStatus(cfg *config.Config, st store.Store, rt *router.Router, log *slog.Logger) migrationapi.StatusFunc {
+	m, err := state.New(st, cfg.Database, rt.Flags(), state.Options{Log: log})
+	if err != nil {
+		log.Error("migration state machine not available", "err", err)
+		return nil
+	}
+	return m.Status
 }
 
 // dualWriteLag reads the lag of the gateway's OpenSearch exporter in this

@@ -1,7 +1,3 @@
-//go:build consolestate
-
-// The build tag comes off once internal/migrate/state is merged.
-
 package server_test
 
 import (

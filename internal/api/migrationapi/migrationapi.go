@@ -138,7 +138,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, caller string) error {
 		a.Log.Error("migration: read status", "err", err)
 		return unavailable("the migration state could not be read from the store; retry later")
 	}
-	resp := Response{Status: st.normalized(), Rollbacks: []flags.AuditEntry{}, RolloutAudit: []flags.AuditEntry{},
+	resp := Response{Status: normalized(st), Rollbacks: []flags.AuditEntry{}, RolloutAudit: []flags.AuditEntry{},
 		PollSeconds: a.PollInterval.Seconds(), GeneratedAt: time.Now().UTC(), Caller: caller}
 	if a.Lag != nil {
 		if lag, pending, ok := a.Lag(); ok {
