@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openchoreo/obsplane/internal/api/auth"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
@@ -232,5 +233,55 @@ func TestConsoleFiles(t *testing.T) {
 		if rec.Code != 200 || len(b) < 1000 {
 			t.Fatalf("%s: %d, %d bytes", f, rec.Code, len(b))
 		}
+	}
+}
+
+// TestMigrationFromStateMachine: the API serves the real state machine's
+// status over the store: transitions newest first with who and why, the
+// validations, the rollout from the flags.
+func TestMigrationFromStateMachine(t *testing.T) {
+	rt, fl, db := testRouter(t)
+	ctx := ctxT(t)
+	m, err := state.New(st, db, fl, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Move(ctx, state.DualWrite, "ops", "shadow write on", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Move(ctx, state.Backfilled, "ops", "backfill done", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RecordValidation(ctx, state.Validation{RunID: "r1", Passed: true, DriftPercent: 0.25, PerNamespace: map[string]float64{"shop": 0.25}}, state.Backfilled, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	p := 5
+	if _, _, err := fl.Update(ctx, flags.UseClickHouse, flags.Change{RolloutPercentage: &p}, "ops", "first step"); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&API{Status: m.Status, Router: rt}).Mount(mux)
+	rec := do(t, mux, "GET", "/api/v1/migration", "", false)
+	if rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	var r struct {
+		Phase          string             `json:"phase"`
+		Transitions    []state.Transition `json:"transitions"`
+		Validations    []state.Validation `json:"validations"`
+		RolloutPercent int                `json:"rolloutPercent"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Phase != "Backfilled" || len(r.Transitions) != 2 || r.Transitions[0].To != state.Backfilled || r.Transitions[0].Reason != "backfill done" ||
+		r.Transitions[1].Actor != "ops" || r.Transitions[1].Status != "done" {
+		t.Fatalf("transitions: %s", rec.Body)
+	}
+	if len(r.Validations) != 1 || !r.Validations[0].Passed || r.Validations[0].DriftPercent != 0.25 || r.Validations[0].PerNamespace["shop"] != 0.25 {
+		t.Fatalf("validations: %s", rec.Body)
+	}
+	if r.RolloutPercent != 5 {
+		t.Fatalf("rollout %d: %s", r.RolloutPercent, rec.Body)
 	}
 }
