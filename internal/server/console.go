@@ -19,7 +19,8 @@ import (
 // over the store, the router's flags and latencies, and the gateway's
 // dual-write lag when this process runs the gateway.
 func migrationAPI(cfg *config.Config, st store.Store, rt *router.Router, a auth.Authenticator, reg prometheus.Registerer, log *slog.Logger) *migrationapi.API {
-	return &migrationapi.API{Status: migrationStatus(cfg, st, rt, log), Router: rt, Lag: dualWriteLag(cfg, reg), Auth: a, Log: log}
+	return &migrationapi.API{Status: migrationStatus(cfg, st, rt, log), Router: rt, Lag: dualWriteLag(cfg, reg), Auth: a, Log: log,
+		PollInterval: cfg.Console.PollInterval, AuditLimit: cfg.Console.AuditLimit}
 }
 
 // migrationStatus reads the migration's state machine over the store, with
