@@ -187,6 +187,12 @@
     renderLatency(m.latency);
   }
 
+  // A single point would make uPlot stretch the time axis over years:
+  // give it a minute either side.
+  function widen(plot, xs) {
+    if (xs.length === 1) plot.setScale("x", { min: xs[0] - 60, max: xs[0] + 60 });
+  }
+
   function size(el) {
     return { width: Math.max(300, el.clientWidth - 8), height: 220 };
   }
@@ -201,17 +207,21 @@
         ", drift " + last.driftPercent.toFixed(3) + "%"
       : "No validation recorded yet.";
     if (!charts) return;
-    const data = [xs, ys];
+    // The line, and each run as a point coloured by its verdict.
+    const data = [xs, ys, ordered.map((v) => (v.passed ? v.driftPercent : null)), ordered.map((v) => (v.passed ? null : v.driftPercent))];
+    const pointsOnly = (color) => ({ stroke: color, fill: color, paths: () => null, points: { show: true, size: 9, fill: color } });
     if (!driftPlot) {
       const el = $("drift-chart");
       driftPlot = new uPlot(Object.assign(size(el), {
-        series: [{}, { label: "drift %", stroke: "#b45309", width: 2, points: { show: true, size: 7 } }],
+        series: [{}, { label: "drift %", stroke: "#9ca3af", width: 2, points: { show: false } },
+          Object.assign({ label: "passed" }, pointsOnly("#15803d")), Object.assign({ label: "failed" }, pointsOnly("#b91c1c"))],
         axes: [{}, { label: "%" }],
         scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.2)] } },
       }), data, el);
     } else {
       driftPlot.setData(data);
     }
+    widen(driftPlot, xs);
   }
 
   function renderLatency(l) {
@@ -250,6 +260,7 @@
     } else {
       latencyPlot.setData(data);
     }
+    widen(latencyPlot, xs);
   }
 
   function schedule() {
