@@ -116,6 +116,15 @@ type Config struct {
 		Throttle time.Duration
 	}
 
+	// Console tunes the migration console and GET /api/v1/migration.
+	Console struct {
+		// PollInterval is how often the console page refreshes.
+		PollInterval time.Duration
+		// AuditLimit is how many use_clickhouse audit rows a response
+		// carries (the rollout audit and the automatic rollbacks in it).
+		AuditLimit int
+	}
+
 	// OpenSearch is the store being migrated from (OpenChoreo's current
 	// logs backend): read by the router, written by dual write.
 	OpenSearch struct {
@@ -284,6 +293,8 @@ var keys = []key{
 
 	setting("alert-tick", "alerts.tick", 15*time.Second, func(c *Config) *time.Duration { return &c.Alerts.Tick }, "how often the alert scheduler looks for rules that are due", positive),
 	setting("alert-throttle", "alerts.throttle", 60*time.Minute, func(c *Config) *time.Duration { return &c.Alerts.Throttle }, "least time between two notifications of a rule that keeps firing", positive),
+	setting("console-poll-interval", "console.pollInterval", 3*time.Second, func(c *Config) *time.Duration { return &c.Console.PollInterval }, "how often the migration console (/console) refreshes from /api/v1/migration", positive),
+	setting("console-audit-limit", "console.auditLimit", 200, func(c *Config) *int { return &c.Console.AuditLimit }, "use_clickhouse audit rows GET /api/v1/migration returns (rollout audit, automatic rollbacks)", positive),
 
 	setting("opensearch-url", "opensearch.url", "", func(c *Config) *string { return &c.OpenSearch.URL }, "OpenSearch being migrated from, e.g. http://opensearch:9200 (credentials in the URL are masked in config print)", secret),
 	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),

@@ -244,6 +244,7 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, fl *fla
 
 	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
 	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	migrationAPI(cfg, st, rt, a, reg, log.With("component", "migration")).Mount(mux)
 	if st.Kind() == "embedded" {
 		(&backupapi.API{Store: st, Database: cfg.Database, Dir: BackupDir(cfg), Auth: a, Log: log.With("component", "backup")}).Mount(mux)
 	}
