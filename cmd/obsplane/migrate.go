@@ -378,7 +378,7 @@ func writeReport(path string, rep *migrate.ValidationReport) error {
 // migrateCmd is `obsplane migrate backfill|syncback|validate|status|cutover|rollback|complete|cleanup`.
 func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd(),
+	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd(), migrateShadowWriteCmd(),
 		migrateStatusCmd(), migrateCutoverCmd(), migrateRollbackCmd(), migrateCompleteCmd(), migrateCleanupCmd())
 	return cmd
 }
