@@ -309,3 +309,31 @@ func TestExactIndexName(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanupWithoutArchive: with --archive-indices=false the named indices
+// are deleted by name without a snapshot, and nothing else.
+func TestCleanupWithoutArchive(t *testing.T) {
+	f := newFixture(t)
+	var out bytes.Buffer
+	o := f.options(t, &out)
+	o.ArchiveIndices = false
+	rep, err := cleanup.Run(ctxT(t), o)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "archive: none (--archive-indices=false)") {
+		t.Errorf("the plan does not say the indices go unarchived")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(rep.Deleted)), slices.Sorted(slices.Values(f.named))) {
+		t.Errorf("deleted %v, want exactly %v", rep.Deleted, f.named)
+	}
+	for _, ix := range f.unrelated {
+		if ok, _ := f.c.IndexExists(ctxT(t), ix); !ok {
+			t.Errorf("unrelated index %s deleted", ix)
+		}
+	}
+	if s := f.snapshots(t); len(s) > 0 {
+		t.Errorf("snapshots taken without --archive-indices: %v", s)
+	}
+}
