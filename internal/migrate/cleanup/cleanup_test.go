@@ -64,6 +64,16 @@ func TestCleanupRefusals(t *testing.T) {
 			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) { o.Indices = append(o.Indices, ".opendistro*") }},
 		{name: "release does not own the StatefulSet", want: "StatefulSet " + kubeNS + "/opensearch-master does not belong to release another-release",
 			set: func(_ *testing.T, _ *fixture, o *cleanup.Options) { o.Kube.Release = "another-release" }},
+		{name: "check copy name taken", want: "the check copy obsplane-verify-taken-otel-traces-",
+			set: func(t *testing.T, f *fixture, o *cleanup.Options) {
+				o.SnapshotName = "taken"
+				name := fmt.Sprintf("%staken-otel-traces-%04d-03-01", cleanup.VerifyPrefix, f.year)
+				if _, err := raw(ctxT(t), f.c, http.MethodPut, "/"+name, `{"settings":{"index.number_of_replicas":0}}`); err != nil {
+					t.Fatal(err)
+				}
+				f.leftover = append(f.leftover, name)
+				t.Cleanup(func() { _ = f.c.DeleteIndex(context.Background(), name) })
+			}},
 		{name: "snapshot PARTIAL", snapshotted: true, want: "ended PARTIAL, not SUCCESS",
 			set: func(t *testing.T, f *fixture, _ *cleanup.Options) { redIndex(t, f) }},
 		{name: "restored count differs", snapshotted: true, want: "holds 35 documents, the original 34; nothing was deleted",
@@ -297,5 +307,33 @@ func TestExactIndexName(t *testing.T) {
 		if err := opensearch.ExactIndexName(good); err != nil {
 			t.Errorf("ExactIndexName(%q): %v", good, err)
 		}
+	}
+}
+
+// TestCleanupWithoutArchive: with --archive-indices=false the named indices
+// are deleted by name without a snapshot, and nothing else.
+func TestCleanupWithoutArchive(t *testing.T) {
+	f := newFixture(t)
+	var out bytes.Buffer
+	o := f.options(t, &out)
+	o.ArchiveIndices = false
+	rep, err := cleanup.Run(ctxT(t), o)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "archive: none (--archive-indices=false)") {
+		t.Errorf("the plan does not say the indices go unarchived")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(rep.Deleted)), slices.Sorted(slices.Values(f.named))) {
+		t.Errorf("deleted %v, want exactly %v", rep.Deleted, f.named)
+	}
+	for _, ix := range f.unrelated {
+		if ok, _ := f.c.IndexExists(ctxT(t), ix); !ok {
+			t.Errorf("unrelated index %s deleted", ix)
+		}
+	}
+	if s := f.snapshots(t); len(s) > 0 {
+		t.Errorf("snapshots taken without --archive-indices: %v", s)
 	}
 }
