@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	reg.MustRegister(state.NewCollector(mig, cfg.Migration.MetricsTimeout))
 	if cfg.Has("query") {
-		services, ls, err := buildQuery(ctx, cfg, st, fl, reg, log, mux)
+		services, ls, err := buildQuery(ctx, cfg, st, fl, mig, reg, log, mux)
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 // choosing between them per caller), the alert manager, the obsplane API and
 // the router's flag API on mux, and the two adapter listeners. The router
 // and the alert scheduler are the services that run.
-func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, fl *flags.Service, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
+func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, fl *flags.Service, mig *state.Machine, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
 	var auds []string
 	for _, a := range strings.Split(cfg.JWT.Audience, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -244,7 +244,7 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, fl *fla
 
 	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
 	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
-	migrationAPI(cfg, st, rt, a, reg, log.With("component", "migration")).Mount(mux)
+	migrationAPI(cfg, mig, rt, a, reg, log.With("component", "migration")).Mount(mux)
 	if st.Kind() == "embedded" {
 		(&backupapi.API{Store: st, Database: cfg.Database, Dir: BackupDir(cfg), Auth: a, Log: log.With("component", "backup")}).Mount(mux)
 	}
