@@ -295,7 +295,8 @@ func TestWhitepaperCommands(t *testing.T) {
 		}
 		s.expectArgs(t, "cleanup", "post-upgrade", "cleanup", "--confirmed=true", "--archive-indices=true",
 			"--require-explicit-flag=true", "--delete-statefulset=true", "--delete-pvcs=false",
-			"--delete-services=true", "--delete-configmaps=true", "--delete-secrets=false")
+			"--delete-services=true", "--delete-configmaps=true", "--delete-secrets=false",
+			"--snapshot-repository=obsplane-archive", "--min-complete-age=604800s")
 		s.expect(t, "false", "clickstack", "forward")
 		if s.cleanupRole == nil {
 			t.Fatal("no cleanup Role")
