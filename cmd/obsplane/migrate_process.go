@@ -16,9 +16,9 @@ import (
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
-	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/store"
 )
