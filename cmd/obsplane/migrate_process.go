@@ -16,6 +16,7 @@ import (
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
+	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/server"
@@ -74,11 +75,7 @@ type processEnv struct {
 // migrationFlags is the flag service with every flag the migration
 // switches, defined as serve defines them.
 func migrationFlags(st store.Store, cfg *config.Config, log *slog.Logger) (*flags.Service, error) {
-	return flags.New(st, cfg.Database, []flags.Definition{
-		{Name: flags.UseClickHouse, Description: "share of users (sticky by user id) whose reads ClickHouse answers while observer.telemetry.backend is opensearch", Enabled: true},
-		{Name: flags.ShadowWrite, Description: "the gateway also writes logs and traces into OpenSearch", Enabled: cfg.Migration.ShadowWrite.Enabled},
-		{Name: flags.ClickStackPrimary, Description: "every read goes to ClickHouse, as with observer.telemetry.backend=clickstack"},
-	}, nil, log)
+	return router.NewFlags(st, server.RouterConfig(cfg), router.SystemClock{}, log)
 }
 
 func openProcess(cmd *cobra.Command, p *processCommon) (*processEnv, error) {
