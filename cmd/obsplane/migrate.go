@@ -176,7 +176,7 @@ func migrateBackfillCmd() *cobra.Command {
 			if err == nil {
 				var moved bool
 				if moved, err = m.BackfillDone(cmd.Context(), actorOr(actor), s, e, res); moved {
-					fmt.Fprintln(cmd.OutOrStdout(), "migration phase: Backfilled")
+					fmt.Fprintln(cmd.ErrOrStderr(), "migration phase: Backfilled")
 				}
 			}
 			return recordOutcome("the backfill completed", err)
@@ -337,7 +337,7 @@ func migrateValidateCmd() *cobra.Command {
 				if err == nil {
 					var phase state.Phase
 					if phase, err = m.ValidationDone(cmd.Context(), actorOr(actor), rep); err == nil {
-						fmt.Fprintln(cmd.OutOrStdout(), "migration phase:", phase)
+						fmt.Fprintln(cmd.ErrOrStderr(), "migration phase:", phase)
 					}
 				}
 				if err := recordOutcome("the validation ran", err); err != nil {

@@ -124,7 +124,7 @@ func TestProcessCommands(t *testing.T) {
 	from := time.Now().UTC().Add(-48 * time.Hour).Format(time.RFC3339)
 	out, errs, code = run("migrate", "validate", "--opensearch", url, "--start", from, "--duration", "2m", "--sample-interval", "1m",
 		"--group-by", "namespace", "--report-file", "", "--actor", "tester")
-	if code != 0 || !strings.Contains(out, "migration phase: Off") {
+	if code != 0 || !strings.Contains(errs, "migration phase: Off") || strings.Contains(out, "migration phase") {
 		t.Fatalf("validate: exit %d\n%s%s", code, out, errs)
 	}
 	s := statusJSON()

@@ -336,8 +336,10 @@ func cutoverTime(ctx context.Context, m *Machine) (time.Time, bool, error) {
 		if t.To == Cutover && t.Status != Aborted {
 			return t.At, true, nil
 		}
-		if t.To == Cutover && t.Status == Aborted && t.Detail["reached"] != "" {
-			return t.At, true, nil // a halted ramp had sent some reads to ClickHouse
+		if t.To == Cutover && t.Status == Aborted && (t.Detail["reached"] != "" || strings.HasPrefix(t.Outcome, "rolled back by")) {
+			// A halted ramp had sent some reads to ClickHouse; a killed
+			// one (rolled back from pending) may have.
+			return t.At, true, nil
 		}
 	}
 	return time.Time{}, false, nil

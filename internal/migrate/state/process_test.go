@@ -433,3 +433,31 @@ func TestCompleteRefusedAfterManualRollback(t *testing.T) {
 		t.Errorf("refused complete changed something")
 	}
 }
+
+// TestRollbackOfKilledCutover: a cutover killed mid-ramp leaves its step
+// pending; rollback rolls it back and syncs back from the ramp's start.
+func TestRollbackOfKilledCutover(t *testing.T) {
+	r := newRig(t)
+	r.validated(t)
+	s := status(t, r.m)
+	crash(t, r.db, int(s.Transitions[0].Seq)+1, state.Validated, state.Cutover)
+	pending := status(t, r.m).Pending
+	if pending == nil {
+		t.Fatal("no pending cutover")
+	}
+	var since time.Time
+	err := r.m.Rollback(ctxT(t), state.RollbackOptions{Actor: "ops", Reason: "cutover was killed", Syncback: func(_ context.Context, s time.Time) (int64, error) {
+		since = s
+		return 0, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = status(t, r.m)
+	if s.Phase != state.DualWrite || s.Pending != nil || !since.Equal(pending.At) {
+		t.Errorf("after rollback: phase %s, pending %v, syncback since %s (cutover started %s)", s.Phase, s.Pending, since, pending.At)
+	}
+	if tr := s.Transitions[1]; tr.To != state.Cutover || tr.Status != state.Aborted {
+		t.Errorf("the killed cutover %+v, want aborted", tr)
+	}
+}
