@@ -58,10 +58,10 @@ func tail(s string, n int) string {
 // server is the running `obsplane serve` the rehearsal migrates.
 type server struct {
 	HTTP, OTLPGRPC, Forward, ClickHouseHTTP string
-	cmd                                      *exec.Cmd
-	out                                      *lockedBuffer
-	logFile                                  *os.File
-	done                                     chan error
+	cmd                                     *exec.Cmd
+	out                                     *lockedBuffer
+	logFile                                 *os.File
+	done                                    chan error
 }
 
 // startServe runs `obsplane serve` with every listener on a free loopback

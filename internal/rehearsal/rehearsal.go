@@ -74,16 +74,17 @@ type Phase struct {
 	// Commands are the migrate subcommands the phase runs (checked before
 	// anything starts: a missing one fails the run by name).
 	Commands []string
-	// TrafficAfter starts the phase's live traffic once the command has
-	// taken effect (shadow write: records sent before the gateway saw the
-	// flag are not dual-written, by design).
-	TrafficAfter bool
 	// OS is what OpenSearch must hold of the phase's live records.
 	OS OSWant
 	// Want is the migration phase `migrate status` must report after ("":
 	// not checked).
 	Want string
-	run  func(r *runner, ctx context.Context) error
+	// before runs ahead of the phase's live traffic, which starts once
+	// every serve has reloaded the flags (records sent before the gateway
+	// sees shadow_write flip are, by design, not dual-written or are).
+	before func(r *runner, ctx context.Context) error
+	// run runs while the live traffic flows.
+	run func(r *runner, ctx context.Context) error
 }
 
 // ErrFailed is returned when the run completed its phases but lost or
@@ -113,8 +114,8 @@ func Phases() []Phase {
 	return []Phase{
 		// Before the migration: dual write is off, so OpenSearch must
 		// receive none of the live records.
-		{Name: "baseline", OS: OSNone, Want: "", run: nil},
-		{Name: "shadow-write", Commands: []string{"shadow-write", "status"}, TrafficAfter: true, Want: "DualWrite", run: (*runner).shadowWrite},
+		{Name: "baseline", OS: OSNone},
+		{Name: "shadow-write", Commands: []string{"shadow-write", "status"}, Want: "DualWrite", before: (*runner).shadowWrite},
 		{Name: "backfill", Commands: []string{"backfill", "status"}, Want: "Backfilled", run: (*runner).backfill},
 		{Name: "validate", Commands: []string{"validate", "status"}, Want: "Validated", run: (*runner).validatePhase},
 		{Name: "cutover", Commands: []string{"cutover", "status"}, Want: "Cutover", run: (*runner).cutover},
@@ -123,7 +124,10 @@ func Phases() []Phase {
 		{Name: "validate-again", Commands: []string{"validate", "status"}, Want: "Validated", run: (*runner).validatePhase},
 		{Name: "cutover-again", Commands: []string{"cutover", "status"}, Want: "Cutover", run: (*runner).cutoverAgain},
 		{Name: "complete", Commands: []string{"complete", "status"}, Want: "Complete", run: (*runner).complete},
-		{Name: "cleanup", Commands: []string{"cleanup", "status"}, OS: OSAny, run: (*runner).cleanup},
+		// Dual write off first (as the chart's shadow-write Job does before
+		// a cleanup), so the indices the cleanup deletes stay deleted: the
+		// live records of this phase must not reach OpenSearch.
+		{Name: "cleanup", Commands: []string{"shadow-write", "cleanup", "status"}, OS: OSNone, before: (*runner).beforeCleanup, run: (*runner).cleanup},
 	}
 }
 
@@ -216,6 +220,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		fmt.Fprintf(cfg.Out, "\n### phase %d/%d: %s (%s, state after: %s)\n\n", i+1, len(phases), p.Name,
 			res.Time.Round(100*time.Millisecond), res.State)
 		WriteTable(cfg.Out, []PhaseResult{res})
+		for _, row := range res.Rows {
+			if n := row.GatewayNote(); n != "" {
+				fmt.Fprintln(cfg.Out, "\nnote:", n)
+			}
+		}
 		for _, row := range res.Rows {
 			if why := row.Failed(); why != "" {
 				failures = append(failures, fmt.Sprintf("%s %s: %s", p.Name, row.Source, why))
@@ -328,11 +337,8 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		}},
 	}
 	var cmdErr error
-	if p.run == nil {
-		p.run = func(*runner, context.Context) error { return nil }
-	}
-	if p.TrafficAfter {
-		if cmdErr = p.run(r, ctx); cmdErr == nil {
+	if p.before != nil {
+		if cmdErr = p.before(r, ctx); cmdErr == nil {
 			// Every serve process reloads the flags within --flag-refresh.
 			wait(ctx, 2*r.cfg.FlagRefresh+2*time.Second)
 		}
@@ -349,7 +355,7 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 				s.res = s.send(ctx, s.tag, s.n)
 			}()
 		}
-		if !p.TrafficAfter {
+		if p.run != nil {
 			cmdErr = p.run(r, ctx)
 		}
 		wg.Wait()
@@ -453,7 +459,7 @@ func (r *runner) state(ctx context.Context, want string) string {
 	st, err := r.cli.status(ctx)
 	if err != nil {
 		r.cfg.Log.Warn("migrate status", "err", err)
-		return "unknown (" + firstLine(err.Error()) + ")"
+		return "unknown (migrate status failed)"
 	}
 	primary := "opensearch"
 	if st.ClickStackPrimary {
@@ -560,7 +566,12 @@ func (r *runner) complete(ctx context.Context) error {
 	return err
 }
 
-func (r *runner) cleanup(ctx context.Context) error {
+// beforeCleanup turns dual write off and registers the snapshot repository
+// (the cleanup never registers one itself).
+func (r *runner) beforeCleanup(ctx context.Context) error {
+	if _, err := r.cli.run(ctx, "shadow-write", "disable", "--reason", "rehearsal "+r.id+": cleanup", "--actor", "rehearsal"); err != nil {
+		return err
+	}
 	repo := r.cfg.SnapshotRepository
 	// An fs repository under the node's path.repo (scripts/opensearch.sh
 	// sets it to <home>/snapshots).
@@ -570,6 +581,11 @@ func (r *runner) cleanup(ctx context.Context) error {
 	if err != nil || code/100 != 2 {
 		return fmt.Errorf("register snapshot repository %s: %v %d %s", repo, err, code, tail(string(b), 3))
 	}
+	return nil
+}
+
+func (r *runner) cleanup(ctx context.Context) error {
+	repo := r.cfg.SnapshotRepository
 	// The state must have been Complete for --min-complete-age.
 	wait(ctx, r.cfg.MinCompleteAge+time.Second)
 	if _, err := r.cli.run(ctx, "cleanup", "--require-explicit-flag", "--confirmed", "--archive-indices",

@@ -106,11 +106,20 @@ func osText(r Row) string {
 	s := tallyText(r.OS)
 	switch r.OSWant {
 	case OSNone:
-		return s + " (deleted)"
+		return s + " (want 0)"
 	case OSAny:
 		return s + " (not checked)"
 	}
 	return s
+}
+
+// GatewayNote compares the client's acknowledgements with the gateway's
+// accepted counter, or "" when they agree (or the source is not live).
+func (r Row) GatewayNote() string {
+	if r.Accepted < 0 || int(r.Accepted) == r.Acked {
+		return ""
+	}
+	return fmt.Sprintf("%s %s: the client counted %d acknowledged, the gateway's accepted counter grew by %.0f", r.Phase, r.Source, r.Acked, r.Accepted)
 }
 
 // PhaseResult is one phase: its rows, how long it took and the state the
