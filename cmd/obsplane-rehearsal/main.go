@@ -73,9 +73,8 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&cfg.Settle, "settle", 90*time.Second, "longest wait, after a phase, for acknowledged records to reach both stores")
 	fs.DurationVar(&cfg.StartTimeout, "start-timeout", 3*time.Minute, "longest wait for serve to be ready")
 	fs.StringVar(&cfg.Until, "until", "", "stop after this phase (baseline, shadow-write, backfill, validate, cutover, rollback, backfill-again, validate-again, cutover-again, complete, cleanup)")
-	fs.StringVar(&cfg.Screenshot, "screenshot", "", "run the console's browser test during the second cutover and keep its screenshot here (e.g. docs/console.png)")
-	fs.StringVar(&cfg.ConsolePkg, "console-pkg", "./internal/server/...", "package of the console's browser test")
-	fs.StringVar(&cfg.ConsoleRun, "console-run", "^TestConsole", "-run pattern of the console's browser test")
+	fs.StringVar(&cfg.Screenshot, "screenshot", "", "open serve's /console in a headless Chromium during the second cutover, check it shows Cutover at 100%, keep a PNG of it here (e.g. docs/console.png)")
+	fs.StringVar(&cfg.Chromium, "chromium", envOr("OBSPLANE_CHROMIUM", "/usr/bin/chromium"), "headless Chromium for -screenshot (Debian's chromium package)")
 	fs.StringVar(&serveArgs, "serve-args", "", "more flags for obsplane serve, space-separated")
 	fs.StringVar(&level, "log-level", "info", "progress log level (debug shows every migrate command's output)")
 	if err := fs.Parse(os.Args[1:]); err != nil {

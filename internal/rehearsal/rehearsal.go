@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,10 +55,10 @@ type Config struct {
 	Settle, StartTimeout time.Duration
 	// Until stops after the phase of that name ("" runs them all).
 	Until string
-	// Screenshot, when set, runs the console's browser test against the
-	// running serve during the second cutover and keeps its screenshot
-	// there; ConsolePkg and ConsoleRun name that test.
-	Screenshot, ConsolePkg, ConsoleRun string
+	// Screenshot, when set, opens the running serve's /console in a
+	// headless Chromium (the binary at Chromium) during the second cutover
+	// and keeps a PNG of the page there.
+	Screenshot, Chromium string
 	// ServeArgs are more flags for `obsplane serve`.
 	ServeArgs []string
 
@@ -613,30 +612,5 @@ func (r *runner) checkSnapshot(ctx context.Context, repo string) error {
 			}
 		}
 	}
-	return nil
-}
-
-// screenshot runs the console's browser test against the running serve:
-// `go test -run ConsoleRun ConsolePkg` with the page's address and where
-// the screenshot goes in its environment.
-func (r *runner) screenshot(ctx context.Context) error {
-	shot, err := filepath.Abs(r.cfg.Screenshot)
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", r.cfg.ConsoleRun, r.cfg.ConsolePkg)
-	cmd.Dir = r.cfg.Repo
-	cmd.Env = append(os.Environ(), "OBSPLANE_CONSOLE_SCREENSHOT="+shot, "OBSPLANE_CONSOLE_URL=http://"+r.srv.HTTP)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("console browser test (go test -run %s %s): %v\n%s", r.cfg.ConsoleRun, r.cfg.ConsolePkg, err, tail(string(out), 20))
-	}
-	if strings.Contains(string(out), "no tests to run") {
-		return fmt.Errorf("console browser test: go test -run %s %s ran no test", r.cfg.ConsoleRun, r.cfg.ConsolePkg)
-	}
-	if _, err := os.Stat(shot); err != nil {
-		return fmt.Errorf("console browser test passed but left no screenshot at %s", shot)
-	}
-	r.cfg.Log.Info("console screenshot", "path", shot)
 	return nil
 }
