@@ -21,8 +21,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "obsplane:", err)
-		os.Exit(1)
+		// A refused migration step exits 2, naming the reason; anything
+		// else 1.
+		fmt.Fprintln(os.Stderr, errorText(err))
+		os.Exit(exitCode(err))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/migrate"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
@@ -124,7 +125,7 @@ func (m *migrateCommon) retry() opensearch.RetryOptions {
 
 func migrateBackfillCmd() *cobra.Command {
 	var common migrateCommon
-	var from, start, end, signals, indices string
+	var from, start, end, signals, indices, actor string
 	var slices, batch, pageSize int
 	var maxRate float64
 	var keepAlive time.Duration
@@ -167,11 +168,23 @@ func migrateBackfillCmd() *cobra.Command {
 			if res != nil {
 				res.WriteReport(cmd.OutOrStdout())
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			// A complete copy moves the migration DualWrite -> Backfilled.
+			m, err := processAfter(env, common.lockLease)
+			if err == nil {
+				var moved bool
+				if moved, err = m.BackfillDone(cmd.Context(), actorOr(actor), s, e, res); moved {
+					fmt.Fprintln(cmd.OutOrStdout(), "migration phase: Backfilled")
+				}
+			}
+			return recordOutcome("the backfill completed", err)
 		},
 	})
 	common.register(cmd.Flags())
 	f := cmd.Flags()
+	f.StringVar(&actor, "actor", "", "who runs the backfill, for the migration audit (default: $USER@host)")
 	f.StringVar(&from, "from", "opensearch", "source store (opensearch)")
 	f.StringVar(&start, "start", "", "first UTC day to copy, YYYY-MM-DD (required)")
 	f.StringVar(&end, "end", "", "UTC day after the last one to copy, YYYY-MM-DD (required; not included)")
@@ -253,7 +266,7 @@ func migrateValidateCmd() *cobra.Command {
 	var common migrateCommon
 	var duration, interval, window, settle time.Duration
 	var maxDrift, maxOverall float64
-	var signals, groupBy, start, reportFile string
+	var signals, groupBy, start, reportFile, actor string
 	cmd := withConfig(&cobra.Command{
 		Use:   "validate",
 		Short: "The validation job: sample both stores' counts over rolling windows, print the whitepaper's report, exit 0 on pass and 1 on fail",
@@ -316,6 +329,21 @@ func migrateValidateCmd() *cobra.Command {
 					return errors.Join(verr, err)
 				}
 			}
+			// A finished run (passed or failed) is recorded with its drift
+			// per namespace and moves the migration: a pass in Backfilled
+			// to Validated, a failure in Validated back to Backfilled.
+			if rep != nil && (verr == nil || errors.Is(verr, migrate.ErrValidationFailed)) {
+				m, err := processAfter(env, common.lockLease)
+				if err == nil {
+					var phase state.Phase
+					if phase, err = m.ValidationDone(cmd.Context(), actorOr(actor), rep); err == nil {
+						fmt.Fprintln(cmd.OutOrStdout(), "migration phase:", phase)
+					}
+				}
+				if err := recordOutcome("the validation ran", err); err != nil {
+					return errors.Join(verr, err)
+				}
+			}
 			return verr
 		},
 	})
@@ -330,6 +358,7 @@ func migrateValidateCmd() *cobra.Command {
 	f.StringVar(&signals, "signals", "logs", "what to count: logs, traces, events")
 	f.StringVar(&groupBy, "group-by", "", "also compare per OpenChoreo namespace or component (logs)")
 	f.StringVar(&start, "start", "", "sample the period from this time (RFC 3339, a UTC day or a duration before now) instead of from now; past samples are taken at once")
+	f.StringVar(&actor, "actor", "", "who runs the validation, for the migration audit (default: $USER@host)")
 	f.StringVar(&reportFile, "report-file", "validation-report.json", "where the JSON report is written (empty: nowhere; the result is kept in the store either way)")
 	return cmd
 }
@@ -346,9 +375,18 @@ func writeReport(path string, rep *migrate.ValidationReport) error {
 	return f.Close()
 }
 
-// migrateCmd is `obsplane migrate backfill|syncback|validate`.
+// migrateCmd is `obsplane migrate backfill|syncback|validate|status|cutover|rollback|complete`.
 func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd())
+	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd(),
+		migrateStatusCmd(), migrateCutoverCmd(), migrateRollbackCmd(), migrateCompleteCmd())
 	return cmd
+}
+
+// actorOr is a, or $USER@host when empty.
+func actorOr(a string) string {
+	if a == "" {
+		return state.DefaultActor()
+	}
+	return a
 }

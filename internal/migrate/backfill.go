@@ -360,6 +360,7 @@ func (r *run) copy(ctx context.Context, units []unit) error {
 			if !ok {
 				ck = checkpoint{Unit: u.index, Signal: string(u.signal), Slice: s, Slices: slices, PageSize: batch, After: -1}
 			}
+			ck.Docs = uint64(max(u.docs, 0))
 			tasks = append(tasks, &sliceTask{u: u, slice: s, slices: slices, batch: batch, ck: ck, resumed: ok && ck.Done == 0, pit: ref})
 		}
 		if r.o.Metrics != nil {

@@ -28,6 +28,9 @@ type checkpoint struct {
 	Skipped  uint64 `json:"Skipped"`
 	Done     uint8  `json:"Done"`
 	Version  uint64 `json:"Version"`
+	// Docs is the index's document count when the run started (the same on
+	// every slice), for progress read from the store.
+	Docs uint64 `json:"-"`
 }
 
 // arrayParam renders ss as the text of an Array(String) parameter.
@@ -76,10 +79,10 @@ func saveCheckpoint(ctx context.Context, st store.Store, db, runID string, c che
 		"page": strconv.Itoa(c.PageSize), "after": strconv.FormatInt(c.After, 10), "read": strconv.FormatUint(c.Read, 10),
 		"inserted": strconv.FormatUint(c.Inserted, 10), "rejected": strconv.FormatUint(c.Rejected, 10),
 		"skipped": strconv.FormatUint(c.Skipped, 10), "done": strconv.Itoa(int(c.Done)), "version": strconv.FormatUint(c.Version, 10),
-		"run": runID,
+		"run": runID, "docs": strconv.FormatUint(c.Docs, 10),
 	}
-	return st.Exec(ctx, "INSERT INTO "+store.QuoteIdent(db)+".obsplane_backfill_checkpoints (Unit, Signal, Slice, Slices, PageSize, After, Read, Inserted, Rejected, Skipped, Done, Version, RunID) "+
-		"SELECT {unit:String}, {signal:String}, {slice:UInt32}, {slices:UInt32}, {page:UInt32}, {after:Int64}, {read:UInt64}, {inserted:UInt64}, {rejected:UInt64}, {skipped:UInt64}, {done:UInt8}, {version:UInt64}, {run:String}", p)
+	return st.Exec(ctx, "INSERT INTO "+store.QuoteIdent(db)+".obsplane_backfill_checkpoints (Unit, Signal, Slice, Slices, PageSize, After, Read, Inserted, Rejected, Skipped, Done, Version, RunID, Docs) "+
+		"SELECT {unit:String}, {signal:String}, {slice:UInt32}, {slices:UInt32}, {page:UInt32}, {after:Int64}, {read:UInt64}, {inserted:UInt64}, {rejected:UInt64}, {skipped:UInt64}, {done:UInt8}, {version:UInt64}, {run:String}, {docs:UInt64}", p)
 }
 
 // maxRejectedSource bounds the copy of a rejected document kept in the

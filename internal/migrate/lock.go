@@ -164,3 +164,29 @@ func (l *lock) release() {
 	defer cancel()
 	_ = l.write(ctx, "release", "")
 }
+
+// Lock is a held store lock, for packages that serialize their own steps
+// with the same lease (the migration state machine).
+type Lock struct{ l *lock }
+
+// AcquireLock takes the lock name in database db, or returns an error
+// wrapping ErrLocked that names the holder. It does not wait: a second
+// caller fails at once and can retry, which is what a person running two
+// commands at the same moment should see. The lease is renewed until
+// Release.
+func AcquireLock(ctx context.Context, st store.Store, db, name string, lease time.Duration) (*Lock, error) {
+	if db == "" {
+		db = "otel"
+	}
+	if lease <= 0 {
+		lease = 60 * time.Second
+	}
+	l, err := acquireLock(ctx, st, db, name, lease)
+	if err != nil {
+		return nil, err
+	}
+	return &Lock{l: l}, nil
+}
+
+// Release frees the lock for the next holder.
+func (l *Lock) Release() { l.l.release() }

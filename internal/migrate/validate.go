@@ -85,6 +85,9 @@ type SignalDrift struct {
 	ClickStack   int64        `json:"clickStack"`
 	DriftPercent float64      `json:"driftPercent"`
 	GroupsOver   []GroupDrift `json:"groupsOverDrift,omitempty"`
+	// Groups is every group's counts, within tolerance or not: the drift
+	// per namespace the migration state keeps and the console charts.
+	Groups []GroupDrift `json:"groups,omitempty"`
 }
 
 // GroupDrift is one namespace's or component's counts.
@@ -235,12 +238,15 @@ func sample(ctx context.Context, o ValidateOptions, at time.Time) (Sample, error
 				keys[k] = true
 			}
 			for k := range keys {
-				if d := drift(osG[k], chG[k]); d > o.MaxDriftPercent {
-					sd.GroupsOver = append(sd.GroupsOver, GroupDrift{Group: k, OpenSearch: osG[k], ClickStack: chG[k], DriftPercent: d})
+				g := GroupDrift{Group: k, OpenSearch: osG[k], ClickStack: chG[k], DriftPercent: drift(osG[k], chG[k])}
+				sd.Groups = append(sd.Groups, g)
+				if g.DriftPercent > o.MaxDriftPercent {
+					sd.GroupsOver = append(sd.GroupsOver, g)
 					s.OverDrift = true
 				}
 			}
 			sort.Slice(sd.GroupsOver, func(i, j int) bool { return sd.GroupsOver[i].Group < sd.GroupsOver[j].Group })
+			sort.Slice(sd.Groups, func(i, j int) bool { return sd.Groups[i].Group < sd.Groups[j].Group })
 		}
 		s.Signals = append(s.Signals, sd)
 	}

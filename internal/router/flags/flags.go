@@ -46,6 +46,15 @@ import (
 // OpenSearch).
 const UseClickHouse = "use_clickhouse"
 
+// ShadowWrite is the runtime dual-write switch: enabled, the gateway also
+// writes logs and traces into OpenSearch (the contract of issue 11: the
+// exporter stays in the pipeline and a gate consults this flag per batch).
+const ShadowWrite = "shadow_write"
+
+// ClickStackPrimary, enabled, sends every read to ClickHouse, as if
+// observer.telemetry.backend were clickstack: the cutover's primary switch.
+const ClickStackPrimary = "clickstack_primary"
+
 // Buckets is the number of rollout buckets: one per percentage point.
 const Buckets = 100
 
