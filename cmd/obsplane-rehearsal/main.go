@@ -66,6 +66,7 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&cfg.RollbackWindow, "rollback-window", 30*time.Second, "serve's auto-rollback evaluation window and trigger durations")
 	fs.StringVar(&cfg.Ramp, "ramp", "5,20,50,100", "cutover ramp steps (percent)")
 	fs.DurationVar(&cfg.RampDwell, "ramp-dwell", 5*time.Second, "dwell between ramp steps")
+	fs.DurationVar(&cfg.RampPoll, "ramp-poll", time.Second, "how often cutover re-reads the rollout during a dwell (an automatic rollback halts it)")
 	fs.DurationVar(&cfg.MaxValidationAge, "max-validation-age", time.Hour, "cutover's --max-validation-age")
 	fs.DurationVar(&cfg.MinCompleteAge, "min-complete-age", 2*time.Second, "cleanup's --min-complete-age")
 	fs.StringVar(&cfg.SnapshotRepository, "snapshot-repository", "rehearsal", "snapshot repository cleanup archives into (registered as type fs)")

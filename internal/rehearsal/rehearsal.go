@@ -47,7 +47,7 @@ type Config struct {
 
 	FlagRefresh, RollbackCheck, RollbackWindow time.Duration
 	Ramp                                       string
-	RampDwell, MaxValidationAge                time.Duration
+	RampDwell, RampPoll, MaxValidationAge      time.Duration
 	MinCompleteAge                             time.Duration
 	SnapshotRepository, CleanupIndices         string
 	// Settle bounds the wait for acknowledged records to reach both stores
@@ -539,7 +539,7 @@ func (r *runner) validatePhase(ctx context.Context) error {
 
 func (r *runner) cutover(ctx context.Context) error {
 	_, err := r.cli.run(ctx, "cutover", "--max-validation-age", r.cfg.MaxValidationAge.String(), "--ramp", r.cfg.Ramp,
-		"--ramp-dwell", r.cfg.RampDwell.String(), "--require-backfill-range", day(r.start)+":"+day(r.end))
+		"--ramp-dwell", r.cfg.RampDwell.String(), "--ramp-poll", r.cfg.RampPoll.String(), "--require-backfill-range", day(r.start)+":"+day(r.end))
 	return err
 }
 
