@@ -515,14 +515,17 @@ func wait(ctx context.Context, d time.Duration) bool {
 
 // --- the phases -----------------------------------------------------------
 
+// actor is who the audit names for every step the rehearsal takes.
+const actor = "rehearsal"
+
 func (r *runner) shadowWrite(ctx context.Context) error {
-	_, err := r.cli.run(ctx, "shadow-write", "enable", "--reason", "rehearsal "+r.id, "--actor", "rehearsal")
+	_, err := r.cli.run(ctx, "shadow-write", "enable", "--reason", "rehearsal "+r.id, "--actor", actor)
 	return err
 }
 
 func (r *runner) backfill(ctx context.Context) error {
 	_, err := r.cli.run(ctx, "backfill", "--start", day(r.start), "--end", day(r.end), "--signals", "logs,traces",
-		"--progress-bars=false", "--progress-interval", "5s")
+		"--progress-bars=false", "--progress-interval", "5s", "--actor", actor)
 	return err
 }
 
@@ -533,13 +536,14 @@ func (r *runner) validatePhase(ctx context.Context) error {
 	// agree on them after the backfill.
 	_, err := r.cli.run(ctx, "validate", "--start", r.start.Format(time.RFC3339), "--duration", r.end.Sub(r.start).String(),
 		"--sample-interval", "1h", "--window", "1h", "--settle", "0s", "--signals", "logs,traces", "--group-by", "namespace",
-		"--report-file", report)
+		"--report-file", report, "--actor", actor)
 	return err
 }
 
 func (r *runner) cutover(ctx context.Context) error {
 	_, err := r.cli.run(ctx, "cutover", "--max-validation-age", r.cfg.MaxValidationAge.String(), "--ramp", r.cfg.Ramp,
-		"--ramp-dwell", r.cfg.RampDwell.String(), "--ramp-poll", r.cfg.RampPoll.String(), "--require-backfill-range", day(r.start)+":"+day(r.end))
+		"--ramp-dwell", r.cfg.RampDwell.String(), "--ramp-poll", r.cfg.RampPoll.String(), "--require-backfill-range", day(r.start)+":"+day(r.end),
+		"--actor", actor, "--reason", "rehearsal "+r.id+": cutover")
 	return err
 }
 
@@ -556,19 +560,19 @@ func (r *runner) cutoverAgain(ctx context.Context) error {
 }
 
 func (r *runner) rollback(ctx context.Context) error {
-	_, err := r.cli.run(ctx, "rollback", "--syncback=true")
+	_, err := r.cli.run(ctx, "rollback", "--syncback=true", "--actor", actor, "--reason", "rehearsal "+r.id+": rollback")
 	return err
 }
 
 func (r *runner) complete(ctx context.Context) error {
-	_, err := r.cli.run(ctx, "complete", "--reason", "rehearsal "+r.id)
+	_, err := r.cli.run(ctx, "complete", "--reason", "rehearsal "+r.id, "--actor", actor)
 	return err
 }
 
 // beforeCleanup turns dual write off and registers the snapshot repository
 // (the cleanup never registers one itself).
 func (r *runner) beforeCleanup(ctx context.Context) error {
-	if _, err := r.cli.run(ctx, "shadow-write", "disable", "--reason", "rehearsal "+r.id+": cleanup", "--actor", "rehearsal"); err != nil {
+	if _, err := r.cli.run(ctx, "shadow-write", "disable", "--reason", "rehearsal "+r.id+": cleanup", "--actor", actor); err != nil {
 		return err
 	}
 	repo := r.cfg.SnapshotRepository
