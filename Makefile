@@ -12,11 +12,25 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb clients prometheus observer opensearch bench soak fuzz schemathesis rehearsal lint clean
+.PHONY: run test build deps chdb clients prometheus observer opensearch bench soak fuzz schemathesis rehearsal lint clean uplot chromium
 
 build: bin/obsplane
 
-bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '*.yaml' 2>/dev/null) go.mod go.sum
+# The migration console's charting library, embedded by go:embed: pinned,
+# checksummed, downloaded into the cache, never committed.
+UPLOT_VERSION := 1.6.32
+UPLOT_FILES := internal/api/migrationapi/console/vendor/uPlot.iife.min.js internal/api/migrationapi/console/vendor/uPlot.min.css
+$(UPLOT_FILES): scripts/install-uplot.sh
+	@./scripts/install-uplot.sh
+	@touch $(UPLOT_FILES)
+uplot: $(UPLOT_FILES)
+
+## chromium: Debian's headless Chromium, which the migration console's browser test drives
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+bin/obsplane: $(shell find cmd internal -name '*.go' -o -name '*.sql' -o -name '*.yaml' -o -path '*/migrationapi/console/*' -type f 2>/dev/null) $(UPLOT_FILES) go.mod go.sum
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/obsplane
 
 chdb:
@@ -47,7 +61,7 @@ run: deps build
 ## test: install what is missing and run every test
 ## The real OpenSearch is started once, before the test binaries (which find
 ## it running), and stopped afterwards unless it was already running.
-test: deps clients prometheus observer build
+test: deps clients prometheus observer chromium build
 	$(GO) vet ./...
 	@if [ "$$OBSPLANE_SKIP_OPENSEARCH" = 1 ] || ./scripts/opensearch.sh status >/dev/null; then started=; \
 	 else ./scripts/opensearch.sh start >/dev/null || exit 1; started=1; fi; \

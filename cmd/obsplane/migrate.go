@@ -375,11 +375,11 @@ func writeReport(path string, rep *migrate.ValidationReport) error {
 	return f.Close()
 }
 
-// migrateCmd is `obsplane migrate backfill|syncback|validate|status|cutover|rollback|complete`.
+// migrateCmd is `obsplane migrate backfill|syncback|validate|status|cutover|rollback|complete|cleanup`.
 func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Move OpenChoreo's history between OpenSearch and the store, and check both agree"}
-	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd(),
-		migrateStatusCmd(), migrateCutoverCmd(), migrateRollbackCmd(), migrateCompleteCmd())
+	cmd.AddCommand(migrateBackfillCmd(), migrateSyncbackCmd(), migrateValidateCmd(), migrateShadowWriteCmd(),
+		migrateStatusCmd(), migrateCutoverCmd(), migrateRollbackCmd(), migrateCompleteCmd(), migrateCleanupCmd())
 	return cmd
 }
 

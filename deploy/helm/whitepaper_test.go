@@ -273,7 +273,8 @@ func TestWhitepaperCommands(t *testing.T) {
 		c.must(p2, 0)
 		s := c.must(p3, 0)
 		s.expectJobs(t, "cutover")
-		s.expectArgs(t, "cutover", "pre-upgrade", "cutover")
+		s.expectArgs(t, "cutover", "pre-upgrade", "cutover", "--max-validation-age=604800s", "--ramp=5,20,50,100",
+			"--require-backfill-range=2025-01-01:2025-02-01")
 		s.expect(t, "true", "clickstack", "forward")
 		if s.dualRead != "false" {
 			t.Errorf("dual read %q, want false", s.dualRead)
@@ -285,7 +286,13 @@ func TestWhitepaperCommands(t *testing.T) {
 			c.must(cmd, 0)
 		}
 		s := c.must(p5, 0)
-		s.expectJobs(t, "cleanup")
+		// Dual write off first (the flag persists across releases), then
+		// the cleanup.
+		s.expectJobs(t, "cleanup", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "disable")
+		if w := s.jobs["shadow-write"].obj.(interface{ GetAnnotations() map[string]string }).GetAnnotations()["helm.sh/hook-weight"]; w != "-10" {
+			t.Errorf("shadow-write disable hook weight %q, want -10 (before the cleanup's 0)", w)
+		}
 		s.expectArgs(t, "cleanup", "post-upgrade", "cleanup", "--confirmed=true", "--archive-indices=true",
 			"--require-explicit-flag=true", "--delete-statefulset=true", "--delete-pvcs=false",
 			"--delete-services=true", "--delete-configmaps=true", "--delete-secrets=false")
@@ -307,7 +314,8 @@ func TestWhitepaperCommands(t *testing.T) {
 		c.must(p1, 0)
 		c.must(p2, 0)
 		s := c.must(rbShadow, 0)
-		s.expectJobs(t, "rollback")
+		s.expectJobs(t, "rollback", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "disable")
 		s.expectArgs(t, "rollback", "", "rollback")
 		s.expect(t, "false", "opensearch", "opensearch")
 	})
@@ -318,6 +326,7 @@ func TestWhitepaperCommands(t *testing.T) {
 		}
 		s := c.must(rbCutover, 0)
 		s.expectJobs(t, "rollback", "shadow-write")
+		s.expectArgs(t, "shadow-write", "post-install,post-upgrade", "migrate", "shadow-write", "enable")
 		s.expectArgs(t, "rollback", "", "rollback", "--syncback=true")
 		s.expect(t, "true", "opensearch", "forward")
 	})

@@ -46,9 +46,9 @@ func TestOpenAPIStatesWhatTheServerTakes(t *testing.T) {
 	if seen["since"] < 5 || seen["minDuration"] != 1 {
 		t.Fatalf("patterns checked: %v", seen)
 	}
-	for _, p := range []string{"/api/v1/flags", "/api/v1/flags/{name}", "/api/v1/flags/{name}/audit", "/api/v1/router/mismatches", "/api/v1/router/status"} {
+	for _, p := range []string{"/api/v1/flags", "/api/v1/flags/{name}", "/api/v1/flags/{name}/audit", "/api/v1/router/mismatches", "/api/v1/router/status", "/api/v1/migration"} {
 		if _, ok := doc.Paths[p]; !ok {
-			t.Errorf("the flag API's %s is not in the document", p)
+			t.Errorf("the admin API's %s is not in the document", p)
 		}
 	}
 }

@@ -116,6 +116,15 @@ type Config struct {
 		Throttle time.Duration
 	}
 
+	// Console tunes the migration console and GET /api/v1/migration.
+	Console struct {
+		// PollInterval is how often the console page refreshes.
+		PollInterval time.Duration
+		// AuditLimit is how many use_clickhouse audit rows a response
+		// carries (the rollout audit and the automatic rollbacks in it).
+		AuditLimit int
+	}
+
 	// OpenSearch is the store being migrated from (OpenChoreo's current
 	// logs backend): read by the router, written by dual write.
 	OpenSearch struct {
@@ -134,6 +143,9 @@ type Config struct {
 		ShadowWrite struct {
 			Enabled bool
 		}
+		// MetricsTimeout bounds the read of the migration's state at each
+		// scrape of /metrics (obsplane_migration_*).
+		MetricsTimeout time.Duration
 		// Validation is the whitepaper's validation job
 		// (migration.validation.*): `obsplane migrate validate`.
 		Validation struct {
@@ -171,6 +183,15 @@ type Config struct {
 			Inconsistency       float64
 			InconsistencyWindow time.Duration
 			MinComparisons      int
+		}
+		// Hybrid is the whitepaper's hybrid mode (section 2.3): the store
+		// primary, OpenSearch answering the listed reads over its last
+		// OpenSearchDays days.
+		Hybrid struct {
+			Enabled        bool
+			OpenSearchDays int
+			// Ops is comma-separated (logs.query,traces.query,...).
+			Ops string
 		}
 	}
 
@@ -272,11 +293,15 @@ var keys = []key{
 
 	setting("alert-tick", "alerts.tick", 15*time.Second, func(c *Config) *time.Duration { return &c.Alerts.Tick }, "how often the alert scheduler looks for rules that are due", positive),
 	setting("alert-throttle", "alerts.throttle", 60*time.Minute, func(c *Config) *time.Duration { return &c.Alerts.Throttle }, "least time between two notifications of a rule that keeps firing", positive),
+	setting("console-poll-interval", "console.pollInterval", 3*time.Second, func(c *Config) *time.Duration { return &c.Console.PollInterval }, "how often the migration console (/console) refreshes from /api/v1/migration", positive),
+	setting("console-audit-limit", "console.auditLimit", 200, func(c *Config) *int { return &c.Console.AuditLimit }, "use_clickhouse audit rows GET /api/v1/migration returns (rollout audit, automatic rollbacks)", positive),
 
 	setting("opensearch-url", "opensearch.url", "", func(c *Config) *string { return &c.OpenSearch.URL }, "OpenSearch being migrated from, e.g. http://opensearch:9200 (credentials in the URL are masked in config print)", secret),
 	setting("backend", "observer.telemetry.backend", "clickstack", func(c *Config) *string { return &c.Observer.Telemetry.Backend }, "primary read backend (observer.telemetry.backend): clickstack or opensearch"),
 	setting("dual-read", "observer.telemetry.dualRead", false, func(c *Config) *bool { return &c.Observer.Telemetry.DualRead }, "also read the other backend and compare (observer.telemetry.dualRead)"),
 	setting("shadow-write", "migration.shadowWrite.enabled", false, func(c *Config) *bool { return &c.Migration.ShadowWrite.Enabled }, "dual write logs to OpenSearch in OpenChoreo's index layout (migration.shadowWrite.enabled); needs --opensearch-url"),
+
+	setting("migration-metrics-timeout", "migration.metricsTimeout", 10*time.Second, func(c *Config) *time.Duration { return &c.Migration.MetricsTimeout }, "time limit of reading the migration's state from the store at each /metrics scrape (obsplane_migration_*)", positive),
 
 	setting("validation-duration-seconds", "migration.validation.durationSeconds", 3600, func(c *Config) *int { return &c.Migration.Validation.DurationSeconds }, "how long `migrate validate` samples (its --duration)", nonNegativeInt),
 	setting("validation-sample-interval-seconds", "migration.validation.sampleIntervalSeconds", 60, func(c *Config) *int { return &c.Migration.Validation.SampleIntervalSeconds }, "seconds between two validation samples (--sample-interval)", positive),
@@ -304,6 +329,10 @@ var keys = []key{
 	setting("rollback-inconsistency", "router.rollback.inconsistency", 0.01, func(c *Config) *float64 { return &c.Router.Rollback.Inconsistency }, "share of dual-read comparisons that disagree (a fraction) that fires the inconsistency trigger"),
 	setting("rollback-inconsistency-window", "router.rollback.inconsistencyWindow", 15*time.Minute, func(c *Config) *time.Duration { return &c.Router.Rollback.InconsistencyWindow }, "trailing window the inconsistency share is measured over", positive),
 	setting("rollback-min-comparisons", "router.rollback.minComparisons", 100, func(c *Config) *int { return &c.Router.Rollback.MinComparisons }, "fewest dual-read comparisons in the window that make an inconsistency share worth judging", positive),
+
+	setting("hybrid", "router.hybrid.enabled", false, func(c *Config) *bool { return &c.Router.Hybrid.Enabled }, "hybrid mode: the store is the primary and OpenSearch answers the --hybrid-ops reads whose time range lies within its last --hybrid-opensearch-days days; needs --opensearch-url"),
+	setting("hybrid-opensearch-days", "router.hybrid.openSearchDays", 7, func(c *Config) *int { return &c.Router.Hybrid.OpenSearchDays }, "hybrid mode: days OpenSearch keeps (reads starting earlier go to the store)", positive),
+	setting("hybrid-ops", "router.hybrid.ops", "logs.query,events.query,api.logs,traces.query,spans.query", func(c *Config) *string { return &c.Router.Hybrid.Ops }, "hybrid mode: comma-separated reads OpenSearch may answer: logs.query, events.query, api.logs, traces.query, spans.query, span.get"),
 
 	setting("gateway-config", "gateway.config", "", func(c *Config) *string { return &c.Gateway.Config }, "collector config file replacing the built-in pipeline"),
 	setting("otlp-bearer-token-file", "gateway.otlpBearerTokenFile", "", func(c *Config) *string { return &c.Gateway.OTLPBearerTokenFile }, "OTLP receivers require \"Authorization: Bearer <token>\" with the token in this file (reread when it changes)"),
@@ -418,9 +447,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--backend=%q: want clickstack or opensearch", c.Observer.Telemetry.Backend)
 	}
-	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead || c.Migration.ShadowWrite.Enabled
+	needOS := c.Observer.Telemetry.Backend == "opensearch" || c.Observer.Telemetry.DualRead || c.Migration.ShadowWrite.Enabled || c.Router.Hybrid.Enabled
 	if needOS && c.OpenSearch.URL == "" {
-		return errors.New("--backend=opensearch, --dual-read and --shadow-write need --opensearch-url")
+		return errors.New("--backend=opensearch, --dual-read, --shadow-write and --hybrid need --opensearch-url")
 	}
 	for _, comp := range strings.Split(c.Components, ",") {
 		switch strings.TrimSpace(comp) {

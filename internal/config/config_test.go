@@ -70,6 +70,8 @@ func TestBadInputNamesTheSetting(t *testing.T) {
 		{"", []string{"--trusted-tenant-labels"}, "--otlp-bearer-token-file"},
 		{"", []string{"--otlp-tls-cert-file", "c.pem"}, "--otlp-tls-key-file"},
 		{"", []string{"--otlp-tls-client-ca-file", "ca.pem"}, "client certificates need TLS"},
+		{"", []string{"--hybrid"}, "--hybrid need --opensearch-url"},
+		{"", []string{"--hybrid-opensearch-days", "0"}, "--hybrid-opensearch-days"},
 		{"listen:\n  htp: x\n", nil, "htp"},
 		{"data: [1, 2\n", nil, "config"},
 	} {

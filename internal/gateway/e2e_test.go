@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"go.opentelemetry.io/collector/exporter"
 
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -50,6 +51,13 @@ func startGateway(t testing.TB, db string, p Params) *gw {
 
 func startGatewayWith(t testing.TB, db string, p Params, st store.Store) *gw {
 	t.Helper()
+	return startGatewayExporters(t, db, p, st)
+}
+
+// startGatewayExporters is startGatewayWith with extra exporter factories
+// (the dual-write one).
+func startGatewayExporters(t testing.TB, db string, p Params, st store.Store, exporters ...exporter.Factory) *gw {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := schema.Apply(ctx, engine, schema.Options{Database: db}); err != nil {
 		t.Fatalf("schema: %v", err)
@@ -75,7 +83,7 @@ func startGatewayWith(t testing.TB, db string, p Params, st store.Store) *gw {
 	g.cancel = cancel
 	ready := make(chan struct{})
 	go func() {
-		g.done <- Run(rctx, Settings{Store: st, ConfigYAML: y, Ready: func() { close(ready) }})
+		g.done <- Run(rctx, Settings{Store: st, ConfigYAML: y, Exporters: exporters, Ready: func() { close(ready) }})
 	}()
 	select {
 	case <-ready:

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/exporter"
 
 	"github.com/openchoreo/obsplane/internal/config"
 	"github.com/openchoreo/obsplane/internal/gateway/exporter/opensearchexporter"
 	"github.com/openchoreo/obsplane/internal/gateway/processor/openchoreoprocessor"
 	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/version"
 )
@@ -24,7 +26,11 @@ import (
 // --config FILE). telemetry gathers the collector's own metrics for serve's
 // /metrics (nil with a config file, which sets its own telemetry). ok is
 // false when every receiver is off and no file is given: nothing to run.
-func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger) (s Settings, telemetry prometheus.Gatherer, ok bool, err error) {
+//
+// fl is the process's flag service, given when an OpenSearch is configured:
+// the dual-write exporter is then in the logs and traces pipelines and its
+// shadow_write flag switches it per batch, without a restart.
+func FromConfig(cfg *config.Config, st store.Store, fl *flags.Service, reg prometheus.Registerer, log *slog.Logger) (s Settings, telemetry prometheus.Gatherer, ok bool, err error) {
 	l := cfg.Listen
 	if cfg.Gateway.Config == "" && l.OTLPGRPC == config.Off && l.OTLPHTTP == config.Off && l.Forward == config.Off && l.RemoteWrite == config.Off {
 		log.Info("gateway not started: every receiver address is off")
@@ -60,18 +66,15 @@ func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, l
 		p.TelemetryAddr = ln.Addr().String()
 		ln.Close()
 		telemetry = ScrapeGatherer{URL: "http://" + p.TelemetryAddr + "/metrics"}
-		if cfg.Migration.ShadowWrite.Enabled {
-			// Dual write: the logs and traces pipelines also feed
-			// OpenChoreo's container-logs-* and otel-traces-* indices,
-			// through the exporter's own disk queue, so an OpenSearch
-			// outage never holds up ClickHouse.
+		if fl != nil {
+			// Dual write: with an OpenSearch configured the logs and traces
+			// pipelines always feed OpenChoreo's container-logs-* and
+			// otel-traces-* indices, through the exporter's own disk
+			// queue (an OpenSearch outage never holds up ClickHouse), and
+			// the shadow_write flag gates each batch (OpenSearchExporter).
 			p.LogExporters = []string{"opensearch"}
 			p.TraceExporters = []string{"opensearch"}
-			p.ExporterConfigs = map[string]any{"opensearch": map[string]any{
-				"enabled":       true,
-				"endpoint":      cfg.OpenSearch.URL,
-				"sending_queue": map[string]any{"storage": "file_storage"},
-			}}
+			p.ExporterConfigs = map[string]any{"opensearch": OpenSearchExporterConfig(cfg.OpenSearch.URL, cfg.DataDir != "")}
 		}
 		yaml, err := DefaultConfig(p)
 		if err != nil {
@@ -79,8 +82,32 @@ func FromConfig(cfg *config.Config, st store.Store, reg prometheus.Registerer, l
 		}
 		s.ConfigYAML = yaml
 	}
-	s.Exporters = append(s.Exporters, opensearchexporter.NewFactory(opensearchexporter.WithRegisterer(reg)))
+	s.Exporters = append(s.Exporters, OpenSearchExporter(fl, opensearchexporter.WithRegisterer(reg)))
 	return s, telemetry, true, nil
+}
+
+// OpenSearchExporterConfig is the dual-write exporter's config in the
+// built-in pipeline: on, writing to url, its queue on disk when the
+// pipeline has a file_storage extension (a data directory).
+func OpenSearchExporterConfig(url string, persistent bool) map[string]any {
+	c := map[string]any{"enabled": true, "endpoint": url}
+	if persistent {
+		c["sending_queue"] = map[string]any{"storage": "file_storage"}
+	}
+	return c
+}
+
+// OpenSearchExporter returns the dual-write exporter's factory, gated by
+// the shadow_write flag of fl when fl is set (a config file's exporter
+// then follows the flag too).
+func OpenSearchExporter(fl *flags.Service, opts ...opensearchexporter.Option) exporter.Factory {
+	if fl != nil {
+		opts = append(opts, opensearchexporter.WithGate(func() bool {
+			f, _ := fl.Get(flags.ShadowWrite)
+			return f.Enabled
+		}))
+	}
+	return opensearchexporter.NewFactory(opts...)
 }
 
 // StoredPodLabels reads the kube_pod_labels series stored in db for the

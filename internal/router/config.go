@@ -3,6 +3,8 @@ package router
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -44,9 +46,30 @@ type Config struct {
 	FlagRefresh time.Duration
 	// Database holds the obsplane_flags and obsplane_flag_audit tables.
 	Database string
+	// ShadowWriteDefault is the shadow_write flag's value until someone
+	// changes it (--shadow-write: dual write on from the start).
+	ShadowWriteDefault bool
 
 	Rollback RollbackConfig
+	Hybrid   HybridConfig
 }
+
+// HybridConfig is the hybrid mode of the whitepaper's section 2.3: the
+// store is the primary and OpenSearch, kept for its last Days days, answers
+// the reads named in Ops whose time range lies entirely within them. Every
+// other read (older, open-ended, by id, or an op not listed) goes to
+// ClickHouse. The rollout flags are not consulted while it is on.
+type HybridConfig struct {
+	Enabled bool
+	// Days is how many days back OpenSearch holds (its index retention).
+	Days int
+	// Ops are the operations OpenSearch may answer (RoutedOps names them).
+	Ops []string
+}
+
+// RoutedOps are the operations the router chooses a backend for (the op
+// argument of Do as Reader passes it).
+var RoutedOps = []string{"logs.query", "events.query", "api.logs", "traces.query", "spans.query", "span.get"}
 
 // RollbackConfig sets when the router rolls the use_clickhouse rollout back
 // to 0 by itself (docs/DESIGN.md, Migration from OpenSearch). Each
@@ -152,7 +175,29 @@ func (c Config) Validate() error {
 	if c.Database == "" {
 		return errors.New("router: database is empty")
 	}
+	if err := c.Hybrid.Validate(); err != nil {
+		return err
+	}
 	return c.Rollback.Validate()
+}
+
+// Validate names the first hybrid setting that is wrong.
+func (h HybridConfig) Validate() error {
+	if !h.Enabled {
+		return nil
+	}
+	if h.Days < 1 {
+		return fmt.Errorf("router: hybrid.openSearchDays=%d: want at least 1", h.Days)
+	}
+	if len(h.Ops) == 0 {
+		return fmt.Errorf("router: hybrid.ops is empty: name the reads OpenSearch answers (%s)", strings.Join(RoutedOps, ","))
+	}
+	for _, op := range h.Ops {
+		if !slices.Contains(RoutedOps, op) {
+			return fmt.Errorf("router: hybrid.ops: unknown op %q (want some of %s)", op, strings.Join(RoutedOps, ","))
+		}
+	}
+	return nil
 }
 
 // Validate names the first rollback setting that is wrong.

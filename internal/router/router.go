@@ -113,8 +113,10 @@ type Router struct {
 	rb rollbackState
 }
 
-// NewFlags returns the flag service the router uses, with use_clickhouse
-// defined (enabled, at 0% until someone raises it).
+// NewFlags returns the one flag service of a process, shared by the
+// router and the gateway, with every runtime switch defined: use_clickhouse
+// (enabled, at 0% until someone raises it), shadow_write (cfg's
+// ShadowWriteDefault until changed) and clickstack_primary (off).
 func NewFlags(st store.Store, cfg Config, clock Clock, log *slog.Logger) (*flags.Service, error) {
 	if clock == nil {
 		clock = SystemClock{}
@@ -124,6 +126,13 @@ func NewFlags(st store.Store, cfg Config, clock Clock, log *slog.Logger) (*flags
 		Description: "share of users (sticky by user id) whose reads ClickHouse answers while observer.telemetry.backend is opensearch",
 		Enabled:     true,
 		Percentage:  0,
+	}, {
+		Name:        flags.ShadowWrite,
+		Description: "enabled: the gateway also writes logs and traces into OpenSearch (dual write); switched without a restart",
+		Enabled:     cfg.ShadowWriteDefault,
+	}, {
+		Name:        flags.ClickStackPrimary,
+		Description: "enabled: every read goes to ClickHouse, as with observer.telemetry.backend=clickstack (set by migrate cutover, cleared by migrate rollback)",
 	}}, clock.Now, log)
 }
 
@@ -169,15 +178,42 @@ func (r *Router) Config() Config { return r.cfg }
 // Flags returns the router's flag service.
 func (r *Router) Flags() *flags.Service { return r.flags }
 
-// Primary returns the backend that answers user's reads now.
+// Primary returns the backend that answers user's reads now (outside
+// hybrid mode): ClickHouse once cut over — configured clickstack, or the
+// clickstack_primary flag on — else as the use_clickhouse rollout says.
 func (r *Router) Primary(user string) Backend {
 	if r.cfg.Backend == BackendClickStack {
+		return ClickHouse
+	}
+	if f, _ := r.flags.Get(flags.ClickStackPrimary); f.Enabled {
 		return ClickHouse
 	}
 	if f, _ := r.flags.Get(flags.UseClickHouse); f.Includes(user) {
 		return ClickHouse
 	}
 	return OpenSearch
+}
+
+// Range is the time range a read covers; a zero Start means unknown or
+// unbounded (a read by id).
+type Range struct {
+	Start, End time.Time
+}
+
+// Route returns the backend that answers op for user over rng. In hybrid
+// mode OpenSearch answers a listed op whose range starts within its last
+// Days days, ClickHouse everything else; otherwise it is Primary(user).
+func (r *Router) Route(user, op string, rng Range) Backend {
+	h := r.cfg.Hybrid
+	if !h.Enabled {
+		return r.Primary(user)
+	}
+	cutoff := r.clock.Now().Add(-time.Duration(h.Days) * 24 * time.Hour)
+	if slices.Contains(h.Ops, op) && !rng.Start.IsZero() && !rng.Start.Before(cutoff) &&
+		(rng.End.IsZero() || !rng.End.Before(rng.Start)) {
+		return OpenSearch
+	}
+	return ClickHouse
 }
 
 // Do answers one read for user from the backend chosen for that user, and
@@ -190,6 +226,12 @@ func (r *Router) Primary(user string) Backend {
 // is returned (the background read's, when dual read started one), and
 // when the secondary cannot, there is nothing to compare.
 func (r *Router) Do(ctx context.Context, user, op string, ch, os Func) (any, error) {
+	return r.DoRange(ctx, user, op, Range{}, ch, os)
+}
+
+// DoRange is Do for a read over rng, which hybrid mode routes by (see
+// Route).
+func (r *Router) DoRange(ctx context.Context, user, op string, rng Range, ch, os Func) (any, error) {
 	if r == nil {
 		if ch == nil {
 			return nil, errors.New("router: no ClickHouse query for " + op)
@@ -197,7 +239,7 @@ func (r *Router) Do(ctx context.Context, user, op string, ch, os Func) (any, err
 		v, _, err := ch(ctx)
 		return v, err
 	}
-	primary, secondary := r.Primary(user), OpenSearch
+	primary, secondary := r.Route(user, op, rng), OpenSearch
 	pf, sf := ch, os
 	if primary == OpenSearch {
 		secondary, pf, sf = ClickHouse, os, ch

@@ -36,12 +36,14 @@ import (
 	"github.com/openchoreo/obsplane/internal/gateway"
 	"github.com/openchoreo/obsplane/internal/listener"
 	"github.com/openchoreo/obsplane/internal/metricsql"
+	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/opensearch/logsbackend"
 	"github.com/openchoreo/obsplane/internal/opensearch/tracesbackend"
 	"github.com/openchoreo/obsplane/internal/readmodel"
 	"github.com/openchoreo/obsplane/internal/readmodel/clickhouse"
 	"github.com/openchoreo/obsplane/internal/router"
+	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
 	"github.com/openchoreo/obsplane/internal/store/chdb"
@@ -128,15 +130,43 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	mux := http.NewServeMux()
 	var comps, listeners []component
 
+	// One flag service for the process: the router reads use_clickhouse
+	// and clickstack_primary from it, the gateway's dual-write gate
+	// shadow_write, so a change made anywhere reaches both on the next
+	// refresh.
+	var fl *flags.Service
+	if cfg.Has("query") || cfg.OpenSearch.URL != "" {
+		if fl, err = newFlags(ctx, cfg, st, log.With("component", "flags")); err != nil {
+			return err
+		}
+	}
+	// The migration's phase, validations and transitions as metrics, read
+	// from the store at each scrape, so every process reports the same.
+	mig, err := state.New(st, cfg.Database, fl, state.Options{Log: log.With("component", "migration")})
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(state.NewCollector(mig, cfg.Migration.MetricsTimeout))
 	if cfg.Has("query") {
-		services, ls, err := buildQuery(ctx, cfg, st, reg, log, mux)
+		services, ls, err := buildQuery(ctx, cfg, st, fl, reg, log, mux)
 		if err != nil {
 			return err
 		}
 		comps, listeners = append(comps, services...), append(listeners, ls...)
+	} else if fl != nil {
+		// Without the query side the router does not refresh the flags;
+		// the gateway's gate still has to see changes.
+		comps = append(comps, component{"flag-refresh", func(ctx context.Context) error {
+			fl.Run(ctx, cfg.Router.FlagRefresh)
+			return nil
+		}})
 	}
 	if cfg.Has("gateway") {
-		s, telemetry, ok, err := gateway.FromConfig(cfg, st, reg, log.With("component", "gateway"))
+		var gwFlags *flags.Service
+		if cfg.OpenSearch.URL != "" {
+			gwFlags = fl
+		}
+		s, telemetry, ok, err := gateway.FromConfig(cfg, st, gwFlags, reg, log.With("component", "gateway"))
 		if err != nil {
 			return err
 		}
@@ -167,7 +197,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 // choosing between them per caller), the alert manager, the obsplane API and
 // the router's flag API on mux, and the two adapter listeners. The router
 // and the alert scheduler are the services that run.
-func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
+func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, fl *flags.Service, reg prometheus.Registerer, log *slog.Logger, mux *http.ServeMux) (services, listeners []component, err error) {
 	var auds []string
 	for _, a := range strings.Split(cfg.JWT.Audience, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -199,7 +229,7 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 		}
 		os = readmodel.Backend{Logs: &logsbackend.Backend{Client: c}, Traces: &tracesbackend.Backend{Client: c}, Analytics: readmodel.Unsupported{}}
 	}
-	rt, err := newRouter(ctx, cfg, st, reg, log.With("component", "router"))
+	rt, err := newRouter(cfg, st, fl, reg, log.With("component", "router"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -214,6 +244,7 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 
 	(&obsplaneapi.API{Reads: reads, Auth: a, Log: alog, MaxRange: cfg.Query.MaxRange, MaxRows: cfg.Query.MaxResultRows, Alerts: am}).Mount(mux)
 	(&flagsapi.API{Router: rt, Auth: a, Log: log.With("component", "router")}).Mount(mux)
+	migrationAPI(cfg, st, rt, a, reg, log.With("component", "migration")).Mount(mux)
 	if st.Kind() == "embedded" {
 		(&backupapi.API{Store: st, Database: cfg.Database, Dir: BackupDir(cfg), Auth: a, Log: log.With("component", "backup")}).Mount(mux)
 	}
@@ -250,25 +281,30 @@ func buildQuery(ctx context.Context, cfg *config.Config, st store.Store, reg pro
 	return services, listeners, nil
 }
 
-// newRouter builds the router on the store's flag tables. Without an
-// OpenSearch to read, everything goes to ClickHouse.
-func newRouter(ctx context.Context, cfg *config.Config, st store.Store, reg prometheus.Registerer, log *slog.Logger) (*router.Router, error) {
-	rc := RouterConfig(cfg)
-	fl, err := router.NewFlags(st, rc, router.SystemClock{}, log)
+// newFlags builds the process's flag service on the store's flag tables
+// and loads what is stored. A store that cannot be read now is not fatal:
+// the flags keep their defaults (no user on ClickHouse while migrating,
+// dual write as --shadow-write says) until a refresh succeeds.
+func newFlags(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logger) (*flags.Service, error) {
+	fl, err := router.NewFlags(st, RouterConfig(cfg), router.SystemClock{}, log)
 	if err != nil {
 		return nil, err
 	}
-	// A store that cannot be read now is not fatal: the flags keep their
-	// defaults (no user on ClickHouse while migrating) until a refresh
-	// succeeds.
 	if err := fl.Refresh(ctx); err != nil {
-		log.Error("router: initial flag load failed; using defaults until the next refresh", "err", err)
+		log.Error("flags: initial load failed; using defaults until the next refresh", "err", err)
 	}
+	return fl, nil
+}
+
+// newRouter builds the router over the process's flag service. Without an
+// OpenSearch to read, everything goes to ClickHouse.
+func newRouter(cfg *config.Config, st store.Store, fl *flags.Service, reg prometheus.Registerer, log *slog.Logger) (*router.Router, error) {
+	rc := RouterConfig(cfg)
 	rt, err := router.New(router.Options{Config: rc, Flags: fl, Pinger: st, Registerer: reg, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	log.Info("router ready", "backend", rc.Backend, "dualRead", rc.DualRead, "rollback", rc.Rollback.Enabled)
+	log.Info("router ready", "backend", rc.Backend, "dualRead", rc.DualRead, "rollback", rc.Rollback.Enabled, "hybrid", rc.Hybrid.Enabled)
 	return rt, nil
 }
 
@@ -279,6 +315,8 @@ func RouterConfig(cfg *config.Config) router.Config {
 		Backend: cfg.Observer.Telemetry.Backend, DualRead: cfg.Observer.Telemetry.DualRead,
 		DualReadConcurrency: r.DualReadConcurrency, DualReadTimeout: r.DualReadTimeout,
 		MismatchSamples: r.MismatchSamples, FlagRefresh: r.FlagRefresh, Database: cfg.Database,
+		ShadowWriteDefault: cfg.Migration.ShadowWrite.Enabled,
+		Hybrid:             router.HybridConfig{Enabled: r.Hybrid.Enabled, Days: r.Hybrid.OpenSearchDays, Ops: splitList(r.Hybrid.Ops)},
 		Rollback: router.RollbackConfig{
 			Enabled: rb.Enabled, CheckInterval: rb.CheckInterval, EvalWindow: rb.EvalWindow, MinRequests: rb.MinRequests,
 			ErrorRate: rb.ErrorRate, ErrorRateFor: rb.ErrorRateFor, LatencyFactor: rb.LatencyFactor, LatencyFor: rb.LatencyFor,
@@ -291,6 +329,17 @@ func RouterConfig(cfg *config.Config) router.Config {
 		c.Backend, c.DualRead = router.BackendClickStack, false
 	}
 	return c
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // webhookURL is where fired alerts are posted: --alert-webhook-url, or the

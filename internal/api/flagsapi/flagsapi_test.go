@@ -138,8 +138,22 @@ func TestFlagAPI(t *testing.T) {
 	api := h.api
 
 	code, body := call(t, api, dev, "GET", "/api/v1/flags", "", "")
-	if code != 200 || len(body["flags"].([]any)) != 1 {
+	// use_clickhouse, and the runtime switches of the migration process.
+	if code != 200 || len(body["flags"].([]any)) != 3 {
 		t.Fatalf("list: %d %v", code, body)
+	}
+	for _, name := range []string{flags.ShadowWrite, flags.ClickStackPrimary} {
+		code, body = call(t, api, admin, "PATCH", "/api/v1/flags/"+name, `{"enabled":true,"reason":"switch"}`, "application/json")
+		if code != 200 || body["enabled"] != true {
+			t.Fatalf("patch %s: %d %v", name, code, body)
+		}
+		if f, _ := h.fl.Get(name); !f.Enabled {
+			t.Fatalf("%s not enabled after PATCH", name)
+		}
+		off := false
+		if _, _, err := h.fl.Update(ctxT(t), name, flags.Change{Enabled: &off}, "test", "reset"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	code, body = call(t, api, dev, "GET", "/api/v1/flags/use_clickhouse", "", "")
 	if code != 200 || body["rolloutPercentage"] != 0.0 || body["enabled"] != true {

@@ -238,6 +238,10 @@ func ramp(ctx context.Context, m *Machine, o CutoverOptions, detail map[string]s
 			case <-t.C:
 			}
 			if err := fl.Refresh(ctx); err != nil {
+				if ctx.Err() != nil {
+					t.Stop()
+					return ctx.Err()
+				}
 				m.opts.Log.Warn("cutover: cannot re-read the flags; still dwelling", "err", err)
 				continue
 			}
@@ -287,8 +291,12 @@ func (m *Machine) Rollback(ctx context.Context, o RollbackOptions) error {
 	}
 	return m.Run(ctx, Step{To: DualWrite, Actor: o.Actor, Reason: o.Reason,
 		Check: func(_ context.Context, s Status) error {
-			if s.Pending == nil && (s.Phase == DualWrite || s.Phase == Off) {
-				return &RefusedError{fmt.Sprintf("the migration is in phase %s: there is no cutover to roll back", s.Phase)}
+			origin := s.Phase
+			if s.Pending != nil {
+				origin = s.Pending.From
+			}
+			if origin == DualWrite || origin == Off {
+				return &RefusedError{fmt.Sprintf("the migration is in phase %s: there is no cutover to roll back", origin)}
 			}
 			return nil
 		},

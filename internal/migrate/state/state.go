@@ -443,13 +443,14 @@ func (m *Machine) Run(ctx context.Context, step Step) error {
 		}
 	}
 	undo := rollback != nil && step.To == rollback.From
-	if resume == nil && !undo && !Allowed(from, step.To) {
-		return Refusef("%s -> %s is not a step of the migration (from %s: %s)", from, step.To, from, phaseList(Transitions[from]))
-	}
+	// The step's own check first: its reason says more than the edge's.
 	if step.Check != nil {
 		if err := step.Check(ctx, cur); err != nil {
 			return err
 		}
+	}
+	if resume == nil && !undo && !Allowed(from, step.To) {
+		return Refusef("%s -> %s is not a step of the migration (from %s: %s)", from, step.To, from, phaseList(Transitions[from]))
 	}
 	if rollback != nil && !undo {
 		// The pending step is given up before the new one starts, so the

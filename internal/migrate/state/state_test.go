@@ -17,6 +17,7 @@ import (
 
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/state"
+	"github.com/openchoreo/obsplane/internal/opensearch/opensearchtest"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/store"
@@ -24,9 +25,15 @@ import (
 	"github.com/openchoreo/obsplane/internal/store/chdb/chdbtest"
 )
 
-var st *chdb.Store
+var (
+	st            *chdb.Store
+	osURL, osSkip string // the real OpenSearch node, for the rollback's syncback
+)
 
-func TestMain(m *testing.M) { chdbtest.Main(m, &st) }
+func TestMain(m *testing.M) {
+	osURL, osSkip = opensearchtest.ForMain("internal/migrate/state")
+	chdbtest.Main(m, &st)
+}
 
 var dbSeq atomic.Int64
 
@@ -125,55 +132,66 @@ func TestParsePhase(t *testing.T) {
 	}
 }
 
-// TestEveryEdge tries every pair of phases: an allowed step moves the
-// phase and audits it; a refused one wraps ErrRefused, runs nothing and
-// writes nothing.
+// TestEveryEdge walks one store through every allowed step (each moves
+// the phase and is audited) and, in every phase, tries every step that is
+// not allowed: it wraps ErrRefused, runs nothing and writes nothing.
 func TestEveryEdge(t *testing.T) {
-	allowed := 0
-	for _, from := range state.Phases {
-		// One database per origin for the refused steps (they change
-		// nothing), one per allowed step.
-		db := freshDB(t)
-		m, _ := newMachine(t, db, nil)
-		moveTo(t, m, from)
-		before := status(t, m)
-		for _, to := range state.Phases {
-			if state.Allowed(from, to) {
-				continue
-			}
-			ran := false
-			err := m.Move(ctxT(t), to, "test", "refused step", func(context.Context) error { ran = true; return nil })
-			if !errors.Is(err, state.ErrRefused) {
-				t.Errorf("%s -> %s: error %v, want ErrRefused", from, to, err)
-			}
-			if ran {
-				t.Errorf("%s -> %s: refused, but its action ran", from, to)
-			}
-			after := status(t, m)
-			if after.Phase != from || len(after.Transitions) != len(before.Transitions) || after.Pending != nil {
-				t.Errorf("%s -> %s refused, but the state changed: phase %s, %d transitions (was %d)", from, to, after.Phase, len(after.Transitions), len(before.Transitions))
+	walk := []state.Phase{state.Off, state.DualWrite, state.Off, state.DualWrite, state.Backfilled, state.DualWrite,
+		state.Backfilled, state.Validated, state.Backfilled, state.Validated, state.DualWrite, state.Backfilled, state.Validated,
+		state.Cutover, state.DualWrite, state.Backfilled, state.Validated, state.Cutover, state.Complete, state.DualWrite}
+	m, _ := newMachine(t, freshDB(t), nil)
+	covered := map[[2]state.Phase]bool{}
+	refusedIn := map[state.Phase]bool{}
+	for i, from := range walk {
+		if !refusedIn[from] {
+			refusedIn[from] = true
+			before := status(t, m)
+			for _, to := range state.Phases {
+				if state.Allowed(from, to) {
+					continue
+				}
+				ran := false
+				err := m.Move(ctxT(t), to, "test", "refused step", func(context.Context) error { ran = true; return nil })
+				if !errors.Is(err, state.ErrRefused) || !strings.HasPrefix(err.Error(), "refused: ") {
+					t.Errorf("%s -> %s: error %v, want a refusal", from, to, err)
+				}
+				if ran {
+					t.Errorf("%s -> %s: refused, but its action ran", from, to)
+				}
+				after := status(t, m)
+				if after.Phase != from || len(after.Transitions) != len(before.Transitions) || after.Pending != nil {
+					t.Errorf("%s -> %s refused, but the state changed: phase %s, %d transitions (was %d)", from, to, after.Phase, len(after.Transitions), len(before.Transitions))
+				}
 			}
 		}
-		for _, to := range state.Transitions[from] {
+		if i == len(walk)-1 {
+			break
+		}
+		to := walk[i+1]
+		ran := false
+		if err := m.Move(ctxT(t), to, "alice", "edge test", func(context.Context) error { ran = true; return nil }); err != nil {
+			t.Fatalf("%s -> %s: %v", from, to, err)
+		}
+		s := status(t, m)
+		if s.Phase != to || !ran {
+			t.Errorf("%s -> %s: phase %s, action ran %v", from, to, s.Phase, ran)
+		}
+		if tr := s.Transitions[0]; tr.From != from || tr.To != to || tr.Status != state.Done || tr.Actor != "alice" || tr.Reason != "edge test" {
+			t.Errorf("%s -> %s: newest audit row %+v", from, to, tr)
+		}
+		covered[[2]state.Phase{from, to}] = true
+	}
+	allowed := 0
+	for from, tos := range state.Transitions {
+		for _, to := range tos {
 			allowed++
-			m, _ := newMachine(t, freshDB(t), nil)
-			moveTo(t, m, from)
-			ran := false
-			if err := m.Move(ctxT(t), to, "alice", "edge test", func(context.Context) error { ran = true; return nil }); err != nil {
-				t.Errorf("%s -> %s: %v", from, to, err)
-				continue
-			}
-			s := status(t, m)
-			if s.Phase != to || !ran {
-				t.Errorf("%s -> %s: phase %s, action ran %v", from, to, s.Phase, ran)
-			}
-			if tr := s.Transitions[0]; tr.From != from || tr.To != to || tr.Status != state.Done || tr.Actor != "alice" {
-				t.Errorf("%s -> %s: newest audit row %+v", from, to, tr)
+			if !covered[[2]state.Phase{from, to}] {
+				t.Errorf("the walk misses %s -> %s", from, to)
 			}
 		}
 	}
-	if allowed != 11 {
-		t.Errorf("%d allowed steps, the contract has 11", allowed)
+	if allowed != 11 || len(refusedIn) != len(state.Phases) {
+		t.Errorf("%d allowed steps (the contract has 11); refusals tried in %d phases of %d", allowed, len(refusedIn), len(state.Phases))
 	}
 }
 

@@ -146,3 +146,10 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultTables are the tables the exporter writes with its default
+// config, the built-in pipeline's: what must exist before the gateway runs
+// (migrate shadow-write checks them).
+func DefaultTables() []string {
+	return []string{defaultLogsTable, defaultTracesTable, defaultGaugeTable, defaultSumTable, defaultSummaryTable, defaultHistTable, defaultExpHistTable}
+}

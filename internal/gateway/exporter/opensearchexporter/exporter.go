@@ -204,6 +204,7 @@ type trackedLogs struct {
 	tr     *lagTracker
 	tel    *Telemetry
 	logger *zap.Logger
+	gate   func() bool // nil: always on
 }
 
 // trackedTraces is trackedLogs for spans.
@@ -212,11 +213,21 @@ type trackedTraces struct {
 	tr     *lagTracker
 	tel    *Telemetry
 	logger *zap.Logger
+	gate   func() bool
+}
+
+// off reports whether the gate keeps n records out of the queue.
+func off(gate func() bool, tel *Telemetry, n int) bool {
+	if gate == nil || gate() {
+		return false
+	}
+	tel.Docs.WithLabelValues("off").Add(float64(n))
+	return true
 }
 
 func (t *trackedTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	n := td.SpanCount()
-	if n == 0 {
+	if n == 0 || off(t.gate, t.tel, n) {
 		return nil
 	}
 	entry := t.tr.add(n)
@@ -231,7 +242,7 @@ func (t *trackedTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) err
 
 func (t *trackedLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	n := ld.LogRecordCount()
-	if n == 0 {
+	if n == 0 || off(t.gate, t.tel, n) {
 		return nil
 	}
 	entry := t.tr.add(n)

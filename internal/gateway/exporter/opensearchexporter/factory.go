@@ -33,8 +33,18 @@ var Type = component.MustNewType("opensearch")
 type Option func(*factoryOptions)
 
 type factoryOptions struct {
-	reg prometheus.Registerer
-	tel *Telemetry
+	reg  prometheus.Registerer
+	tel  *Telemetry
+	gate func() bool
+}
+
+// WithGate makes dual write switchable at run time: before a batch enters
+// the sending queue, gate is asked, and when it answers false the batch is
+// not queued (counted as outcome "off"), so turning it off costs no restart
+// and the ClickHouse path never notices. Batches queued while it was on
+// still drain. serve passes the shadow_write flag here.
+func WithGate(gate func() bool) Option {
+	return func(o *factoryOptions) { o.gate = gate }
 }
 
 // WithRegisterer registers the exporter's metrics with reg.
@@ -59,10 +69,10 @@ func NewFactory(opts ...Option) exporter.Factory {
 	return exporter.NewFactory(Type,
 		func() component.Config { return createDefaultConfigStruct() },
 		exporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
-			return createLogs(ctx, set, cfg.(*Config), o.tel)
+			return createLogs(ctx, set, cfg.(*Config), o.tel, o.gate)
 		}, component.StabilityLevelBeta),
 		exporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
-			return createTraces(ctx, set, cfg.(*Config), o.tel)
+			return createTraces(ctx, set, cfg.(*Config), o.tel, o.gate)
 		}, component.StabilityLevelBeta),
 	)
 }
@@ -86,7 +96,7 @@ func options(e *osExporter, c *Config) []exporterhelper.Option {
 	}
 }
 
-func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Logs, error) {
+func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry, gate func() bool) (exporter.Logs, error) {
 	if !c.Enabled {
 		return exporterhelper.NewLogs(ctx, set, c, func(context.Context, plog.Logs) error { return nil },
 			disabledOptions(exporterhelper.WithStart(func(context.Context, component.Host) error {
@@ -98,15 +108,16 @@ func createLogs(ctx context.Context, set exporter.Settings, c *Config, tel *Tele
 	if err != nil {
 		return nil, err
 	}
-	set.Logger.Info("OpenSearch dual write of logs is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.Index+"-"+c.IndexDateFormat))
+	set.Logger.Info("OpenSearch dual write of logs is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.Index+"-"+c.IndexDateFormat),
+		zap.Bool("gated", gate != nil))
 	inner, err := exporterhelper.NewLogs(ctx, set, c, e.pushLogs, options(e, c)...)
 	if err != nil {
 		return nil, err
 	}
-	return &trackedLogs{Logs: inner, tr: e.tr, tel: tel, logger: set.Logger}, nil
+	return &trackedLogs{Logs: inner, tr: e.tr, tel: tel, logger: set.Logger, gate: gate}, nil
 }
 
-func createTraces(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry) (exporter.Traces, error) {
+func createTraces(ctx context.Context, set exporter.Settings, c *Config, tel *Telemetry, gate func() bool) (exporter.Traces, error) {
 	if !c.Enabled {
 		return exporterhelper.NewTraces(ctx, set, c, func(context.Context, ptrace.Traces) error { return nil }, disabledOptions()...)
 	}
@@ -114,10 +125,11 @@ func createTraces(ctx context.Context, set exporter.Settings, c *Config, tel *Te
 	if err != nil {
 		return nil, err
 	}
-	set.Logger.Info("OpenSearch dual write of traces is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.TracesIndex+"-"+c.TracesIndexDateFormat))
+	set.Logger.Info("OpenSearch dual write of traces is enabled", zap.String("endpoint", e.client.URL), zap.String("index", c.TracesIndex+"-"+c.TracesIndexDateFormat),
+		zap.Bool("gated", gate != nil))
 	inner, err := exporterhelper.NewTraces(ctx, set, c, e.pushTraces, options(e, c)...)
 	if err != nil {
 		return nil, err
 	}
-	return &trackedTraces{Traces: inner, tr: e.tr, tel: tel, logger: set.Logger}, nil
+	return &trackedTraces{Traces: inner, tr: e.tr, tel: tel, logger: set.Logger, gate: gate}, nil
 }

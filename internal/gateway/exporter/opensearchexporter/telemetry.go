@@ -14,7 +14,8 @@ import (
 type Telemetry struct {
 	// Docs counts log records by outcome: created, existing (a replay the
 	// index already had), failed (rejected for good: mapping errors),
-	// dropped (the queue was full or unusable).
+	// dropped (the queue was full or unusable), off (the gate kept them
+	// out: shadow_write off).
 	Docs *prometheus.CounterVec
 	// Requests counts pushes by result: ok, retryable, permanent.
 	Requests *prometheus.CounterVec
@@ -29,7 +30,7 @@ func NewTelemetry(reg prometheus.Registerer) *Telemetry {
 	t := &Telemetry{
 		Docs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "obsplane", Subsystem: "gateway", Name: "dualwrite_records_total",
-			Help: "Log records handled by the OpenSearch dual-write exporter, by outcome: created, existing (already indexed, a replay), failed (rejected by OpenSearch for good), dropped (queue full).",
+			Help: "Log records handled by the OpenSearch dual-write exporter, by outcome: created, existing (already indexed, a replay), failed (rejected by OpenSearch for good), dropped (queue full), off (dual write switched off by the shadow_write flag; not queued).",
 		}, []string{"outcome"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "obsplane", Subsystem: "gateway", Name: "dualwrite_pushes_total",
