@@ -116,10 +116,16 @@ func run(ctx context.Context) error {
 		removeWork = true
 	}
 	err = rehearsal.Run(ctx, cfg)
-	if err == nil && removeWork {
+	switch {
+	case err == nil && removeWork:
 		_ = os.RemoveAll(cfg.Work)
-	} else if err != nil {
-		fmt.Fprintln(os.Stderr, "obsplane-rehearsal: serve's log and data are kept in", cfg.Work)
+	case err != nil:
+		// A run refused before serve started left nothing worth keeping.
+		if entries, _ := os.ReadDir(cfg.Work); len(entries) == 0 && removeWork {
+			_ = os.Remove(cfg.Work)
+		} else {
+			fmt.Fprintln(os.Stderr, "obsplane-rehearsal: serve's log and data are kept in", cfg.Work)
+		}
 	}
 	return err
 }
