@@ -12,7 +12,7 @@ GO ?= go
 # Slow soak/load runs are opt-in (make soak); `make test` stays well under 30 minutes.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test build deps chdb clients prometheus observer opensearch bench soak fuzz schemathesis lint clean uplot chromium
+.PHONY: run test build deps chdb clients prometheus observer opensearch bench soak fuzz schemathesis rehearsal lint clean uplot chromium
 
 build: bin/obsplane
 
@@ -101,6 +101,21 @@ fuzz:
 	    fi; \
 	  done; \
 	done
+
+## rehearsal: the whole migration once on this machine, against live traffic
+## (telemetrygen over OTLP, a fluent-logger client over forward): its own
+## OpenSearch node with seeded history, `bin/obsplane serve`, and every phase
+## through the real `obsplane migrate` commands (shadow write, backfill,
+## validate, cutover with a ramp, rollback with syncback, cutover again,
+## complete, cleanup with a snapshot). Prints a table per phase; any record
+## lost or duplicated fails it. Slow (minutes), so not part of `make test`.
+## REHEARSAL_FLAGS passes more flags, e.g. -screenshot docs/console.png.
+REHEARSAL_OS_PORT ?= 19240
+REHEARSAL_FLAGS ?=
+rehearsal: deps build
+	@./scripts/install-telemetrygen.sh >/dev/null
+	OPENSEARCH_PORT=$(REHEARSAL_OS_PORT) OPENSEARCH_HOME_DIR=$(OBSPLANE_CACHE)/opensearch-rehearsal \
+	  $(GO) run ./cmd/obsplane-rehearsal -obsplane bin/obsplane $(REHEARSAL_FLAGS)
 
 ## schemathesis: only the OpenAPI document of :8080 against the server (make
 ## test runs it too; pinned schemathesis in a cached venv; SCHEMATHESIS_TIME
