@@ -24,7 +24,8 @@ import (
 type CHHTTPResult struct {
 	Rows, BatchRows int
 	// Inserts of the same batches: store.Insert in-process, and the remote
-	// store (clickhouse-go, HTTP, Native, lz4) through the interface.
+	// store through the interface (inserts: one INSERT ... FORMAT Native request per
+	// batch, ch-go's encoder, zstd; reads: clickhouse-go, HTTP, Native, lz4).
 	InsertInProcess, InsertHTTP time.Duration
 	// Reads of every row's scan columns: the engine's Native output
 	// in-process (bytes, no decoding), the interface's body of the same
@@ -268,7 +269,7 @@ func timed(f func() error) (time.Duration, error) {
 // Markdown renders the figures as the chhttp section of BENCHMARKS.md.
 func (r *CHHTTPResult) Markdown(cmd string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## ClickHouse HTTP interface\n\n%d otel_logs rows (engine %s), %s. In-process: the embedded store itself; HTTP: obsplane's ClickHouse HTTP interface on a loopback port of the same process, the client clickhouse-go (HTTP, Native, lz4). Ratio = HTTP rate / in-process rate (goal: at least 0.7). Reproduce: `%s`.\n\n", r.Rows, r.EngineVersion, Machine(), cmd)
+	fmt.Fprintf(&b, "## ClickHouse HTTP interface\n\n%d otel_logs rows (engine %s), %s. In-process: the embedded store itself; HTTP: obsplane's ClickHouse HTTP interface on a loopback port of the same process, the client obsplane's remote store over HTTP (inserts: one `INSERT ... FORMAT Native` request per batch, encoded as the embedded store encodes it, zstd; reads: clickhouse-go, Native, lz4). Ratio = HTTP rate / in-process rate (goal: at least 0.7). Reproduce: `%s`.\n\n", r.Rows, r.EngineVersion, Machine(), cmd)
 	b.WriteString("| case | in-process | HTTP | ratio |\n|---|---|---|---|\n")
 	row := func(name string, in, over time.Duration) {
 		fmt.Fprintf(&b, "| %s | %.0f rows/s | %.0f rows/s | %.2fx |\n", name, rate(r.Rows, in), rate(r.Rows, over), in.Seconds()/over.Seconds())

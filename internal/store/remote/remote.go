@@ -1,7 +1,8 @@
 // Package remote is the store on a ClickHouse server or cluster, through
 // clickhouse-go v2 over the native protocol (clickhouse://host:9000) or HTTP
 // (http://host:8123). It implements the same store.Store as the embedded
-// engine, so the rest of obsplane cannot tell them apart.
+// engine, so the rest of obsplane cannot tell them apart. Over HTTP, inserts
+// bypass clickhouse-go's batch (httpinsert.go).
 package remote
 
 import (
@@ -76,6 +77,8 @@ func redact(msg, dsn string) string {
 type Store struct {
 	conn driver.Conn
 	opts *clickhouse.Options
+	// http sends inserts over the HTTP protocol (nil on the native one).
+	http *httpInserter
 }
 
 // Open connects lazily: a server that is down makes Ping fail (and /readyz
@@ -89,7 +92,12 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %v: %w", opts.Addr, err)
 	}
-	return &Store{conn: conn, opts: opts}, nil
+	h, err := newHTTPInserter(opts)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &Store{conn: conn, opts: opts, http: h}, nil
 }
 
 // Kind implements store.Store.
@@ -152,6 +160,12 @@ func (s *Store) Insert(ctx context.Context, b *store.Batch) error {
 		settings = append(settings,
 			store.Setting{Name: "insert_deduplicate", Value: "1"},
 			store.Setting{Name: "insert_deduplication_token", Value: b.DedupToken})
+	}
+	if s.http != nil {
+		if err := s.http.insert(ctx, b, settings); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", b.Rows, b.TableName(), err)
+		}
+		return nil
 	}
 	ctx = s.context(ctx, "", nil, settings)
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+b.TableName()+" "+b.ColumnList())

@@ -83,6 +83,16 @@ func Run(t *testing.T, st store.Store, db string, o Options) {
 			t.Fatal("unknown database must not be retryable")
 		}
 	})
+	t.Run("InsertErrorsCarryCode", func(t *testing.T) {
+		err := st.Insert(ctx, Sample(db, "no_such_table", 10, 0))
+		var e *store.Error
+		if !errors.As(err, &e) || e.Code != 60 {
+			t.Fatalf("want UNKNOWN_TABLE (60), got %v", err)
+		}
+		if store.Retryable(err) {
+			t.Fatal("an unknown table must not be retryable")
+		}
+	})
 	t.Run("SettingsApplyToOneStatement", func(t *testing.T) {
 		_, err := store.ScanAll[map[string]any](ctx, st, "SELECT number FROM numbers(100)", nil, store.Setting{Name: "max_result_rows", Value: "10"}, store.Setting{Name: "result_overflow_mode", Value: "throw"})
 		if err == nil {
