@@ -96,7 +96,7 @@ func CHHTTP(ctx context.Context, st *chdb.Store, rows, batchRows int, progress f
 	if res.InsertInProcess, err = insert(st); err != nil {
 		return nil, err
 	}
-	progress("chhttp: the same through the HTTP interface (clickhouse-go)")
+	progress("chhttp: the same through the HTTP interface (the remote store)")
 	if res.InsertHTTP, err = insert(rs); err != nil {
 		return nil, fmt.Errorf("insert over HTTP: %w", err)
 	}
