@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,11 +77,30 @@ type migrateEnvironment struct {
 	close    func()
 }
 
-func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, error) {
+// migrateConfig is the configuration of a migrate command: its flags, then
+// OBSPLANE_<FLAG> for those not given, then the config file.
+func migrateConfig(cmd *cobra.Command) (*config.Config, error) {
 	if err := migrateEnv(cmd.Flags()); err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(cmd)
+	return loadConfig(cmd)
+}
+
+// openMigrateStore opens the configured store with its schema up to date.
+func openMigrateStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	st, err := server.OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schema.Apply(ctx, st, server.SchemaOptions(cfg)); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, error) {
+	cfg, err := migrateConfig(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +116,8 @@ func openMigrate(cmd *cobra.Command, m *migrateCommon) (*migrateEnvironment, err
 		return nil, err
 	}
 	log := server.NewLogger(cfg)
-	st, err := server.OpenStore(cfg)
+	st, err := openMigrateStore(cmd.Context(), cfg)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := schema.Apply(cmd.Context(), st, server.SchemaOptions(cfg)); err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()

@@ -18,7 +18,6 @@ import (
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
-	"github.com/openchoreo/obsplane/internal/schema"
 	"github.com/openchoreo/obsplane/internal/server"
 	"github.com/openchoreo/obsplane/internal/store"
 )
@@ -79,20 +78,13 @@ func migrationFlags(st store.Store, cfg *config.Config, log *slog.Logger) (*flag
 }
 
 func openProcess(cmd *cobra.Command, p *processCommon) (*processEnv, error) {
-	if err := migrateEnv(cmd.Flags()); err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(cmd)
+	cfg, err := migrateConfig(cmd)
 	if err != nil {
 		return nil, err
 	}
 	log := server.NewLogger(cfg)
-	st, err := server.OpenStore(cfg)
+	st, err := openMigrateStore(cmd.Context(), cfg)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := schema.Apply(cmd.Context(), st, server.SchemaOptions(cfg)); err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	fl, err := migrationFlags(st, cfg, log)

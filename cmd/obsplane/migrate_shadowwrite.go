@@ -11,7 +11,6 @@ import (
 	"github.com/openchoreo/obsplane/internal/migrate"
 	"github.com/openchoreo/obsplane/internal/migrate/state"
 	"github.com/openchoreo/obsplane/internal/opensearch"
-	"github.com/openchoreo/obsplane/internal/router"
 	"github.com/openchoreo/obsplane/internal/router/flags"
 	"github.com/openchoreo/obsplane/internal/server"
 )
@@ -48,10 +47,7 @@ Against a running embedded serve, connect with --clickhouse-dsn http://127.0.0.1
 			default:
 				return fmt.Errorf("migrate shadow-write %q: want enable or disable", args[0])
 			}
-			if err := migrateEnv(cmd.Flags()); err != nil {
-				return err
-			}
-			cfg, err := loadConfig(cmd)
+			cfg, err := migrateConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -88,7 +84,7 @@ Against a running embedded serve, connect with --clickhouse-dsn http://127.0.0.1
 			if err := migrate.CheckShadowWrite(ctx, check); err != nil {
 				return state.Refusef("%v", err)
 			}
-			fl, err := router.NewFlags(st, server.RouterConfig(cfg), router.SystemClock{}, log)
+			fl, err := migrationFlags(st, cfg, log)
 			if err != nil {
 				return err
 			}
