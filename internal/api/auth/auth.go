@@ -61,6 +61,20 @@ func (None) Authenticate(*http.Request) (*Principal, error) {
 	return &Principal{Subject: "anonymous", All: true}, nil
 }
 
+// LocalAdmin is the caller of every request when authentication is off.
+const LocalAdmin = "local-admin"
+
+// Caller names who makes the request in ctx (which Middleware over a set)
+// and whether it is an admin: a principal granting every namespace, or,
+// with authentication off, LocalAdmin.
+func Caller(a Authenticator, ctx context.Context) (id string, admin bool) {
+	if _, none := a.(None); none {
+		return LocalAdmin, true
+	}
+	p := FromContext(ctx)
+	return p.Subject, p.All
+}
+
 type ctxKey struct{}
 
 // WithPrincipal stores p in ctx.

@@ -34,7 +34,7 @@ import (
 )
 
 // LocalAdmin is the caller of every request without authentication.
-const LocalAdmin = "local-admin"
+const LocalAdmin = auth.LocalAdmin
 
 // maxPatchBody bounds a PATCH body; a flag change is a few dozen bytes.
 const maxPatchBody = 64 << 10
@@ -74,13 +74,9 @@ type caller struct {
 type handler func(w http.ResponseWriter, r *http.Request, c caller) error
 
 func (a *API) authed(admin bool, h handler) http.Handler {
-	_, none := a.Auth.(auth.None)
 	inner := httpx.Wrap(a.Log, false, func(w http.ResponseWriter, r *http.Request) error {
-		p := auth.FromContext(r.Context())
-		c := caller{id: p.Subject, admin: p.All}
-		if none {
-			c.id = LocalAdmin
-		}
+		var c caller
+		c.id, c.admin = auth.Caller(a.Auth, r.Context())
 		if admin && !c.admin {
 			return &httpx.Error{Status: http.StatusForbidden, Title: httpx.TitleForbidden, Code: "OBS-ROUTER-FORBIDDEN",
 				Message: fmt.Sprintf("caller %q is not an admin; only admins may change flags or read router samples", c.id)}

@@ -27,9 +27,8 @@ import (
 	"github.com/openchoreo/obsplane/internal/router/flags"
 )
 
-// LocalAdmin is the caller of every request without authentication, as in
-// the flag API.
-const LocalAdmin = "local-admin"
+// LocalAdmin is the caller of every request without authentication.
+const LocalAdmin = auth.LocalAdmin
 
 // DefaultAuditLimit is how many rows of the use_clickhouse audit a response
 // carries when API.AuditLimit is zero.
@@ -83,16 +82,8 @@ func (a *API) Mount(mux *http.ServeMux) {
 // admin authenticates as the flag API does: no token under JWT is 401, a
 // caller that is not an admin 403 naming the caller.
 func (a *API) admin(h func(w http.ResponseWriter, r *http.Request, caller string) error) http.Handler {
-	_, none := a.Auth.(auth.None)
 	inner := httpx.Wrap(a.Log, false, func(w http.ResponseWriter, r *http.Request) error {
-		p := auth.FromContext(r.Context())
-		caller, isAdmin := "", false
-		if p != nil {
-			caller, isAdmin = p.Subject, p.All
-		}
-		if none {
-			caller, isAdmin = LocalAdmin, true
-		}
+		caller, isAdmin := auth.Caller(a.Auth, r.Context())
 		if !isAdmin {
 			return &httpx.Error{Status: http.StatusForbidden, Title: httpx.TitleForbidden, Code: "OBS-MIGRATION-FORBIDDEN",
 				Message: fmt.Sprintf("caller %q is not an admin; only admins (a token granting every namespace) may read the migration", caller)}
