@@ -58,6 +58,9 @@ func tail(s string, n int) string {
 // server is the running `obsplane serve` the rehearsal migrates.
 type server struct {
 	HTTP, OTLPGRPC, Forward, ClickHouseHTTP string
+	// LogsAdapter and TracingAdapter are the APIs the Observer reads
+	// through; the rehearsal's reads go there.
+	LogsAdapter, TracingAdapter string
 	cmd                                     *exec.Cmd
 	out                                     *lockedBuffer
 	logFile                                 *os.File
@@ -69,8 +72,9 @@ type server struct {
 // migration's timings shortened so a rehearsal takes minutes.
 func startServe(ctx context.Context, cfg Config, osURL string) (*server, error) {
 	s := &server{out: &lockedBuffer{}, done: make(chan error, 1)}
-	addrs := map[string]*string{"http": &s.HTTP, "grpc": &s.OTLPGRPC, "fwd": &s.Forward, "ch": &s.ClickHouseHTTP}
-	other := make([]string, 5)
+	addrs := map[string]*string{"http": &s.HTTP, "grpc": &s.OTLPGRPC, "fwd": &s.Forward, "ch": &s.ClickHouseHTTP,
+		"logs": &s.LogsAdapter, "tracing": &s.TracingAdapter}
+	other := make([]string, 3)
 	for _, p := range addrs {
 		a, err := freePort()
 		if err != nil {
@@ -87,10 +91,14 @@ func startServe(ctx context.Context, cfg Config, osURL string) (*server, error) 
 	}
 	args := []string{"serve", "--data", filepath.Join(cfg.Work, "data"),
 		"--http-addr", s.HTTP, "--otlp-grpc-addr", s.OTLPGRPC, "--otlp-http-addr", other[0],
-		"--forward-addr", s.Forward, "--remote-write-addr", other[1], "--logs-adapter-addr", other[2],
-		"--tracing-adapter-addr", other[3], "--metrics-adapter-addr", other[4],
+		"--forward-addr", s.Forward, "--remote-write-addr", other[1], "--logs-adapter-addr", s.LogsAdapter,
+		"--tracing-adapter-addr", s.TracingAdapter, "--metrics-adapter-addr", other[2],
 		"--clickhouse-http-addr", s.ClickHouseHTTP,
 		"--opensearch-url", osURL, "--backend", "opensearch",
+		// Every read the rehearsal makes is also answered by the other
+		// backend and compared: the console's latency chart and the
+		// router's mismatch samples come from these.
+		"--dual-read",
 		"--flag-refresh", cfg.FlagRefresh.String(),
 		// Short auto-rollback windows: a trigger that fires during the
 		// ramp halts the cutover within seconds, as it would in hours.
