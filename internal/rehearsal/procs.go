@@ -17,17 +17,6 @@ import (
 	"time"
 )
 
-// freePort returns a loopback address whose port was free at the time of
-// the call.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // lockedBuffer collects a child's output; the process writes while the
 // harness reads its tail.
 type lockedBuffer struct {
@@ -75,20 +64,40 @@ func startServe(ctx context.Context, cfg Config, osURL string) (*server, error) 
 	addrs := map[string]*string{"http": &s.HTTP, "grpc": &s.OTLPGRPC, "fwd": &s.Forward, "ch": &s.ClickHouseHTTP,
 		"logs": &s.LogsAdapter, "tracing": &s.TracingAdapter}
 	other := make([]string, 3)
+	// Every port is held until all are chosen, so no two listeners are
+	// given the same one.
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	pick := func() (string, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		held = append(held, l)
+		return l.Addr().String(), nil
+	}
 	for _, p := range addrs {
-		a, err := freePort()
+		a, err := pick()
 		if err != nil {
 			return nil, err
 		}
 		*p = a
 	}
 	for i := range other {
-		a, err := freePort()
+		a, err := pick()
 		if err != nil {
 			return nil, err
 		}
 		other[i] = a
 	}
+	for _, l := range held {
+		l.Close()
+	}
+	held = nil
 	args := []string{"serve", "--data", filepath.Join(cfg.Work, "data"),
 		"--http-addr", s.HTTP, "--otlp-grpc-addr", s.OTLPGRPC, "--otlp-http-addr", other[0],
 		"--forward-addr", s.Forward, "--remote-write-addr", other[1], "--logs-adapter-addr", s.LogsAdapter,
