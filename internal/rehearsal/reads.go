@@ -31,6 +31,9 @@ type Reads struct {
 type window struct {
 	From, To time.Time
 	What     string // what it holds, for the output
+	// Logs and Traces are what it holds (lines, traces), as the harness
+	// counted them; -1 unknown.
+	Logs, Traces int
 }
 
 // readResult is one phase's reads.
@@ -139,9 +142,9 @@ func parseDualReads(text string) (map[string]float64, error) {
 // Line is the phase's reads in one line for the output.
 func (rr *readResult) Line() string {
 	d := func(k string) int { return int(rr.After[k] - rr.Before[k]) }
-	s := fmt.Sprintf("reads (dual read) of %s [%s, %s]: %d logs queries (total %d), %d traces queries (total %d); compared: %d match, %d mismatch, %d incomparable, %d error, %d unsupported",
+	s := fmt.Sprintf("reads (dual read) of %s [%s, %s], holding %d lines and %d traces: %d logs queries (total %d), %d traces queries (total %d); compared: %d match, %d mismatch, %d incomparable, %d error, %d unsupported",
 		rr.Window.What, rr.Window.From.UTC().Format("15:04:05.000"), rr.Window.To.UTC().Format("15:04:05.000"),
-		rr.Logs, rr.LogsTotal, rr.Traces, rr.TracesTotal, d("match"), d("mismatch"), d("incomparable"), d("error"), d("unsupported"))
+		rr.Window.Logs, rr.Window.Traces, rr.Logs, rr.LogsTotal, rr.Traces, rr.TracesTotal, d("match"), d("mismatch"), d("incomparable"), d("error"), d("unsupported"))
 	if len(rr.Failed) > 0 {
 		s += "; failed: " + strings.Join(rr.Failed, " | ")
 	}

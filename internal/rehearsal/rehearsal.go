@@ -410,7 +410,18 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		}
 		wg.Wait()
 		r.trafficTo = time.Now()
-		r.phaseWin[p.Name] = window{From: r.trafficFrom, To: r.trafficTo, What: p.Name + "'s live records"}
+		// From the whole second: forward's records carry seconds only.
+		w := window{From: r.trafficFrom.Truncate(time.Second), To: r.trafficTo, What: p.Name + "'s live records"}
+		for _, s := range streams {
+			switch s.src {
+			case OTLPLogs, ForwardLogs:
+				w.Logs += s.res.Acked
+			case OTLPTraces:
+				// telemetrygen's traces are a parent and a child span.
+				w.Traces += s.res.Acked / 2
+			}
+		}
+		r.phaseWin[p.Name] = w
 		stopReads()
 		<-readsDone
 	}
