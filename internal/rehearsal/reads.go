@@ -151,13 +151,29 @@ func (rr *readResult) Line() string {
 	return s
 }
 
-// mismatchSamples is serve's newest dual-read mismatch samples, as text.
+// mismatchSamples is serve's newest dual-read mismatch samples, a line
+// each: when, which backends, how they differ.
 func mismatchSamples(ctx context.Context, httpAddr string, limit int) string {
 	code, body := httpGet(ctx, fmt.Sprintf("http://%s/api/v1/router/mismatches?limit=%d", httpAddr, limit))
 	if code != http.StatusOK {
 		return fmt.Sprintf("GET /api/v1/router/mismatches: %d %s", code, tail(string(body), 3))
 	}
-	return string(body)
+	var m struct {
+		Mismatches []struct {
+			Op, Primary, Secondary, Detail string
+			At                             time.Time
+			Kinds                          []string
+		}
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return fmt.Sprintf("GET /api/v1/router/mismatches: %v", err)
+	}
+	var lines []string
+	for _, x := range m.Mismatches {
+		lines = append(lines, fmt.Sprintf("  %s %s: primary %s, secondary %s: %s: %s", x.At.Format("15:04:05.000"), x.Op, x.Primary, x.Secondary,
+			strings.Join(x.Kinds, ","), x.Detail))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // migrationLatency is the part of GET /api/v1/migration the console's
