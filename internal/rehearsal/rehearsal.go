@@ -410,8 +410,9 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		}
 		wg.Wait()
 		r.trafficTo = time.Now()
-		// From the whole second: forward's records carry seconds only.
-		w := window{From: r.trafficFrom.Truncate(time.Second), To: r.trafficTo, What: p.Name + "'s live records"}
+		// From just before the whole second: forward's records carry
+		// seconds only, and both backends leave out a record on the start.
+		w := window{From: r.trafficFrom.Truncate(time.Second).Add(-time.Millisecond), To: r.trafficTo, What: p.Name + "'s live records"}
 		for _, s := range streams {
 			switch s.src {
 			case OTLPLogs, ForwardLogs:
@@ -486,6 +487,12 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		if n := int(reads.After["mismatch"] - reads.Before["mismatch"]); n > 0 {
 			res.Fail = append(res.Fail, fmt.Sprintf("%d dual-read mismatches reading %s", n, reads.Window.What))
 			res.Lines = append(res.Lines, "dual-read mismatch samples (GET /api/v1/router/mismatches, newest first):\n"+tail(mismatchSamples(ctx, r.srv.HTTP, 5), 40))
+		}
+		// Both stores hold exactly what the harness counted in the window:
+		// the answers must say so, not merely agree.
+		if reads.Logs > 0 && reads.LogsTotal != reads.Window.Logs || reads.Traces > 0 && reads.TracesTotal != reads.Window.Traces {
+			res.Fail = append(res.Fail, fmt.Sprintf("reads of %s answered %d lines and %d traces, want %d and %d",
+				reads.Window.What, reads.LogsTotal, reads.TracesTotal, reads.Window.Logs, reads.Window.Traces))
 		}
 		if len(reads.Failed) > 0 {
 			res.Fail = append(res.Fail, fmt.Sprintf("%d reads failed", len(reads.Failed)))
@@ -724,7 +731,14 @@ func (r *runner) rollbackSyncback(ctx context.Context) error {
 	if werr != nil {
 		line += " (" + werr.Error() + ")"
 	}
-	r.lines = append(r.lines, line, "rollback's output:\n"+tail(out, 20))
+	// The command's report (its progress log lines left out).
+	var report []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "time=") && strings.TrimSpace(l) != "" {
+			report = append(report, "    "+l)
+		}
+	}
+	r.lines = append(r.lines, line+"; `migrate rollback` printed:\n"+strings.Join(report, "\n"))
 	if written != fmt.Sprint(want) {
 		// Since the cutover only the cutover phase's records were
 		// missing from OpenSearch: anything else written is a copy too
