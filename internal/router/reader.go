@@ -64,12 +64,14 @@ func route[T any](ctx context.Context, rt *routed, t readmodel.Tenancy, op strin
 func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.LogsPage, error) {
 	return route(ctx, rt, t, "logs.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogsPage, error) { return b.QueryLogs(ctx, t, q) },
 		func(p *readmodel.LogsPage) Result {
+			// OpenSearch sorts on @timestamp in milliseconds: lines within
+			// one millisecond are ties there, in nanosecond order here.
 			d := Result{Total: p.Total, IDs: tiesSorted(p.Entries, func(e readmodel.LogEntry) (any, time.Time) {
 				if q.Workflow() {
 					// A workflow answer shows time and text only.
-					return [2]any{e.Timestamp, e.Body}, e.Timestamp
+					return [2]any{e.Timestamp, e.Body}, e.Timestamp.Truncate(time.Millisecond)
 				}
-				return e, e.Timestamp
+				return e, e.Timestamp.Truncate(time.Millisecond)
 			})}
 			if len(q.Levels) > 0 {
 				d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
@@ -81,7 +83,7 @@ func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmode
 func (rt *routed) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.EventsPage, error) {
 	return route(ctx, rt, t, "events.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.EventsPage, error) { return b.QueryEvents(ctx, t, q) },
 		func(p *readmodel.EventsPage) Result {
-			return Result{Total: p.Total, IDs: tiesSorted(p.Events, func(e readmodel.Event) (any, time.Time) { return e, e.Timestamp })}
+			return Result{Total: p.Total, IDs: tiesSorted(p.Events, func(e readmodel.Event) (any, time.Time) { return e, e.Timestamp.Truncate(time.Millisecond) })}
 		})
 }
 

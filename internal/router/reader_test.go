@@ -15,6 +15,7 @@ type pageReader struct {
 	readmodel.Reader
 	gate    chan struct{}
 	started chan struct{}
+	entries []readmodel.LogEntry // nil: one fixed line
 }
 
 func (p pageReader) QueryLogs(ctx context.Context, _ readmodel.Tenancy, _ readmodel.LogsQuery) (*readmodel.LogsPage, error) {
@@ -27,6 +28,9 @@ func (p pageReader) QueryLogs(ctx context.Context, _ readmodel.Tenancy, _ readmo
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+	if p.entries != nil {
+		return &readmodel.LogsPage{Total: len(p.entries), Entries: p.entries}, nil
 	}
 	at := time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
 	return &readmodel.LogsPage{Total: 1, Entries: []readmodel.LogEntry{{Timestamp: at, Body: "one line"}}}, nil
@@ -56,5 +60,34 @@ func TestReaderDualReadOutlivesTheRequest(t *testing.T) {
 	}
 	if n := h.metric(t, "obsplane_router_requests_total", map[string]string{"backend": "clickhouse", "role": "secondary", "outcome": "error"}); n != 0 {
 		t.Errorf("the background read was cut off with the request and counted as a ClickHouse error (%v)", n)
+	}
+}
+
+// Lines within one millisecond are ties for OpenSearch, which sorts on
+// @timestamp in milliseconds (then by _id), while ClickHouse orders them by
+// nanosecond: the same lines in those two orders agree.
+func TestReaderLogsTiesWithinAMillisecond(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DualRead = true }, nil)
+	at := time.Date(2026, 3, 1, 11, 0, 5, 0, time.UTC)
+	a := readmodel.LogEntry{Timestamp: at, Body: "forward line, whole second"}
+	b := readmodel.LogEntry{Timestamp: at.Add(400 * time.Microsecond), Body: "otlp line, same millisecond"}
+	c := readmodel.LogEntry{Timestamp: at.Add(-time.Second), Body: "older"}
+	ch := pageReader{entries: []readmodel.LogEntry{b, a, c}} // nanosecond order, newest first
+	os := pageReader{entries: []readmodel.LogEntry{a, b, c}} // a millisecond tie, by _id
+	if _, err := h.r.Reader(ch, os).QueryLogs(ctxT(t), readmodel.Tenancy{Subject: "dev"}, readmodel.LogsQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	h.r.Wait()
+	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"op": "logs.query", "outcome": "match"}); n != 1 {
+		t.Errorf("match = %v, want 1 (mismatches: %+v)", n, h.r.Mismatches("", 5))
+	}
+	// A real difference in order (lines a second apart) still counts.
+	os2 := pageReader{entries: []readmodel.LogEntry{c, b, a}}
+	if _, err := h.r.Reader(ch, os2).QueryLogs(ctxT(t), readmodel.Tenancy{Subject: "dev"}, readmodel.LogsQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	h.r.Wait()
+	if n := h.metric(t, "obsplane_router_dualread_total", map[string]string{"op": "logs.query", "outcome": "mismatch"}); n != 1 {
+		t.Errorf("mismatch = %v, want 1", n)
 	}
 }
