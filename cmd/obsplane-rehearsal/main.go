@@ -61,6 +61,8 @@ func run(ctx context.Context) error {
 	fs.IntVar(&cfg.Load.ForwardLogs, "forward-logs", 200, "lines the fluent-logger client sends over forward in each phase")
 	fs.IntVar(&cfg.Load.Traces, "spans", 200, "spans telemetrygen sends over OTLP in each phase (a parent and a child per trace)")
 	fs.Float64Var(&cfg.Load.Rate, "rate", 10, "records per second per source (live traffic is throttled)")
+	fs.IntVar(&cfg.Reads.PerPhase, "reads", 15, "rounds of reads (a logs and a traces query, answered by both backends with serve's --dual-read) per phase; 0: none")
+	fs.DurationVar(&cfg.Reads.Every, "read-interval", 2*time.Second, "pause between rounds of reads")
 	fs.DurationVar(&cfg.FlagRefresh, "flag-refresh", time.Second, "serve's --flag-refresh")
 	fs.DurationVar(&cfg.RollbackCheck, "rollback-check-interval", 2*time.Second, "serve's --rollback-check-interval")
 	fs.DurationVar(&cfg.RollbackWindow, "rollback-window", 30*time.Second, "serve's auto-rollback evaluation window and trigger durations")

@@ -105,6 +105,13 @@ type migrationStatus struct {
 	ShadowWrite       bool   `json:"shadowWrite"`
 	ClickStackPrimary bool   `json:"clickstackPrimary"`
 	Pending           any    `json:"pending"`
+	// Transitions, newest first.
+	Transitions []struct {
+		From   string            `json:"from"`
+		To     string            `json:"to"`
+		Status string            `json:"status"`
+		Detail map[string]string `json:"detail"`
+	} `json:"transitions"`
 }
 
 func (c *cli) status(ctx context.Context) (migrationStatus, error) {

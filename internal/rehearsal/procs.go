@@ -17,17 +17,6 @@ import (
 	"time"
 )
 
-// freePort returns a loopback address whose port was free at the time of
-// the call.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // lockedBuffer collects a child's output; the process writes while the
 // harness reads its tail.
 type lockedBuffer struct {
@@ -58,6 +47,9 @@ func tail(s string, n int) string {
 // server is the running `obsplane serve` the rehearsal migrates.
 type server struct {
 	HTTP, OTLPGRPC, Forward, ClickHouseHTTP string
+	// LogsAdapter and TracingAdapter are the APIs the Observer reads
+	// through; the rehearsal's reads go there.
+	LogsAdapter, TracingAdapter string
 	cmd                                     *exec.Cmd
 	out                                     *lockedBuffer
 	logFile                                 *os.File
@@ -69,28 +61,53 @@ type server struct {
 // migration's timings shortened so a rehearsal takes minutes.
 func startServe(ctx context.Context, cfg Config, osURL string) (*server, error) {
 	s := &server{out: &lockedBuffer{}, done: make(chan error, 1)}
-	addrs := map[string]*string{"http": &s.HTTP, "grpc": &s.OTLPGRPC, "fwd": &s.Forward, "ch": &s.ClickHouseHTTP}
-	other := make([]string, 5)
+	addrs := map[string]*string{"http": &s.HTTP, "grpc": &s.OTLPGRPC, "fwd": &s.Forward, "ch": &s.ClickHouseHTTP,
+		"logs": &s.LogsAdapter, "tracing": &s.TracingAdapter}
+	other := make([]string, 3)
+	// Every port is held until all are chosen, so no two listeners are
+	// given the same one.
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	pick := func() (string, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		held = append(held, l)
+		return l.Addr().String(), nil
+	}
 	for _, p := range addrs {
-		a, err := freePort()
+		a, err := pick()
 		if err != nil {
 			return nil, err
 		}
 		*p = a
 	}
 	for i := range other {
-		a, err := freePort()
+		a, err := pick()
 		if err != nil {
 			return nil, err
 		}
 		other[i] = a
 	}
+	for _, l := range held {
+		l.Close()
+	}
+	held = nil
 	args := []string{"serve", "--data", filepath.Join(cfg.Work, "data"),
 		"--http-addr", s.HTTP, "--otlp-grpc-addr", s.OTLPGRPC, "--otlp-http-addr", other[0],
-		"--forward-addr", s.Forward, "--remote-write-addr", other[1], "--logs-adapter-addr", other[2],
-		"--tracing-adapter-addr", other[3], "--metrics-adapter-addr", other[4],
+		"--forward-addr", s.Forward, "--remote-write-addr", other[1], "--logs-adapter-addr", s.LogsAdapter,
+		"--tracing-adapter-addr", s.TracingAdapter, "--metrics-adapter-addr", other[2],
 		"--clickhouse-http-addr", s.ClickHouseHTTP,
 		"--opensearch-url", osURL, "--backend", "opensearch",
+		// Every read the rehearsal makes is also answered by the other
+		// backend and compared: the console's latency chart and the
+		// router's mismatch samples come from these.
+		"--dual-read",
 		"--flag-refresh", cfg.FlagRefresh.String(),
 		// Short auto-rollback windows: a trigger that fires during the
 		// ramp halts the cutover within seconds, as it would in hours.

@@ -44,6 +44,7 @@ type Config struct {
 
 	History History
 	Load    Load
+	Reads   Reads
 
 	FlagRefresh, RollbackCheck, RollbackWindow time.Duration
 	Ramp                                       string
@@ -84,6 +85,9 @@ type Phase struct {
 	before func(r *runner, ctx context.Context) error
 	// run runs while the live traffic flows.
 	run func(r *runner, ctx context.Context) error
+	// noReads: the phase makes no dual reads (the cleanup deletes
+	// OpenSearch's copy under them, so the answers differ by design).
+	noReads bool
 }
 
 // ErrFailed is returned when the run completed its phases but lost or
@@ -104,6 +108,18 @@ type runner struct {
 	validate int    // validations run, numbering their reports
 	results  []PhaseResult
 	live     []Row // every live row, for the final audit
+	// readWin is what the phases' reads ask for: the newest window both
+	// stores hold alike (first an empty one before the run).
+	readWin window
+	// traffic is when the running phase's live traffic started and ended.
+	trafficFrom, trafficTo time.Time
+	// extra are rows and findings a phase's commands add to its result
+	// (the rollback's count of the cutover's records after the syncback).
+	extra     []Row
+	lines     []string
+	fail      []string
+	// phaseWin is each phase's traffic window.
+	phaseWin map[string]window
 }
 
 // Phases is the rehearsal's order: the issue's plan, with the re-backfill
@@ -117,8 +133,13 @@ func Phases() []Phase {
 		{Name: "shadow-write", Commands: []string{"shadow-write", "status"}, Want: "DualWrite", before: (*runner).shadowWrite},
 		{Name: "backfill", Commands: []string{"backfill", "status"}, Want: "Backfilled", run: (*runner).backfill},
 		{Name: "validate", Commands: []string{"validate", "status"}, Want: "Validated", run: (*runner).validatePhase},
-		{Name: "cutover", Commands: []string{"cutover", "status"}, Want: "Cutover", run: (*runner).cutover},
-		{Name: "rollback", Commands: []string{"rollback", "status"}, Want: "DualWrite", run: (*runner).rollback},
+		// Once the ramp is at 100%, dual write off (a team spares
+		// OpenSearch after a cutover): this phase's live records must be
+		// in the store only...
+		{Name: "cutover", Commands: []string{"cutover", "shadow-write", "status"}, OS: OSNone, Want: "Cutover", before: (*runner).cutoverStopDualWrite},
+		// ...until the rollback's syncback copies them into OpenSearch,
+		// each once; dual write back on before this phase's traffic.
+		{Name: "rollback", Commands: []string{"rollback", "shadow-write", "status"}, Want: "DualWrite", before: (*runner).rollbackSyncback},
 		{Name: "backfill-again", Commands: []string{"backfill", "status"}, Want: "Backfilled", run: (*runner).backfill},
 		{Name: "validate-again", Commands: []string{"validate", "status"}, Want: "Validated", run: (*runner).validatePhase},
 		{Name: "cutover-again", Commands: []string{"cutover", "status"}, Want: "Cutover", run: (*runner).cutoverAgain},
@@ -126,7 +147,7 @@ func Phases() []Phase {
 		// Dual write off first (as the chart's shadow-write Job does before
 		// a cleanup), so the indices the cleanup deletes stay deleted: the
 		// live records of this phase must not reach OpenSearch.
-		{Name: "cleanup", Commands: []string{"shadow-write", "cleanup", "status"}, OS: OSNone, before: (*runner).beforeCleanup, run: (*runner).cleanup},
+		{Name: "cleanup", Commands: []string{"shadow-write", "cleanup", "status"}, OS: OSNone, before: (*runner).beforeCleanup, run: (*runner).cleanup, noReads: true},
 	}
 }
 
@@ -170,9 +191,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	r := &runner{cfg: cfg, id: strings.ReplaceAll(uuid.NewString()[:8], "-", "")}
+	r := &runner{cfg: cfg, id: strings.ReplaceAll(uuid.NewString()[:8], "-", ""), phaseWin: map[string]window{}}
 	now := time.Now().UTC()
 	r.start, r.end = cfg.History.Range(now)
+	// Until a phase's records are in both stores, the reads ask for the
+	// minutes before the run, which neither holds anything of.
+	r.readWin = window{From: now.Add(-10 * time.Minute), To: now.Add(-time.Second), What: "the minutes before the run (empty in both)"}
+	if r.readWin.From.Before(r.end) {
+		r.readWin.From = r.end
+	}
 
 	log.Info("starting the rehearsal's OpenSearch", "port", cfg.OpenSearchPort, "home", cfg.OpenSearchHome)
 	if r.osURL, err = openSearchScript(ctx, cfg, "start"); err != nil {
@@ -224,10 +251,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 				fmt.Fprintln(cfg.Out, "\nnote:", n)
 			}
 		}
+		for _, l := range res.Lines {
+			fmt.Fprintln(cfg.Out, "\n"+l)
+		}
 		for _, row := range res.Rows {
 			if why := row.Failed(); why != "" {
-				failures = append(failures, fmt.Sprintf("%s %s: %s", p.Name, row.Source, why))
+				failures = append(failures, fmt.Sprintf("%s %s: %s", p.Name, row.label(), why))
 			}
+		}
+		for _, f := range res.Fail {
+			failures = append(failures, p.Name+": "+f)
 		}
 		if perr != nil {
 			r.summary(failures)
@@ -336,6 +369,7 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		}},
 	}
 	var cmdErr error
+	r.extra, r.lines, r.fail = nil, nil, nil
 	if p.before != nil {
 		if cmdErr = p.before(r, ctx); cmdErr == nil {
 			// Every serve process reloads the flags within --flag-refresh.
@@ -343,7 +377,24 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 		}
 	}
 	var wg sync.WaitGroup
+	var reads *readResult
 	if cmdErr == nil {
+		r.trafficFrom = time.Now()
+		readsDone := make(chan struct{})
+		rctx, stopReads := context.WithCancel(ctx)
+		if !p.noReads && r.cfg.Reads.PerPhase > 0 {
+			reads = &readResult{}
+			if reads.Before, err = dualReads(ctx, r.srv.HTTP); err != nil {
+				stopReads()
+				return res, err
+			}
+			go func() {
+				defer close(readsDone)
+				r.readLoop(rctx, r.readWin, reads)
+			}()
+		} else {
+			close(readsDone)
+		}
 		for _, s := range streams {
 			if s.n <= 0 {
 				continue
@@ -358,6 +409,22 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 			cmdErr = p.run(r, ctx)
 		}
 		wg.Wait()
+		r.trafficTo = time.Now()
+		// From just before the whole second: forward's records carry
+		// seconds only, and both backends leave out a record on the start.
+		w := window{From: r.trafficFrom.Truncate(time.Second).Add(-time.Millisecond), To: r.trafficTo, What: p.Name + "'s live records"}
+		for _, s := range streams {
+			switch s.src {
+			case OTLPLogs, ForwardLogs:
+				w.Logs += s.res.Acked
+			case OTLPTraces:
+				// telemetrygen's traces are a parent and a child span.
+				w.Traces += s.res.Acked / 2
+			}
+		}
+		r.phaseWin[p.Name] = w
+		stopReads()
+		<-readsDone
 	}
 	res.Time = time.Since(t0)
 	if cmdErr != nil && len(streams) > 0 && streams[0].res.Sent == 0 {
@@ -403,12 +470,47 @@ func (r *runner) runPhase(ctx context.Context, p Phase) (PhaseResult, error) {
 			Row{Phase: p.Name, Source: HistoryLogs, Sent: r.seeded[0], Acked: r.seeded[0], Accepted: -1, OSWant: want},
 			Row{Phase: p.Name, Source: HistoryTraces, Sent: r.seeded[1], Acked: r.seeded[1], Accepted: -1, OSWant: want})
 	}
+	rows = append(rows, r.extra...)
 	if err := r.settle(ctx, rows, tags); err != nil {
 		return res, errors.Join(cmdErr, err)
 	}
 	res.Rows = rows
+	res.Lines, res.Fail = append(res.Lines, r.lines...), append(res.Fail, r.fail...)
+	if reads != nil {
+		// The comparisons finish in the background: the settle above gave
+		// them time; the counters now hold this phase's.
+		if reads.After, err = dualReads(ctx, r.srv.HTTP); err != nil {
+			return res, err
+		}
+		res.Reads = reads
+		res.Lines = append(res.Lines, reads.Line())
+		if n := int(reads.After["mismatch"] - reads.Before["mismatch"]); n > 0 {
+			res.Fail = append(res.Fail, fmt.Sprintf("%d dual-read mismatches reading %s", n, reads.Window.What))
+			res.Lines = append(res.Lines, "dual-read mismatch samples (GET /api/v1/router/mismatches, newest first):\n"+tail(mismatchSamples(ctx, r.srv.HTTP, 5), 40))
+		}
+		// Both stores hold exactly what the harness counted in the window:
+		// the answers must say so, not merely agree.
+		if reads.Logs > 0 && reads.LogsTotal != reads.Window.Logs || reads.Traces > 0 && reads.TracesTotal != reads.Window.Traces {
+			res.Fail = append(res.Fail, fmt.Sprintf("reads of %s answered %d lines and %d traces, want %d and %d",
+				reads.Window.What, reads.LogsTotal, reads.TracesTotal, reads.Window.Logs, reads.Window.Traces))
+		}
+		if len(reads.Failed) > 0 {
+			res.Fail = append(res.Fail, fmt.Sprintf("%d reads failed", len(reads.Failed)))
+		}
+	}
+	clean := cmdErr == nil && p.OS == OSAll
 	for _, row := range rows {
-		if row.Source != HistoryLogs && row.Source != HistoryTraces {
+		if row.Of == "" && row.Failed() != "" {
+			clean = false
+		}
+	}
+	if clean {
+		// Both stores now hold this phase's live records alike: the next
+		// phases read them.
+		r.readWin = r.phaseWin[p.Name]
+	}
+	for _, row := range rows {
+		if row.Source != HistoryLogs && row.Source != HistoryTraces && row.Of == "" {
 			row.Note = tags[row.Source]
 			r.live = append(r.live, row)
 		}
@@ -431,11 +533,15 @@ func (r *runner) settle(ctx context.Context, rows []Row, tags map[Source]string)
 		done := true
 		for i := range rows {
 			row := &rows[i]
-			st, err := countStore(ctx, r.srv.ClickHouseHTTP, r.cfg.Database, row.Source, tags[row.Source])
+			tag := tags[row.Source]
+			if row.Tag != "" {
+				tag = row.Tag
+			}
+			st, err := countStore(ctx, r.srv.ClickHouseHTTP, r.cfg.Database, row.Source, tag)
 			if err != nil {
 				return err
 			}
-			ot, err := countOpenSearch(ctx, r.osc, row.Source, tags[row.Source])
+			ot, err := countOpenSearch(ctx, r.osc, row.Source, tag)
 			if err != nil {
 				return err
 			}
@@ -553,15 +659,117 @@ func (r *runner) cutoverAgain(ctx context.Context) error {
 	if err := r.cutover(ctx); err != nil {
 		return err
 	}
+	// By now the phases' reads have gone to both backends (dual read):
+	// the console's latency chart must have them.
+	line, err := r.checkLatency(ctx)
+	if line != "" {
+		r.lines = append(r.lines, line)
+	}
+	if err != nil {
+		return err
+	}
 	if r.cfg.Screenshot == "" {
 		return nil
 	}
 	return r.screenshot(ctx)
 }
 
-func (r *runner) rollback(ctx context.Context) error {
-	_, err := r.cli.run(ctx, "rollback", "--syncback=true", "--actor", actor, "--reason", "rehearsal "+r.id+": rollback")
+// cutoverStopDualWrite cuts over (the ramp to 100%), then turns dual write
+// off, as a team sparing OpenSearch after a cutover would: in Cutover the
+// switch changes only the flag. The phase's traffic starts once serve has
+// reloaded it, so none of it may reach OpenSearch.
+func (r *runner) cutoverStopDualWrite(ctx context.Context) error {
+	if err := r.cutover(ctx); err != nil {
+		return err
+	}
+	_, err := r.cli.run(ctx, "shadow-write", "disable", "--reason", "rehearsal "+r.id+": spare OpenSearch after the cutover", "--actor", actor)
 	return err
+}
+
+// rollbackSyncback rolls back with the syncback, then checks that the
+// syncback put every record of the cutover phase (which dual write did not
+// copy) into OpenSearch exactly once and wrote nothing else, then turns
+// dual write back on for the phases that follow (in DualWrite the switch
+// changes only the flag).
+func (r *runner) rollbackSyncback(ctx context.Context) error {
+	out, err := r.cli.run(ctx, "rollback", "--syncback=true", "--actor", actor, "--reason", "rehearsal "+r.id+": rollback")
+	if err != nil {
+		return err
+	}
+	var cut []Row // with their tags in Note
+	for _, l := range r.live {
+		if l.Phase == "cutover" {
+			cut = append(cut, l)
+		}
+	}
+	if len(cut) == 0 {
+		return errors.New("rollback: no cutover phase counted before it")
+	}
+	want, got := 0, 0
+	ok := true
+	for _, c := range cut {
+		st, err := countStore(ctx, r.srv.ClickHouseHTTP, r.cfg.Database, c.Source, c.Note)
+		if err != nil {
+			return err
+		}
+		ot, err := countOpenSearch(ctx, r.osc, c.Source, c.Note)
+		if err != nil {
+			return err
+		}
+		want += c.Acked
+		got += ot.Rows
+		if ot.Distinct != c.Acked || ot.Rows != ot.Distinct {
+			ok = false
+		}
+		// The settle after the phase counts them again, into the table.
+		r.extra = append(r.extra, Row{Phase: "rollback", Source: c.Source, Sent: c.Sent, Acked: c.Acked, Accepted: -1,
+			OSWant: OSAll, Tag: c.Note, Of: "cutover", Store: st, OS: ot})
+	}
+	written, werr := r.syncbackWritten(ctx)
+	line := fmt.Sprintf("syncback: the rollback's syncback wrote %s documents; the cutover phase's %d records (sent with dual write off) are now in OpenSearch as %d documents",
+		written, want, got)
+	if werr != nil {
+		line += " (" + werr.Error() + ")"
+	}
+	// The command's report (its progress log lines left out).
+	var report []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "time=") && strings.TrimSpace(l) != "" {
+			report = append(report, "    "+l)
+		}
+	}
+	r.lines = append(r.lines, line+"; `migrate rollback` printed:\n"+strings.Join(report, "\n"))
+	if written != fmt.Sprint(want) {
+		// Since the cutover only the cutover phase's records were
+		// missing from OpenSearch: anything else written is a copy too
+		// many, anything less a gap left.
+		r.fail = append(r.fail, fmt.Sprintf("the syncback wrote %s documents, want %d (the cutover phase's records)", written, want))
+	}
+	if ok {
+		// The reads of this phase compare the syncback's copies with the
+		// store's rows.
+		r.readWin = r.phaseWin["cutover"]
+		r.readWin.What = "cutover's live records (synced back)"
+	}
+	_, err = r.cli.run(ctx, "shadow-write", "enable", "--reason", "rehearsal "+r.id+": dual write again after the rollback", "--actor", actor)
+	return err
+}
+
+// syncbackWritten is what the newest rollback recorded it synced back.
+func (r *runner) syncbackWritten(ctx context.Context) (string, error) {
+	st, err := r.cli.status(ctx)
+	if err != nil {
+		return "?", err
+	}
+	for _, t := range st.Transitions {
+		if t.To == "DualWrite" && t.From == "Cutover" {
+			if n, ok := t.Detail["syncback_written"]; ok {
+				return n, nil
+			}
+			return "?", fmt.Errorf("the rollback's transition records no syncback: %v", t.Detail)
+		}
+	}
+	return "?", errors.New("migrate status shows no rollback transition")
 }
 
 func (r *runner) complete(ctx context.Context) error {

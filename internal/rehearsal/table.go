@@ -34,6 +34,19 @@ type Row struct {
 	OSWant      OSWant
 	Time        time.Duration
 	Note        string
+	// Tag, when set, is the pod name the row's records carry (otherwise
+	// the phase's tag for its source); Of names the earlier phase whose
+	// records the row counts again (the rollback counts the cutover's
+	// after its syncback).
+	Tag, Of string
+}
+
+// label is the row's source column.
+func (r Row) label() string {
+	if r.Of != "" {
+		return fmt.Sprintf("%s (%s's)", r.Source, r.Of)
+	}
+	return string(r.Source)
 }
 
 // StoreLost are acknowledged records the store lacks.
@@ -129,6 +142,10 @@ type PhaseResult struct {
 	Time          time.Duration
 	State         string
 	Rows          []Row
+	// Reads are the phase's dual reads (nil: none made); Lines more
+	// findings printed under its table; Fail the ones that fail the run.
+	Reads       *readResult
+	Lines, Fail []string
 }
 
 // WriteTable prints rows as the rehearsal's table (Markdown, so the run's
@@ -144,7 +161,7 @@ func WriteTable(w io.Writer, phases []PhaseResult) {
 				name, t, state = p.Name, p.Time.Round(100*time.Millisecond).String(), p.State
 			}
 			fmt.Fprintf(tw, "| %s\t| %s\t| %d\t| %d\t| %s\t| %s\t| %d\t| %d\t| %s\t| %s\t|\n",
-				name, r.Source, r.Sent, r.Acked, tallyText(r.Store), osText(r), r.Lost(), r.Dup(), t, state)
+				name, r.label(), r.Sent, r.Acked, tallyText(r.Store), osText(r), r.Lost(), r.Dup(), t, state)
 		}
 	}
 	tw.Flush()

@@ -37,13 +37,16 @@ type routed struct {
 // route answers one read through Do: call asks a backend, digest is its
 // answer's comparable form.
 func route[T any](ctx context.Context, rt *routed, t readmodel.Tenancy, op string, rng Range,
-	call func(readmodel.Reader) (T, error), digest func(T) Result) (T, error) {
+	call func(context.Context, readmodel.Reader) (T, error), digest func(T) Result) (T, error) {
 	f := func(b readmodel.Reader) Func {
 		if b == nil {
 			return nil
 		}
-		return func(context.Context) (any, Result, error) {
-			v, err := call(b)
+		// The read runs under the context Do gives it: the request's for
+		// the primary, the background one for the dual read, which must
+		// not end when the primary's answer has been written.
+		return func(ctx context.Context) (any, Result, error) {
+			v, err := call(ctx, b)
 			if err != nil {
 				return nil, Result{}, err
 			}
@@ -59,14 +62,16 @@ func route[T any](ctx context.Context, rt *routed, t readmodel.Tenancy, op strin
 }
 
 func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.LogsPage, error) {
-	return route(ctx, rt, t, "logs.query", Range{q.Start, q.End}, func(b readmodel.Reader) (*readmodel.LogsPage, error) { return b.QueryLogs(ctx, t, q) },
+	return route(ctx, rt, t, "logs.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogsPage, error) { return b.QueryLogs(ctx, t, q) },
 		func(p *readmodel.LogsPage) Result {
+			// OpenSearch sorts on @timestamp in milliseconds: lines within
+			// one millisecond are ties there, in nanosecond order here.
 			d := Result{Total: p.Total, IDs: tiesSorted(p.Entries, func(e readmodel.LogEntry) (any, time.Time) {
 				if q.Workflow() {
 					// A workflow answer shows time and text only.
-					return [2]any{e.Timestamp, e.Body}, e.Timestamp
+					return [2]any{e.Timestamp, e.Body}, e.Timestamp.Truncate(time.Millisecond)
 				}
-				return e, e.Timestamp
+				return e, e.Timestamp.Truncate(time.Millisecond)
 			})}
 			if len(q.Levels) > 0 {
 				d.Incomparable = "logLevels: OpenSearch matches the level words anywhere in the text, ClickHouse the line's level"
@@ -76,9 +81,9 @@ func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmode
 }
 
 func (rt *routed) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.EventsPage, error) {
-	return route(ctx, rt, t, "events.query", Range{q.Start, q.End}, func(b readmodel.Reader) (*readmodel.EventsPage, error) { return b.QueryEvents(ctx, t, q) },
+	return route(ctx, rt, t, "events.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.EventsPage, error) { return b.QueryEvents(ctx, t, q) },
 		func(p *readmodel.EventsPage) Result {
-			return Result{Total: p.Total, IDs: tiesSorted(p.Events, func(e readmodel.Event) (any, time.Time) { return e, e.Timestamp })}
+			return Result{Total: p.Total, IDs: tiesSorted(p.Events, func(e readmodel.Event) (any, time.Time) { return e, e.Timestamp.Truncate(time.Millisecond) })}
 		})
 }
 
@@ -86,7 +91,7 @@ func (rt *routed) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmo
 // date fields keep) and text, what both stores hold alike (cursors are
 // ClickHouse's own).
 func (rt *routed) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel.LogFilter) (*readmodel.LogLines, error) {
-	return route(ctx, rt, t, "api.logs", Range{f.Since, f.Until}, func(b readmodel.Reader) (*readmodel.LogLines, error) { return b.TailLogs(ctx, t, f) },
+	return route(ctx, rt, t, "api.logs", Range{f.Since, f.Until}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogLines, error) { return b.TailLogs(ctx, t, f) },
 		func(p *readmodel.LogLines) Result {
 			res := Result{Total: len(p.Lines), IDs: make([]string, 0, len(p.Lines))}
 			for _, l := range p.Lines {
@@ -97,7 +102,7 @@ func (rt *routed) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel
 }
 
 func (rt *routed) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.TracesPage, error) {
-	return route(ctx, rt, t, "traces.query", Range{q.Start, q.End}, func(b readmodel.Reader) (*readmodel.TracesPage, error) { return b.QueryTraces(ctx, t, q) },
+	return route(ctx, rt, t, "traces.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.TracesPage, error) { return b.QueryTraces(ctx, t, q) },
 		func(p *readmodel.TracesPage) Result {
 			// OpenSearch orders traces by their start in milliseconds.
 			return Result{Total: p.Total, IDs: tiesSorted(p.Traces, func(s readmodel.TraceSummary) (any, time.Time) {
@@ -107,7 +112,7 @@ func (rt *routed) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmo
 }
 
 func (rt *routed) QuerySpans(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.SpansPage, error) {
-	return route(ctx, rt, t, "spans.query", Range{q.Start, q.End}, func(b readmodel.Reader) (*readmodel.SpansPage, error) { return b.QuerySpans(ctx, t, q) },
+	return route(ctx, rt, t, "spans.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.SpansPage, error) { return b.QuerySpans(ctx, t, q) },
 		func(p *readmodel.SpansPage) Result {
 			ids := make([]string, 0, len(p.Spans))
 			for _, s := range p.Spans {
@@ -118,7 +123,7 @@ func (rt *routed) QuerySpans(ctx context.Context, t readmodel.Tenancy, q readmod
 }
 
 func (rt *routed) GetSpan(ctx context.Context, t readmodel.Tenancy, ref readmodel.SpanRef) (*readmodel.Span, error) {
-	return route(ctx, rt, t, "span.get", Range{}, func(b readmodel.Reader) (*readmodel.Span, error) { return b.GetSpan(ctx, t, ref) },
+	return route(ctx, rt, t, "span.get", Range{}, func(ctx context.Context, b readmodel.Reader) (*readmodel.Span, error) { return b.GetSpan(ctx, t, ref) },
 		func(s *readmodel.Span) Result { return Result{Total: 1, IDs: []string{digest(s)}} })
 }
 

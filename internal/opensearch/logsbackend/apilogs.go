@@ -3,7 +3,6 @@ package logsbackend
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/openchoreo/obsplane/internal/loglevel"
 	"github.com/openchoreo/obsplane/internal/opensearch"
@@ -43,8 +42,8 @@ func (b *Backend) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel
 		}}})
 	}
 	filters = append(filters, obj{"range": obj{"@timestamp": obj{
-		"gte":    f.Since.UTC().Format(time.RFC3339Nano),
-		"lte":    f.Until.UTC().Format(time.RFC3339Nano),
+		"gte":    rangeTime(f.Since),
+		"lte":    rangeTime(f.Until),
 		"format": "strict_date_optional_time_nanos",
 	}}})
 	if len(f.Levels) > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/readmodel"
@@ -45,7 +44,7 @@ func (b *Backend) CountWindow(ctx context.Context, t readmodel.Tenancy, q readmo
 		if f.legacy && b.SkipLegacy {
 			continue
 		}
-		filters := []any{obj{"range": obj{f.timeField: obj{"gte": q.From.UTC().Format(time.RFC3339Nano), "lt": q.To.UTC().Format(time.RFC3339Nano), "format": "strict_date_optional_time_nanos"}}}}
+		filters := []any{obj{"range": obj{f.timeField: obj{"gte": rangeTime(q.From), "lt": rangeTime(q.To), "format": "strict_date_optional_time_nanos"}}}}
 		if !t.All {
 			filters = append(filters, obj{"terms": obj{f.namespace: t.Namespaces}})
 		}

@@ -3,7 +3,6 @@ package logsbackend
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/openchoreo/obsplane/internal/opensearch"
 	"github.com/openchoreo/obsplane/internal/readmodel"
@@ -45,7 +44,7 @@ func (b *Backend) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmo
 		}
 	}
 	f = append(f, obj{"range": obj{"@timestamp": obj{
-		"gt": q.Start.UTC().Format(time.RFC3339Nano), "lt": q.End.UTC().Format(time.RFC3339Nano),
+		"gt": rangeTime(q.Start), "lt": rangeTime(q.End),
 		"format": "strict_date_optional_time_nanos",
 	}}})
 	order := "desc"

@@ -202,8 +202,8 @@ func (b *Backend) filters(q readmodel.LogsQuery) []any {
 		}
 	}
 	f = append(f, obj{"range": obj{"@timestamp": obj{
-		"gt":     q.Start.UTC().Format(time.RFC3339Nano),
-		"lt":     q.End.UTC().Format(time.RFC3339Nano),
+		"gt":     rangeTime(q.Start),
+		"lt":     rangeTime(q.End),
 		"format": "strict_date_optional_time_nanos",
 	}}})
 	if q.Phrase != "" {
@@ -236,3 +236,9 @@ func (b *Backend) search(ctx context.Context, indices []string, body any) (*open
 	}
 	return res, nil
 }
+
+// rangeTime formats a range bound with all nine fraction digits: OpenSearch
+// fills a date's missing parts with the end of the unit for gt and lte, so
+// "…:44Z" as a gt bound would leave out the whole second :44 where
+// ClickHouse leaves out only the instant :44.000000000.
+func rangeTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") }

@@ -276,6 +276,30 @@ func TestParityWithClickHouse(t *testing.T) {
 			t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", g, w)
 		}
 	})
+
+	t.Run("whole-second start, lines later in that second", func(t *testing.T) {
+		// The "many" lines are 1 ms apart from start+1h, which is a whole
+		// second: line 0 sits on the start (left out), lines 1..499 are
+		// after it within the same second. OpenSearch reads a bound
+		// without fraction digits as the end of its second for gt; the
+		// query must not let it drop the whole second.
+		from := fx.start.Add(time.Hour)
+		q := readmodel.LogsQuery{Start: from, End: from.Add(500 * time.Millisecond), Limit: 1000, Desc: true, Namespace: nsMany}
+		fromCH, err := ch.QueryLogs(context.Background(), all, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromOS, err := osb.QueryLogs(context.Background(), all, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromCH.Total != 499 || fromOS.Total != 499 {
+			t.Errorf("totals: ClickHouse %d, OpenSearch %d, want 499 each", fromCH.Total, fromOS.Total)
+		}
+		if g, w := asJSON(t, fromOS), asJSON(t, fromCH); g != w {
+			t.Errorf("answers differ\nOpenSearch: %s\nClickHouse: %s", firstLines(g, 30), firstLines(w, 30))
+		}
+	})
 }
 
 func firstLines(s string, n int) string {

@@ -63,8 +63,8 @@ type obj = map[string]any
 
 func (b *Backend) filters(q readmodel.TracesQuery) []any {
 	f := []any{
-		obj{"range": obj{"startTime": obj{"gte": q.Start.UTC().Format(time.RFC3339Nano), "format": "strict_date_optional_time_nanos"}}},
-		obj{"range": obj{"endTime": obj{"lte": q.End.UTC().Format(time.RFC3339Nano), "format": "strict_date_optional_time_nanos"}}},
+		obj{"range": obj{"startTime": obj{"gte": rangeTime(q.Start), "format": "strict_date_optional_time_nanos"}}},
+		obj{"range": obj{"endTime": obj{"lte": rangeTime(q.End), "format": "strict_date_optional_time_nanos"}}},
 		obj{"term": obj{fieldNamespace: q.Namespace}},
 	}
 	for _, s := range []struct{ field, v string }{
@@ -308,3 +308,9 @@ func nonNil(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+// rangeTime formats a range bound with all nine fraction digits: OpenSearch
+// fills a date's missing parts with the end of the unit for gt and lte, so
+// "…:04Z" as an lte bound would take in the whole second :04 where
+// ClickHouse stops at :04.000000000.
+func rangeTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") }
