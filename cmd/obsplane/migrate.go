@@ -54,15 +54,21 @@ type migrateCommon struct {
 }
 
 func (m *migrateCommon) register(fs *pflag.FlagSet) {
-	fs.StringVar(&m.opensearch, "opensearch", "", "OpenSearch URL (default: --opensearch-url)")
+	m.registerOpenSearch(fs, "OpenSearch URL (default: --opensearch-url)")
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics while running (off by default)")
 	fs.BoolVar(&m.progressBars, "progress-bars", true, "live progress bars when stderr is a terminal (structured log lines otherwise)")
 	fs.DurationVar(&m.progressLog, "progress-interval", 10*time.Second, "how often progress lines are logged when stderr is not a terminal")
-	fs.IntVar(&m.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
-	fs.DurationVar(&m.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
 	fs.BoolVar(&m.osGzip, "opensearch-gzip", false, "ask OpenSearch for gzip-compressed answers (less bandwidth across a slow link, more CPU on both sides)")
 	fs.DurationVar(&m.storeRetry, "store-retry-for", 10*time.Minute, "how long a write the store refuses is retried before the run stops (it resumes from its checkpoint)")
 	fs.DurationVar(&m.lockLease, "lock-lease", 60*time.Second, "lease of the run's lock in the store (a killed run's lock expires after it; at once when it ran on this host)")
+}
+
+// registerOpenSearch registers the flags of the OpenSearch connection alone
+// (migrate rollback's syncback needs only these).
+func (m *migrateCommon) registerOpenSearch(fs *pflag.FlagSet, urlHelp string) {
+	fs.StringVar(&m.opensearch, "opensearch", "", urlHelp)
+	fs.IntVar(&m.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
+	fs.DurationVar(&m.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
 }
 
 // migrateEnvironment is what every migrate step opens.

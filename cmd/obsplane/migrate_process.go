@@ -245,9 +245,7 @@ func migrateRollbackCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&syncback, "syncback", true, "copy into OpenSearch what the store holds since the cutover and OpenSearch lacks (migrate syncback)")
 	f.StringVar(&signals, "signals", "logs,traces,events", "what the syncback copies back")
-	f.IntVar(&common.osAttempts, "opensearch-max-attempts", 8, "tries of an OpenSearch request refused with 429/502/503/504 or a broken connection")
-	f.DurationVar(&common.osTimeout, "opensearch-timeout", 2*time.Minute, "time-out of one OpenSearch request")
-	f.StringVar(&common.opensearch, "opensearch", "", "OpenSearch URL for the syncback (default: --opensearch-url)")
+	common.registerOpenSearch(f, "OpenSearch URL for the syncback (default: --opensearch-url)")
 	f.IntVar(&workers, "syncback-workers", 2, "_bulk requests in flight during the syncback")
 	f.DurationVar(&common.progressLog, "progress-interval", 10*time.Second, "how often progress lines are logged when stderr is not a terminal")
 	return cmd
