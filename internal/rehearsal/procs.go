@@ -50,10 +50,10 @@ type server struct {
 	// LogsAdapter and TracingAdapter are the APIs the Observer reads
 	// through; the rehearsal's reads go there.
 	LogsAdapter, TracingAdapter string
-	cmd                                     *exec.Cmd
-	out                                     *lockedBuffer
-	logFile                                 *os.File
-	done                                    chan error
+	cmd                         *exec.Cmd
+	out                         *lockedBuffer
+	logFile                     *os.File
+	done                        chan error
 }
 
 // startServe runs `obsplane serve` with every listener on a free loopback

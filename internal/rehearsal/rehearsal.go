@@ -115,9 +115,9 @@ type runner struct {
 	trafficFrom, trafficTo time.Time
 	// extra are rows and findings a phase's commands add to its result
 	// (the rollback's count of the cutover's records after the syncback).
-	extra     []Row
-	lines     []string
-	fail      []string
+	extra []Row
+	lines []string
+	fail  []string
 	// phaseWin is each phase's traffic window.
 	phaseWin map[string]window
 }

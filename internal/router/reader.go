@@ -62,7 +62,9 @@ func route[T any](ctx context.Context, rt *routed, t readmodel.Tenancy, op strin
 }
 
 func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.LogsPage, error) {
-	return route(ctx, rt, t, "logs.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogsPage, error) { return b.QueryLogs(ctx, t, q) },
+	return route(ctx, rt, t, "logs.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogsPage, error) {
+		return b.QueryLogs(ctx, t, q)
+	},
 		func(p *readmodel.LogsPage) Result {
 			// OpenSearch sorts on @timestamp in milliseconds: lines within
 			// one millisecond are ties there, in nanosecond order here.
@@ -81,7 +83,9 @@ func (rt *routed) QueryLogs(ctx context.Context, t readmodel.Tenancy, q readmode
 }
 
 func (rt *routed) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmodel.LogsQuery) (*readmodel.EventsPage, error) {
-	return route(ctx, rt, t, "events.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.EventsPage, error) { return b.QueryEvents(ctx, t, q) },
+	return route(ctx, rt, t, "events.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.EventsPage, error) {
+		return b.QueryEvents(ctx, t, q)
+	},
 		func(p *readmodel.EventsPage) Result {
 			return Result{Total: p.Total, IDs: tiesSorted(p.Events, func(e readmodel.Event) (any, time.Time) { return e, e.Timestamp.Truncate(time.Millisecond) })}
 		})
@@ -91,7 +95,9 @@ func (rt *routed) QueryEvents(ctx context.Context, t readmodel.Tenancy, q readmo
 // date fields keep) and text, what both stores hold alike (cursors are
 // ClickHouse's own).
 func (rt *routed) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel.LogFilter) (*readmodel.LogLines, error) {
-	return route(ctx, rt, t, "api.logs", Range{f.Since, f.Until}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogLines, error) { return b.TailLogs(ctx, t, f) },
+	return route(ctx, rt, t, "api.logs", Range{f.Since, f.Until}, func(ctx context.Context, b readmodel.Reader) (*readmodel.LogLines, error) {
+		return b.TailLogs(ctx, t, f)
+	},
 		func(p *readmodel.LogLines) Result {
 			res := Result{Total: len(p.Lines), IDs: make([]string, 0, len(p.Lines))}
 			for _, l := range p.Lines {
@@ -102,7 +108,9 @@ func (rt *routed) TailLogs(ctx context.Context, t readmodel.Tenancy, f readmodel
 }
 
 func (rt *routed) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.TracesPage, error) {
-	return route(ctx, rt, t, "traces.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.TracesPage, error) { return b.QueryTraces(ctx, t, q) },
+	return route(ctx, rt, t, "traces.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.TracesPage, error) {
+		return b.QueryTraces(ctx, t, q)
+	},
 		func(p *readmodel.TracesPage) Result {
 			// OpenSearch orders traces by their start in milliseconds.
 			return Result{Total: p.Total, IDs: tiesSorted(p.Traces, func(s readmodel.TraceSummary) (any, time.Time) {
@@ -112,7 +120,9 @@ func (rt *routed) QueryTraces(ctx context.Context, t readmodel.Tenancy, q readmo
 }
 
 func (rt *routed) QuerySpans(ctx context.Context, t readmodel.Tenancy, q readmodel.TracesQuery) (*readmodel.SpansPage, error) {
-	return route(ctx, rt, t, "spans.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.SpansPage, error) { return b.QuerySpans(ctx, t, q) },
+	return route(ctx, rt, t, "spans.query", Range{q.Start, q.End}, func(ctx context.Context, b readmodel.Reader) (*readmodel.SpansPage, error) {
+		return b.QuerySpans(ctx, t, q)
+	},
 		func(p *readmodel.SpansPage) Result {
 			ids := make([]string, 0, len(p.Spans))
 			for _, s := range p.Spans {
